@@ -1,0 +1,1 @@
+//! Naive reference kernels (in progress).

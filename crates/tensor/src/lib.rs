@@ -1,0 +1,48 @@
+//! # agon-tensor
+//!
+//! Agon's numeric core: an f32 n-dimensional array ([`NdArray`]) with shared storage and
+//! strided, zero-copy views; elementwise, reduction and indexing kernels; matrix multiply on
+//! matrixmultiply's SIMD `sgemm`; and rayon-parallel convolution and pooling with PyTorch's
+//! NCHW semantics. It has no notion of gradients: `agon-autodiff` builds on it.
+//!
+//! ```
+//! use agon_tensor::NdArray;
+//! let x = NdArray::arange(0.0, 6.0, 1.0).reshape(&[2, 3]);
+//! let w = NdArray::ones(&[3, 2]);
+//! let y = x.matmul(&w).relu();
+//! assert_eq!(y.to_vec(), vec![3.0, 3.0, 12.0, 12.0]);
+//! ```
+//!
+//! ## Conventions
+//! - Operations return new arrays and never mutate their inputs; views share storage.
+//! - Shape misuse is a programming error: it panics with the op's name, the shapes and a
+//!   hint, reported at the caller's line (`#[track_caller]`). Data from outside the program
+//!   goes through fallible constructors such as [`NdArray::from_vec`].
+//! - Determinism: parallel kernels split work into fixed-size chunks and combine partial
+//!   results in a fixed order, so outputs are bit-identical for any number of threads.
+#![warn(missing_docs)]
+
+mod array;
+pub mod conv;
+mod elementwise;
+mod error;
+pub mod gemm;
+mod index;
+mod indices;
+mod join;
+mod layout;
+mod matmul;
+mod parallel;
+pub mod pool;
+mod reduce;
+mod rng;
+mod strided;
+mod upsample;
+mod views;
+
+pub use array::NdArray;
+pub use conv::Conv2dParams;
+pub use error::TensorError;
+pub use indices::Indices;
+pub use layout::{broadcast_shapes, contiguous_strides, Layout};
+pub use pool::Pool2dParams;

@@ -1,0 +1,13 @@
+//! # agon
+//!
+//! Generative adversarial networks in Rust, on a hand-written tensor core. This umbrella
+//! crate re-exports Agon's crates; it also holds the integration tests, the criterion
+//! benchmarks and (later) the `agon` command.
+//!
+//! ```
+//! use agon::tensor::NdArray;
+//! assert_eq!(NdArray::ones(&[2, 2]).numel(), 4);
+//! ```
+#![warn(missing_docs)]
+
+pub use agon_tensor as tensor;
