@@ -22,7 +22,12 @@ impl NdArray {
     /// # Panics
     /// If `low >= high` or either bound is not finite.
     #[track_caller]
-    pub fn rand_uniform<R: Rng + ?Sized>(shape: &[usize], low: f32, high: f32, rng: &mut R) -> Self {
+    pub fn rand_uniform<R: Rng + ?Sized>(
+        shape: &[usize],
+        low: f32,
+        high: f32,
+        rng: &mut R,
+    ) -> Self {
         let dist = Uniform::new(low, high)
             .unwrap_or_else(|e| panic!("rand_uniform: bad range [{low}, {high}): {e}"));
         let n = shape.iter().product();
