@@ -70,7 +70,7 @@ impl Tensor {
             self.shape()
         );
         let seed = Tensor::constant(NdArray::ones(self.shape()));
-        let map = run(&[self.clone()], vec![seed], None, false);
+        let map = run(std::slice::from_ref(self), vec![seed], None, false);
         Gradients { map }
     }
 }

@@ -13,6 +13,14 @@ use agon_tensor::Indices;
 use super::{constant, unary};
 use crate::tensor::Tensor;
 
+/// `shape` with `axes` removed: a reduction's output shape without keepdim.
+fn dropped_shape(shape: &[usize], axes: &[usize]) -> Vec<usize> {
+    (0..shape.len())
+        .filter(|a| !axes.contains(a))
+        .map(|a| shape[a])
+        .collect()
+}
+
 /// `shape` with `axes` set to 1: where a reduced gradient is reshaped before broadcasting.
 fn keepdim_shape(shape: &[usize], axes: &[usize]) -> Vec<usize> {
     let mut s = shape.to_vec();
@@ -104,7 +112,7 @@ impl Tensor {
         let data = if keepdim {
             best
         } else {
-            best.reshape(&self.data().sum(axes, false).shape().to_vec())
+            best.reshape(&dropped_shape(self.shape(), axes))
         };
         let axes = axes.to_vec();
         unary(
@@ -136,8 +144,7 @@ impl Tensor {
         let idx = if keepdim {
             idx
         } else {
-            let shape: Vec<usize> = self.data().sum(&[axis], false).shape().to_vec();
-            idx.reshape(&shape)
+            idx.reshape(&dropped_shape(self.shape(), &[axis]))
         };
         (values, idx)
     }
