@@ -27,11 +27,13 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod composite;
 mod engine;
 mod ops;
 mod rule;
 mod tensor;
 
+pub use composite::{batch_norm, layer_norm, BatchNormMode, BatchStats, Reduction};
 pub use engine::{grad, Gradients};
 pub use rule::Rule;
 pub use tensor::{is_grad_enabled, no_grad, with_grad_enabled, Tensor};

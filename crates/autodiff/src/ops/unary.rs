@@ -13,6 +13,7 @@
 //! | sigmoid | 1/(1+e^-x) | g * y * (1 - y) |
 //! | powf(p) | x^p | g * p * x^(p-1) |
 //! | recip | 1/x | -g * y² |
+//! | softplus | ln(1 + e^x) | g * sigmoid(x) |
 //! | clamp(lo, hi) | min(max(x, lo), hi) | g * [lo ≤ x ≤ hi] |
 //!
 //! Masks and `sign` are piecewise constant: they enter as constants, so their own
@@ -117,6 +118,14 @@ impl Tensor {
                 g.mul(&constant(inside))
             },
         )
+    }
+
+    /// `ln(1 + e^x)`, computed as `max(x, 0) + ln(1 + e^-|x|)` so it never overflows.
+    /// Its rule uses `sigmoid`, smooth everywhere (no kink at 0, unlike writing it with
+    /// `relu` and `abs`), so losses built on it have exact gradients at every logit.
+    pub fn softplus(&self) -> Tensor {
+        let data = self.data().map(|v| v.max(0.0) + (-v.abs()).exp().ln_1p());
+        unary(self, data, "softplus", |x, _, g| g.mul(&x.sigmoid()))
     }
 
     /// `x * x`.
