@@ -24,11 +24,16 @@
 //! assert_eq!(penalty.item(), 292.0);
 //! assert_eq!(dw, vec![72.0, 256.0]);
 //! ```
+//!
+//! New to autodiff? Read [`guide`]: it builds a scalar engine in a page and grows it into
+//! this one, and ends with the table of every backward rule.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod composite;
+mod dot;
 mod engine;
+pub mod guide;
 mod ops;
 mod rule;
 mod tensor;
