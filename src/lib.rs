@@ -10,4 +10,5 @@
 //! ```
 #![warn(missing_docs)]
 
+pub use agon_autodiff as autodiff;
 pub use agon_tensor as tensor;
