@@ -8,6 +8,7 @@
 
 pub mod conv;
 pub mod fixtures;
+pub mod gradcheck;
 pub mod matmul;
 pub mod ops;
 pub mod pool;

@@ -242,11 +242,13 @@ impl Layout {
     /// Axis `axis` restricted to `start, start + step, ..` (`len` elements).
     pub(crate) fn slice(&self, axis: usize, start: usize, len: usize, step: usize) -> Layout {
         let mut out = self.clone();
-        if len > 0 {
-            out.offset += start * self.strides[axis];
-        }
         out.shape[axis] = len;
         out.strides[axis] *= step;
+        // An empty view reaches no element, so its offset must not move: past the end of
+        // the storage it would break the `storage_end <= len` invariant.
+        if out.numel() > 0 {
+            out.offset += start * self.strides[axis];
+        }
         out
     }
 
@@ -322,6 +324,13 @@ mod tests {
         assert_eq!(r.strides(), &[12, 1]);
         assert_eq!(r.offset(), 6);
         assert!(l.reshape_view(&[12]).is_none());
+    }
+
+    #[test]
+    fn slicing_an_empty_array_keeps_the_offset_in_bounds() {
+        let l = Layout::contiguous(&[0, 3]).slice(1, 1, 2, 1);
+        assert_eq!(l.offset(), 0);
+        assert_eq!(l.storage_end(), 0);
     }
 
     #[test]

@@ -1,1 +1,481 @@
-//! (in progress)
+//! `matmul` with `torch.matmul` semantics, every multiply-add done by [`crate::gemm::sgemm`].
+//!
+//! Both operands are first seen as stacks of matrices: a 1-D left operand becomes a `1 x k`
+//! row, a 1-D right operand a `k x 1` column, and the batch axes (all but the last two) are
+//! broadcast with stride 0. Each matrix of a stack is then a strided window into its
+//! operand's storage, so transposed, sliced and broadcast inputs are read in place: nothing
+//! is copied. The output is a fresh contiguous array, cut into disjoint slices that rayon
+//! tasks fill with single-threaded `sgemm` calls.
+//!
+//! Determinism: how the output is cut depends only on the shapes, never on the number of
+//! threads, so every output element is computed by the same sequence of floating-point
+//! operations on one thread or many.
+
+use rayon::prelude::*;
+
+use crate::array::NdArray;
+use crate::gemm::{sgemm, MatMut, MatRef};
+use crate::layout::broadcast_shapes;
+use crate::strided::for_each_offsets;
+
+/// Below this many multiply-adds in the whole product, everything runs on the calling
+/// thread. ~1 Mi MACs is 40-100 us of single-core sgemm; waking rayon's workers costs a few
+/// microseconds, so above this size a split pays for itself even with two tasks.
+const PAR_MIN_MACS: usize = 1 << 20;
+
+/// Output rows per task when one large matrix product is split. Each task packs its own copy
+/// of the whole right-hand matrix B, about `k * n` memory operations against
+/// `rows * k * n` multiply-adds, so smaller blocks balance load better across threads but
+/// repack B more often. With B in cache (below [`LARGE_B`]) repacking is cheap and 64 rows
+/// give even 300-row products several tasks; 64 is also matrixmultiply's f32 row cache block
+/// (MC) and a multiple of its 8- and 16-row microkernels, so only the last block of a product
+/// has a ragged edge.
+const ROW_BLOCK: usize = 64;
+
+/// Rows per task when B is larger than [`LARGE_B`]: each repack then streams B from main
+/// memory, and on a 2-core machine 1024^3 products ran ~25% slower split into 64-row
+/// blocks than unsplit, but within noise of unsplit in 256-row blocks.
+const ROW_BLOCK_LARGE_B: usize = 256;
+
+/// B matrices with more elements than this (512 KiB, a typical per-core L2) count as large.
+const LARGE_B: usize = 1 << 17;
+
+/// Rows of an `m x k @ k x n` product's output that one task computes: all of them unless
+/// the product is big enough to be worth splitting. A function of the shapes only, never of
+/// the thread count: that is what keeps results bit-identical across thread counts.
+fn rows_per_task(m: usize, k: usize, n: usize) -> usize {
+    // Saturating: absurd shapes must not wrap around to "small".
+    if m.saturating_mul(k).saturating_mul(n) < PAR_MIN_MACS {
+        m.max(1)
+    } else if k * n > LARGE_B {
+        ROW_BLOCK_LARGE_B
+    } else {
+        ROW_BLOCK
+    }
+}
+
+/// One operand seen as a stack of matrices: storage offset of each batch item's matrix
+/// (in the output's batch order) and the matrix's `[row, col]` strides.
+struct Stack<'a> {
+    data: &'a [f32],
+    offsets: Vec<usize>,
+    strides: [usize; 2],
+}
+
+impl<'a> Stack<'a> {
+    /// The matrix of batch item `item`, restricted to `rows` rows starting at row `first`.
+    fn window(&self, item: usize, first: usize, [rows, cols]: [usize; 2]) -> MatRef<'a> {
+        let offset = self.offsets[item] + first * self.strides[0];
+        MatRef::new(self.data, offset, [rows, cols], self.strides)
+    }
+
+    /// The same stack with every matrix transposed (strides swapped).
+    fn t(self) -> Self {
+        let [rs, cs] = self.strides;
+        Stack {
+            strides: [cs, rs],
+            ..self
+        }
+    }
+}
+
+/// A batched product `C[i] = A[i] @ B[i]` with `A[i]: m x k`, `B[i]: k x n`, and `C` a dense
+/// `[items, m, n]` buffer.
+struct Product<'a> {
+    a: Stack<'a>,
+    b: Stack<'a>,
+    m: usize,
+    k: usize,
+    n: usize,
+}
+
+impl Product<'_> {
+    fn items(&self) -> usize {
+        self.a.offsets.len()
+    }
+
+    fn macs_per_item(&self) -> usize {
+        self.m.saturating_mul(self.k).saturating_mul(self.n)
+    }
+
+    /// Computes `block` (rows `first..` of item `item`'s output) with one sgemm call.
+    fn fill_block(&self, item: usize, first: usize, block: &mut [f32]) {
+        let rows = block.len() / self.n;
+        let a = self.a.window(item, first, [rows, self.k]);
+        let b = self.b.window(item, 0, [self.k, self.n]);
+        sgemm(1.0, a, b, 0.0, MatMut::row_major(block, rows, self.n));
+    }
+
+    /// Fills the dense `[items, m, n]` output, in parallel when the product is large.
+    fn run(&self, out: &mut [f32]) {
+        let (item_len, rows) = (self.m * self.n, rows_per_task(self.m, self.k, self.n));
+        if out.is_empty() || self.k == 0 {
+            return; // nothing to compute: the zero-filled buffer is already the answer
+        }
+        let fill_item = |(item, c): (usize, &mut [f32])| {
+            for (r, block) in c.chunks_mut(rows * self.n).enumerate() {
+                self.fill_block(item, r * rows, block);
+            }
+        };
+        if self.items().saturating_mul(self.macs_per_item()) < PAR_MIN_MACS {
+            out.chunks_mut(item_len).enumerate().for_each(fill_item);
+        } else if rows >= self.m {
+            out.par_chunks_mut(item_len).enumerate().for_each(fill_item);
+        } else {
+            // Nested splits: rayon balances row blocks of all items over its threads.
+            out.par_chunks_mut(item_len)
+                .enumerate()
+                .for_each(|(item, c)| {
+                    c.par_chunks_mut(rows * self.n)
+                        .enumerate()
+                        .for_each(|(r, block)| self.fill_block(item, r * rows, block));
+                });
+        }
+    }
+
+    /// True when computing `C^T = B^T @ A^T` splits better: a single product too short for
+    /// two row blocks but wide enough for several (e.g. a Linear layer on a batch of 64 with
+    /// thousands of outputs). The transposed result costs one extra copy of `C`, small next
+    /// to the `k` multiply-adds behind each of its elements.
+    fn wants_transpose(&self) -> bool {
+        let (m, k, n) = (self.m, self.k, self.n);
+        self.items() == 1 && m <= rows_per_task(m, k, n) && n > rows_per_task(n, k, m)
+    }
+
+    /// The transposed problem: `B^T @ A^T`, whose output is `C^T`.
+    fn transposed(self) -> Self {
+        Product {
+            a: self.b.t(),
+            b: self.a.t(),
+            m: self.n,
+            k: self.k,
+            n: self.m,
+        }
+    }
+}
+
+/// The shapes of a matmul after `torch.matmul`'s promotions, checked.
+struct Plan {
+    /// Broadcast batch shape.
+    batch: Vec<usize>,
+    m: usize,
+    k: usize,
+    n: usize,
+    /// The shape the caller gets (promoted 1-D axes removed again).
+    out_shape: Vec<usize>,
+}
+
+/// `x` as a stack of matrices: a 1-D left operand becomes a row, a 1-D right one a column.
+fn as_matrices(x: &NdArray, left: bool) -> NdArray {
+    match (x.ndim(), left) {
+        (1, true) => x.unsqueeze(0),
+        (1, false) => x.unsqueeze(1),
+        _ => x.clone(),
+    }
+}
+
+/// The batch axes and the two matrix axes of a stack.
+fn split_shape(x: &NdArray) -> (&[usize], usize, usize) {
+    let s = x.shape();
+    let nb = s.len() - 2;
+    (&s[..nb], s[nb], s[nb + 1])
+}
+
+impl Plan {
+    /// Checks the promoted stacks `a3`, `b3` of the caller's operands `a`, `b`.
+    #[track_caller]
+    fn new(a: &NdArray, b: &NdArray, a3: &NdArray, b3: &NdArray) -> Plan {
+        let (sa, sb) = (a.shape(), b.shape());
+        let (batch_a, m, k) = split_shape(a3);
+        let (batch_b, kb, n) = split_shape(b3);
+        assert!(
+            k == kb,
+            "matmul: shapes {sa:?} and {sb:?} cannot be multiplied: the first has {k} columns \
+             (last axis), the second {kb} rows ({} axis) (hint: transpose an operand, or \
+             check which one comes first)",
+            if b.ndim() == 1 {
+                "only"
+            } else {
+                "second-to-last"
+            }
+        );
+        let Some(batch) = broadcast_shapes(batch_a, batch_b) else {
+            panic!(
+                "matmul: shapes {sa:?} and {sb:?}: batch axes {batch_a:?} and {batch_b:?} do \
+                 not broadcast (hint: each batch axis must match or be 1, aligned from the \
+                 right)"
+            )
+        };
+        let mut out_shape = batch.clone();
+        if a.ndim() >= 2 {
+            out_shape.push(m);
+        }
+        if b.ndim() >= 2 {
+            out_shape.push(n);
+        }
+        Plan {
+            batch,
+            m,
+            k,
+            n,
+            out_shape,
+        }
+    }
+
+    /// Storage offsets of every batch item's matrix in both operands, in row-major batch
+    /// order; broadcast batch axes get stride 0 and so repeat an offset.
+    fn batch_offsets(&self, a3: &NdArray, b3: &NdArray) -> (Vec<usize>, Vec<usize>) {
+        let nb = self.batch.len();
+        let mut a_full = self.batch.clone();
+        a_full.extend([self.m, self.k]);
+        let mut b_full = self.batch.clone();
+        b_full.extend([self.k, self.n]);
+        let (av, bv) = (a3.broadcast_to(&a_full), b3.broadcast_to(&b_full));
+        let items: usize = self.batch.iter().product();
+        let (mut oa, mut ob) = (Vec::with_capacity(items), Vec::with_capacity(items));
+        let strides = [&av.strides()[..nb], &bv.strides()[..nb]];
+        for_each_offsets(
+            &self.batch,
+            strides,
+            [av.offset(), bv.offset()],
+            0,
+            items,
+            |[x, y]| {
+                oa.push(x);
+                ob.push(y);
+            },
+        );
+        (oa, ob)
+    }
+}
+
+/// The `[row, col]` strides of the last two axes of a stack.
+fn matrix_strides(x: &NdArray) -> [usize; 2] {
+    let s = x.strides();
+    [s[s.len() - 2], s[s.len() - 1]]
+}
+
+impl NdArray {
+    /// Matrix product with `torch.matmul` semantics:
+    /// - 1-D @ 1-D: the dot product, a 0-d array;
+    /// - 2-D @ 2-D: the matrix product `[m, k] @ [k, n] -> [m, n]`;
+    /// - a 1-D left operand is treated as a `[1, k]` row and a 1-D right operand as a
+    ///   `[k, 1]` column, and the added axis is removed from the result;
+    /// - N-D: a batch of matrix products over the leading axes, which broadcast
+    ///   (`[2, 1, 3, 4] @ [5, 4, 6] -> [2, 5, 3, 6]`).
+    ///
+    /// Transposed, sliced and broadcast operands are read in place through their strides,
+    /// never copied. The result is a new contiguous array. Large products run in parallel
+    /// on rayon's pool, split into pieces chosen from the shapes alone, so the result is
+    /// bit-identical for any number of threads.
+    ///
+    /// ```
+    /// use agon_tensor::NdArray;
+    /// let a = NdArray::arange(0.0, 6.0, 1.0).reshape(&[2, 3]); // [[0, 1, 2], [3, 4, 5]]
+    /// let v = NdArray::ones(&[3]);
+    /// assert_eq!(a.matmul(&v).to_vec(), vec![3.0, 12.0]); // row sums, shape [2]
+    /// // a @ a^T, the transpose being a free view.
+    /// let g = a.matmul(&a.transpose(0, 1));
+    /// assert_eq!(g.shape(), &[2, 2]);
+    /// assert_eq!(g.to_vec(), vec![5.0, 14.0, 14.0, 50.0]);
+    /// // Batch axes broadcast.
+    /// let x = NdArray::ones(&[2, 1, 3, 4]).matmul(&NdArray::ones(&[5, 4, 6]));
+    /// assert_eq!(x.shape(), &[2, 5, 3, 6]);
+    /// ```
+    ///
+    /// # Panics
+    /// If either operand is 0-d, if the inner dimensions differ (the last axis of `self`
+    /// against the second-to-last axis of `other`, or its only axis when 1-D), or if the
+    /// batch axes do not broadcast.
+    #[track_caller]
+    pub fn matmul(&self, other: &NdArray) -> NdArray {
+        check_ranks(self, other);
+        let (a3, b3) = (as_matrices(self, true), as_matrices(other, false));
+        let plan = Plan::new(self, other, &a3, &b3);
+        compute(&plan, &a3, &b3)
+    }
+}
+
+/// Panics unless both operands have at least one axis (torch.matmul rejects 0-d operands).
+#[track_caller]
+fn check_ranks(a: &NdArray, b: &NdArray) {
+    assert!(
+        a.ndim() >= 1 && b.ndim() >= 1,
+        "matmul: shapes {:?} and {:?}: both operands need at least 1 dimension \
+         (hint: multiply by a 0-d scalar with an elementwise product instead)",
+        a.shape(),
+        b.shape()
+    );
+}
+
+/// Runs a checked plan and shapes the result.
+fn compute(plan: &Plan, a3: &NdArray, b3: &NdArray) -> NdArray {
+    let (oa, ob) = plan.batch_offsets(a3, b3);
+    let product = Product {
+        a: Stack {
+            data: a3.storage(),
+            offsets: oa,
+            strides: matrix_strides(a3),
+        },
+        b: Stack {
+            data: b3.storage(),
+            offsets: ob,
+            strides: matrix_strides(b3),
+        },
+        m: plan.m,
+        k: plan.k,
+        n: plan.n,
+    };
+    let mut full = plan.batch.clone();
+    if product.wants_transpose() {
+        let mut out = vec![0.0f32; plan.m * plan.n];
+        product.transposed().run(&mut out);
+        full.extend([plan.n, plan.m]);
+        let ct = NdArray::from_dense(out, &full);
+        let nd = full.len();
+        return ct
+            .transpose(nd - 2, nd - 1)
+            .contiguous()
+            .reshape(&plan.out_shape);
+    }
+    let mut out = vec![0.0f32; full.iter().product::<usize>() * plan.m * plan.n];
+    product.run(&mut out);
+    full.extend([plan.m, plan.n]);
+    NdArray::from_dense(out, &full).reshape(&plan.out_shape)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Row-major `0, 1, 2, ..` scaled, as an array of `shape`.
+    fn seq(shape: &[usize], scale: f32) -> NdArray {
+        let n: usize = shape.iter().product();
+        let data = (0..n).map(|i| (i % 13) as f32 * scale - 1.0).collect();
+        NdArray::from_vec(data, shape).unwrap()
+    }
+
+    /// Naive `[m, k] @ [k, n]` on logical indices, in f64.
+    fn naive2(a: &NdArray, b: &NdArray) -> Vec<f32> {
+        let (m, k, n) = (a.shape()[0], a.shape()[1], b.shape()[1]);
+        let mut out = vec![];
+        for i in 0..m {
+            for j in 0..n {
+                let s: f64 = (0..k)
+                    .map(|p| a.get(&[i, p]) as f64 * b.get(&[p, j]) as f64)
+                    .sum();
+                out.push(s as f32);
+            }
+        }
+        out
+    }
+
+    fn assert_near(actual: &[f32], expected: &[f32]) {
+        assert_eq!(actual.len(), expected.len());
+        for (i, (x, y)) in actual.iter().zip(expected).enumerate() {
+            assert!(
+                (x - y).abs() <= 1e-3 * (1.0 + y.abs()),
+                "at {i}: {x} vs {y}"
+            );
+        }
+    }
+
+    #[test]
+    fn k_zero_gives_zeros() {
+        let c = NdArray::ones(&[2, 0]).matmul(&NdArray::ones(&[0, 3]));
+        assert_eq!(c.shape(), &[2, 3]);
+        assert_eq!(c.to_vec(), vec![0.0; 6]);
+        let d = NdArray::ones(&[0]).matmul(&NdArray::ones(&[0]));
+        assert_eq!((d.shape(), d.item()), (&[][..], 0.0));
+    }
+
+    #[test]
+    fn one_d_cases_promote_and_squeeze() {
+        let v = seq(&[3], 0.5);
+        let m = seq(&[3, 4], 0.25);
+        let dot = v.matmul(&v);
+        assert_eq!(dot.shape(), &[] as &[usize]);
+        assert_near(&[dot.item()], &naive2(&v.unsqueeze(0), &v.unsqueeze(1)));
+        let vm = v.matmul(&m);
+        assert_eq!(vm.shape(), &[4]);
+        assert_near(&vm.to_vec(), &naive2(&v.unsqueeze(0), &m));
+        let mt = m.transpose(0, 1);
+        let mv = mt.matmul(&v);
+        assert_eq!(mv.shape(), &[4]);
+        assert_near(&mv.to_vec(), &naive2(&mt, &v.unsqueeze(1)));
+    }
+
+    #[test]
+    fn one_d_against_a_batch() {
+        let v = seq(&[3], 0.5);
+        let s = seq(&[2, 3, 4], 0.25);
+        assert_eq!(v.matmul(&s).shape(), &[2, 4]);
+        assert_eq!(s.transpose(1, 2).matmul(&v).shape(), &[2, 4]);
+        let item = s.narrow(0, 1, 1).squeeze(0);
+        assert_near(
+            &v.matmul(&s).narrow(0, 1, 1).to_vec(),
+            &naive2(&v.unsqueeze(0), &item),
+        );
+    }
+
+    #[test]
+    fn empty_batch_and_empty_matrices() {
+        let c = NdArray::ones(&[0, 2, 3]).matmul(&NdArray::ones(&[3, 4]));
+        assert_eq!(c.shape(), &[0, 2, 4]);
+        let d = NdArray::ones(&[2, 0, 3]).matmul(&NdArray::ones(&[3, 4]));
+        assert_eq!(d.shape(), &[2, 0, 4]);
+        let e = NdArray::ones(&[3, 2, 5]).matmul(&NdArray::ones(&[1, 5, 0]));
+        assert_eq!(e.shape(), &[3, 2, 0]);
+    }
+
+    #[test]
+    fn batch_axes_broadcast_with_stride_zero() {
+        let a = seq(&[2, 1, 3, 4], 0.5);
+        let b = seq(&[5, 4, 6], 0.25);
+        let c = a.matmul(&b);
+        assert_eq!(c.shape(), &[2, 5, 3, 6]);
+        let a1 = a.narrow(0, 1, 1).reshape(&[3, 4]);
+        let b3 = b.narrow(0, 3, 1).reshape(&[4, 6]);
+        let c13 = c.narrow(0, 1, 1).narrow(1, 3, 1).reshape(&[3, 6]);
+        assert_near(&c13.to_vec(), &naive2(&a1, &b3));
+    }
+
+    #[test]
+    fn strided_inputs_are_read_in_place() {
+        let a = seq(&[7, 10], 0.1).slice(1, 1, 10, 2).transpose(0, 1); // [5, 7]
+        let b = seq(&[7, 3], 0.3).broadcast_to(&[2, 7, 3]);
+        let c = a.matmul(&b);
+        assert_eq!(c.shape(), &[2, 5, 3]);
+        let want = naive2(&a, &b.narrow(0, 0, 1).squeeze(0));
+        assert_near(&c.narrow(0, 1, 1).to_vec(), &want);
+    }
+
+    #[test]
+    fn large_products_take_the_split_paths() {
+        // Three 64-row blocks, and the transposed split (m = 3: one block; n = 2000: many).
+        for (m, k, n) in [(150, 90, 100), (3, 200, 2000)] {
+            let a = seq(&[m, k], 0.01);
+            let b = seq(&[n, k], 0.02).transpose(0, 1);
+            assert!(rows_per_task(m, k, n) < m || rows_per_task(n, k, m) < n);
+            assert_near(&a.matmul(&b).to_vec(), &naive2(&a, &b));
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "matmul: shapes [2, 3] and [4, 5] cannot be multiplied")]
+    fn inner_mismatch_panics() {
+        let _ = NdArray::ones(&[2, 3]).matmul(&NdArray::ones(&[4, 5]));
+    }
+
+    #[test]
+    #[should_panic(expected = "do not broadcast")]
+    fn batch_mismatch_panics() {
+        let _ = NdArray::ones(&[2, 2, 3]).matmul(&NdArray::ones(&[3, 3, 4]));
+    }
+
+    #[test]
+    #[should_panic(expected = "at least 1 dimension")]
+    fn scalar_operand_panics() {
+        let _ = NdArray::scalar(1.0).matmul(&NdArray::ones(&[1]));
+    }
+}
