@@ -19,7 +19,7 @@ The critic (PyTorch `state_dict` names and layouts; 8x8 input):
     conv2 = Conv2d(4, 8, k3, s2, p1)   4x4 -> 2x2     weight [8,4,3,3], bias [8]
     LeakyReLU(0.2), flatten(1)         -> [N, 32]
     fc1   = Linear(32, 16)                            weight [16,32],  bias [16]
-    LeakyReLU(0.2)
+    tanh          (smooth, so d(out)/d(x) depends on every bias but fc2's)
     fc2   = Linear(16, 1)                             weight [1,16],   bias [1]
 
 Parameters use PyTorch's default init under `torch.manual_seed(0)`.
@@ -36,16 +36,16 @@ Tensors (`<case>.<role>`; case = everything before the last `.`)
     wgan_gp.gnorm             ||g_i||_2 per sample [4]
     wgan_gp.penalty           ((gnorm - 1)^2).mean(), 0-d
     wgan_gp.grad.<param>      d(penalty)/d(param), second order through the critic.
-                              Every bias gradient is exactly zero: with piecewise-linear
-                              LeakyReLU, d(out)/d(x) does not depend on the biases (they
-                              only move the kinks), so the penalty does not either; they
-                              are stored as zeros (torch materialize_grads), while Agon
-                              reports no gradient (None) for them
+                              The tanh after fc1 makes d(out)/d(x) depend on the conv and
+                              fc1 biases, so their second-order paths are exercised (with
+                              LeakyReLU alone those gradients would all be exactly zero).
+                              fc2.bias cannot affect d(out)/d(x): stored as zeros (torch
+                              materialize_grads), while Agon reports None for it
     r1.out                    critic(real) [4,1]
     r1.input_grad             g = d(out.sum())/d(real) [4,1,8,8] (create_graph=True)
     r1.penalty                (g^2 summed per sample).mean(), 0-d; the usual gamma/2
                               factor is taken as 1 here (scale by gamma/2 in real use)
-    r1.grad.<param>           d(penalty)/d(param) (bias gradients zero, as above)
+    r1.grad.<param>           d(penalty)/d(param) (fc2.bias zero, as above)
     batch_norm.train.x        [4,3,5,5] input; .weight, .bias [3]; .grad_out G [4,3,5,5]
     batch_norm.train.out      F.batch_norm(training=True, eps=1e-5)
     batch_norm.train.dx, .dweight, .dbias     gradients of (out * G).sum()
@@ -97,7 +97,7 @@ class Critic(nn.Module):
     def forward(self, x):
         x = F.leaky_relu(self.conv1(x), SLOPE)
         x = F.leaky_relu(self.conv2(x), SLOPE)
-        x = F.leaky_relu(self.fc1(x.flatten(1)), SLOPE)
+        x = torch.tanh(self.fc1(x.flatten(1)))
         return self.fc2(x)
 
 

@@ -170,7 +170,7 @@ impl Critic {
             .conv2d(self.p("conv2.weight"), Some(self.p("conv2.bias")), &conv)
             .leaky_relu(0.2)
             .flatten(1, 3);
-        let h = linear(&h, "fc1").leaky_relu(0.2);
+        let h = linear(&h, "fc1").tanh();
         linear(&h, "fc2")
     }
 
