@@ -42,3 +42,8 @@ pub use composite::{batch_norm, layer_norm, BatchNormMode, BatchStats, Reduction
 pub use engine::{grad, Gradients};
 pub use rule::Rule;
 pub use tensor::{is_grad_enabled, no_grad, with_grad_enabled, Tensor};
+
+/// The crate README's example, compiled and run as a doc test so it cannot go stale.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
