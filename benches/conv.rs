@@ -1,1 +1,150 @@
-fn main() {}
+//! Convolution kernels on every layer of the `dcgan28` workload (DESIGN.md section 6) at
+//! batch 64: for each layer its forward op, its input-gradient op and its weight gradient.
+//!
+//! Discriminator layers are convolutions: forward `conv2d`, input gradient
+//! `conv_transpose2d`. Generator layers are transposed convolutions: forward
+//! `conv_transpose2d`, input gradient `conv2d`. The weight gradient is `conv2d_weight` for
+//! both (for a generator layer, with the roles of its input and output swapped).
+//!
+//! Throughput is in FLOPs, the same for all three ops of a layer:
+//! FLOPs = 2 * N * Cout * Cin * kh * kw * Ho * Wo, with the conv2d-side shapes (for a
+//! generator layer, the conv2d whose adjoint it is: Cin = its output channels, Ho x Wo =
+//! its input size). Criterion's "elements/s" is therefore FLOP/s.
+//!
+//! Run: `cargo bench --bench conv` (add `-- --quick` for a fast pass).
+
+use std::time::Duration;
+
+use agon_tensor::{Conv2dParams, NdArray};
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
+const BATCH: usize = 64;
+
+/// One layer, described by the conv2d it is (D) or is the adjoint of (G).
+struct Layer {
+    name: &'static str,
+    /// True for generator layers (transposed convolutions).
+    transposed: bool,
+    /// conv2d-side input `[Cin, H, W]`.
+    input: [usize; 3],
+    /// conv2d-side output channels.
+    cout: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+}
+
+const LAYERS: [Layer; 5] = [
+    // D: Conv(1, 64, k5, s2, p2): [1, 28, 28] -> [64, 14, 14].
+    Layer {
+        name: "D1",
+        transposed: false,
+        input: [1, 28, 28],
+        cout: 64,
+        kernel: 5,
+        stride: 2,
+        padding: 2,
+    },
+    // D: Conv(64, 128, k5, s2, p2): [64, 14, 14] -> [128, 7, 7].
+    Layer {
+        name: "D2",
+        transposed: false,
+        input: [64, 14, 14],
+        cout: 128,
+        kernel: 5,
+        stride: 2,
+        padding: 2,
+    },
+    // G: ConvT(256, 128, k5, s1, p2): [256, 7, 7] -> [128, 7, 7].
+    Layer {
+        name: "G1",
+        transposed: true,
+        input: [128, 7, 7],
+        cout: 256,
+        kernel: 5,
+        stride: 1,
+        padding: 2,
+    },
+    // G: ConvT(128, 64, k5, s2, p2, op1): [128, 7, 7] -> [64, 14, 14].
+    Layer {
+        name: "G2",
+        transposed: true,
+        input: [64, 14, 14],
+        cout: 128,
+        kernel: 5,
+        stride: 2,
+        padding: 2,
+    },
+    // G: ConvT(64, 1, k5, s2, p2, op1): [64, 14, 14] -> [1, 28, 28].
+    Layer {
+        name: "G3",
+        transposed: true,
+        input: [1, 28, 28],
+        cout: 64,
+        kernel: 5,
+        stride: 2,
+        padding: 2,
+    },
+];
+
+/// Deterministic values in [-1, 1) (a cheap LCG: benches need data, not statistics).
+fn filled(shape: &[usize], seed: u64) -> NdArray {
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let n: usize = shape.iter().product();
+    let data = (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect();
+    NdArray::from_vec(data, shape).unwrap()
+}
+
+fn bench_layers(c: &mut Criterion) {
+    let mut group = c.benchmark_group("conv");
+    group.measurement_time(Duration::from_secs(3));
+    group.warm_up_time(Duration::from_secs(1));
+    group.sample_size(10);
+    for l in &LAYERS {
+        let [cin, h, w] = l.input;
+        let k = l.kernel;
+        let p = Conv2dParams::new().stride(l.stride).padding(l.padding);
+        let [ho, wo] = p.conv2d_output_hw([h, w], [k, k]);
+        // conv_transpose2d back to [h, w] needs this output padding.
+        let op: [usize; 2] =
+            std::array::from_fn(|a| (l.input[1 + a] + 2 * l.padding - (k - 1) - 1) % l.stride);
+        // FLOPs = 2 * N * Cout * Cin * kh * kw * Ho * Wo (conv2d-side shapes).
+        let flops = 2 * BATCH * l.cout * cin * k * k * ho * wo;
+        group.throughput(Throughput::Elements(flops as u64));
+
+        let x = filled(&[BATCH, cin, h, w], 1); // conv2d-side input
+        let y = filled(&[BATCH, l.cout, ho, wo], 2); // conv2d-side output
+        let wt = filled(&[l.cout, cin, k, k], 3); // conv2d weight = the ConvT weight [in, out, ..]
+                                                  // Forward: D computes x -> y with conv2d; G computes y -> x with conv_transpose2d.
+                                                  // Input gradient: the other one of the pair.
+        let (fwd, bwd) = if l.transposed {
+            ("forward", "input_grad")
+        } else {
+            ("input_grad", "forward")
+        };
+        group.bench_function(format!("{}_{}", l.name, fwd), |b| {
+            b.iter(|| black_box(y.conv_transpose2d(&wt, None, &p, op)))
+        });
+        group.bench_function(format!("{}_{}", l.name, bwd), |b| {
+            b.iter(|| black_box(x.conv2d(&wt, None, &p)))
+        });
+        group.bench_function(format!("{}_weight_grad", l.name), |b| {
+            b.iter(|| black_box(x.conv2d_weight(&y, [k, k], &p)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_layers);
+criterion_main!(benches);

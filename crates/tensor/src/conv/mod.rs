@@ -1,8 +1,43 @@
-//! Convolution (placeholder signatures; being implemented).
+//! 2-D convolution family, NCHW, PyTorch semantics (`groups = 1`).
+//!
+//! Three ops, each the others' adjoint in one argument, so autodiff can express every
+//! convolution gradient with them:
+//!
+//! | op | shapes | implementation |
+//! |----|--------|----------------|
+//! | [`conv2d`](NdArray::conv2d) | `x [N,Cin,H,W] * w [Cout,Cin,kh,kw] -> [N,Cout,Ho,Wo]` | tiled im2col + gemm |
+//! | [`conv_transpose2d`](NdArray::conv_transpose2d) | `x [N,Cin,H,W] * w [Cin,Cout,kh,kw] -> [N,Cout,H',W']` | gemm + col2im |
+//! | [`conv2d_weight`](NdArray::conv2d_weight) | `x [N,Cin,H,W], g [N,Cout,Ho,Wo] -> [Cout,Cin,kh,kw]` | im2col + gemm, chunked reduction |
+//!
+//! with `Ho = (H + 2p - d(kh-1) - 1) / s + 1` and `H' = (H-1)s - 2p + d(kh-1) + output_padding + 1`.
+//!
+//! Every kernel splits the batch into rayon tasks whose size depends on the shapes only
+//! (never on the thread count) and runs a single-threaded [`sgemm`](crate::gemm::sgemm) inside
+//! each task: one image in tiles of output positions, or a few small images side by side so
+//! each gemm call is wide enough. `conv2d_weight` sums per-chunk partial gradients along a
+//! fixed binary tree. Outputs are therefore bit-identical for any number of threads. Column
+//! buffers come from a per-thread scratch that is reused across calls.
 
 use crate::NdArray;
 
+mod conv2d;
+mod conv2d_weight;
+mod conv_transpose2d;
+mod im2col;
+
 /// Stride, padding and dilation of a 2-D convolution, per spatial axis `[h, w]`.
+///
+/// Build one with the builder methods (the scalar forms set both axes):
+///
+/// ```
+/// use agon_tensor::Conv2dParams;
+/// let p = Conv2dParams::new().stride(2).padding(2);
+/// assert_eq!(p.stride, [2, 2]);
+/// assert_eq!(p.padding, [2, 2]);
+/// assert_eq!(p.dilation, [1, 1]);
+/// let q = Conv2dParams::new().stride_hw([1, 2]).dilation_hw([2, 1]);
+/// assert_eq!((q.stride, q.dilation), ([1, 2], [2, 1]));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Conv2dParams {
     /// Step between output positions.
@@ -15,21 +50,210 @@ pub struct Conv2dParams {
 
 impl Default for Conv2dParams {
     fn default() -> Self {
-        Conv2dParams { stride: [1, 1], padding: [0, 0], dilation: [1, 1] }
+        Conv2dParams {
+            stride: [1, 1],
+            padding: [0, 0],
+            dilation: [1, 1],
+        }
     }
 }
 
-impl NdArray {
-    /// 2-D convolution (cross-correlation), NCHW, weight `[out, in, kh, kw]`.
-    pub fn conv2d(&self, _weight: &NdArray, _bias: Option<&NdArray>, _p: &Conv2dParams) -> NdArray {
-        todo!("conv2d")
+impl Conv2dParams {
+    /// Stride 1, padding 0, dilation 1 (PyTorch's defaults).
+    ///
+    /// ```
+    /// assert_eq!(agon_tensor::Conv2dParams::new(), Default::default());
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
     }
-    /// Transposed convolution, weight `[in, out, kh, kw]`.
-    pub fn conv_transpose2d(&self, _weight: &NdArray, _bias: Option<&NdArray>, _p: &Conv2dParams, _output_padding: [usize; 2]) -> NdArray {
-        todo!("conv_transpose2d")
+
+    /// The same stride `s` on both axes.
+    ///
+    /// ```
+    /// assert_eq!(agon_tensor::Conv2dParams::new().stride(3).stride, [3, 3]);
+    /// ```
+    #[must_use]
+    pub fn stride(self, s: usize) -> Self {
+        self.stride_hw([s, s])
     }
-    /// Weight gradient of conv2d: `self` = input `[N, Cin, H, W]`, `grad_output` `[N, Cout, Ho, Wo]`.
-    pub fn conv2d_weight(&self, _grad_output: &NdArray, _kernel: [usize; 2], _p: &Conv2dParams) -> NdArray {
-        todo!("conv2d_weight")
+
+    /// Stride `[sh, sw]`.
+    ///
+    /// ```
+    /// assert_eq!(agon_tensor::Conv2dParams::new().stride_hw([1, 2]).stride, [1, 2]);
+    /// ```
+    #[must_use]
+    pub fn stride_hw(mut self, s: [usize; 2]) -> Self {
+        self.stride = s;
+        self
+    }
+
+    /// The same zero padding `p` on both axes.
+    ///
+    /// ```
+    /// assert_eq!(agon_tensor::Conv2dParams::new().padding(1).padding, [1, 1]);
+    /// ```
+    #[must_use]
+    pub fn padding(self, p: usize) -> Self {
+        self.padding_hw([p, p])
+    }
+
+    /// Zero padding `[ph, pw]`.
+    ///
+    /// ```
+    /// assert_eq!(agon_tensor::Conv2dParams::new().padding_hw([0, 2]).padding, [0, 2]);
+    /// ```
+    #[must_use]
+    pub fn padding_hw(mut self, p: [usize; 2]) -> Self {
+        self.padding = p;
+        self
+    }
+
+    /// The same dilation `d` on both axes.
+    ///
+    /// ```
+    /// assert_eq!(agon_tensor::Conv2dParams::new().dilation(2).dilation, [2, 2]);
+    /// ```
+    #[must_use]
+    pub fn dilation(self, d: usize) -> Self {
+        self.dilation_hw([d, d])
+    }
+
+    /// Dilation `[dh, dw]`.
+    ///
+    /// ```
+    /// assert_eq!(agon_tensor::Conv2dParams::new().dilation_hw([2, 1]).dilation, [2, 1]);
+    /// ```
+    #[must_use]
+    pub fn dilation_hw(mut self, d: [usize; 2]) -> Self {
+        self.dilation = d;
+        self
+    }
+
+    /// Spatial output size of [`conv2d`](NdArray::conv2d) on an `input_hw` image with a
+    /// `kernel` window: `(H + 2p - d(k-1) - 1) / s + 1` per axis.
+    ///
+    /// ```
+    /// use agon_tensor::Conv2dParams;
+    /// let p = Conv2dParams::new().stride(2).padding(2);
+    /// assert_eq!(p.conv2d_output_hw([28, 28], [5, 5]), [14, 14]);
+    /// ```
+    ///
+    /// # Panics
+    /// If a stride, dilation or kernel extent is zero, or the dilated kernel is larger than
+    /// the padded input.
+    #[track_caller]
+    pub fn conv2d_output_hw(&self, input_hw: [usize; 2], kernel: [usize; 2]) -> [usize; 2] {
+        self.check_positive("conv2d", kernel);
+        // Plain loops, not closures: `#[track_caller]` does not reach into closures.
+        let mut out = [0; 2];
+        for a in 0..2 {
+            let padded = input_hw[a] + 2 * self.padding[a];
+            let span = self.dilation[a] * (kernel[a] - 1) + 1;
+            assert!(
+                span <= padded,
+                "conv2d: dilated kernel extent {span} (kernel {kernel:?}, dilation {:?}) is \
+                 larger than the padded input {padded} on axis {} (input {input_hw:?}, \
+                 padding {:?}); hint: use a smaller kernel or more padding",
+                self.dilation,
+                ["h", "w"][a],
+                self.padding
+            );
+            out[a] = (padded - span) / self.stride[a] + 1;
+        }
+        out
+    }
+
+    /// Spatial output size of [`conv_transpose2d`](NdArray::conv_transpose2d):
+    /// `(H - 1)s - 2p + d(k-1) + output_padding + 1` per axis.
+    ///
+    /// ```
+    /// use agon_tensor::Conv2dParams;
+    /// let p = Conv2dParams::new().stride(2).padding(2);
+    /// assert_eq!(p.conv_transpose2d_output_hw([7, 7], [5, 5], [1, 1]), [14, 14]);
+    /// ```
+    ///
+    /// # Panics
+    /// If a stride, dilation or kernel extent is zero, an output padding is not smaller than
+    /// its stride or its dilation, or the output would be empty.
+    #[track_caller]
+    pub fn conv_transpose2d_output_hw(
+        &self,
+        input_hw: [usize; 2],
+        kernel: [usize; 2],
+        output_padding: [usize; 2],
+    ) -> [usize; 2] {
+        self.check_positive("conv_transpose2d", kernel);
+        for a in 0..2 {
+            assert!(
+                output_padding[a] < self.stride[a] || output_padding[a] < self.dilation[a],
+                "conv_transpose2d: output_padding {output_padding:?} must be smaller than \
+                 either the stride {:?} or the dilation {:?} on each axis (it only picks one \
+                 of the input sizes that conv2d maps to the same output size)",
+                self.stride,
+                self.dilation
+            );
+        }
+        let mut out = [0; 2];
+        for a in 0..2 {
+            let full = input_hw[a].saturating_sub(1) * self.stride[a]
+                + self.dilation[a] * (kernel[a] - 1)
+                + output_padding[a]
+                + 1;
+            assert!(
+                input_hw[a] > 0 && full > 2 * self.padding[a],
+                "conv_transpose2d: input size {input_hw:?} with kernel {kernel:?} and params {self:?} \
+                 gives an empty output on axis {} ({full} - 2 * padding {}); hint: padding \
+                 must stay below half the full output",
+                ["h", "w"][a],
+                self.padding[a]
+            );
+            out[a] = full - 2 * self.padding[a];
+        }
+        out
+    }
+
+    /// Panics (naming `op`) on a zero stride, dilation or kernel extent.
+    #[track_caller]
+    fn check_positive(&self, op: &str, kernel: [usize; 2]) {
+        assert!(
+            self.stride.iter().all(|&s| s > 0),
+            "{op}: stride must be positive on both axes, got {:?}",
+            self.stride
+        );
+        assert!(
+            self.dilation.iter().all(|&d| d > 0),
+            "{op}: dilation must be positive on both axes, got {:?}",
+            self.dilation
+        );
+        assert!(
+            kernel.iter().all(|&k| k > 0),
+            "{op}: kernel size must be positive on both axes, got {kernel:?}"
+        );
+    }
+}
+
+/// Panics unless `a` is a 4-D `[N, C, H, W]` array; `what` names it in the message.
+#[track_caller]
+fn check_4d(op: &str, what: &str, layout_hint: &str, a: &NdArray) -> [usize; 4] {
+    assert!(
+        a.ndim() == 4,
+        "{op}: {what} must be 4-D {layout_hint}, got shape {:?}; hint: use unsqueeze(0) to \
+         add a batch axis to a single image",
+        a.shape()
+    );
+    [a.shape()[0], a.shape()[1], a.shape()[2], a.shape()[3]]
+}
+
+/// Panics unless `bias` is `None` or has shape `[channels]`.
+#[track_caller]
+fn check_bias(op: &str, bias: Option<&NdArray>, channels: usize) {
+    if let Some(b) = bias {
+        assert!(
+            b.shape() == [channels],
+            "{op}: bias must have shape [{channels}] (one value per output channel), got {:?}",
+            b.shape()
+        );
     }
 }

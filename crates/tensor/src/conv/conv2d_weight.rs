@@ -1,0 +1,230 @@
+//! `conv2d_weight`: the weight gradient of conv2d, as im2col + gemm over batch chunks of a
+//! shape-determined size, whose partial sums are combined along a fixed binary tree.
+
+use std::ops::Range;
+
+use super::im2col::{im2col, with_scratch, Geometry, Plan};
+use super::{check_4d, Conv2dParams};
+use crate::gemm::{sgemm, MatMut, MatRef};
+use crate::NdArray;
+
+/// Output positions (images x `Ho*Wo`) each leaf of the reduction tree covers, at least.
+/// Every leaf owns a partial `dW` (`Cout*Cin*kh*kw` floats) that is allocated, written and
+/// added once: a few memory passes that a leaf must outweigh with its `2 * positions`
+/// flops per element. Larger leaves waste less on partials; smaller ones give more
+/// parallel tasks (512 gives 6 leaves on dcgan28's 7x7 layers at batch 64, 32 on 28x28).
+const LEAF_POSITIONS: usize = 512;
+
+/// At most this many images per leaf, so batches keep several parallel tasks.
+const MAX_LEAF_IMAGES: usize = 16;
+
+/// Batch items per leaf for `positions` output positions per image. It depends on the
+/// shapes only, never on the thread count, so the sum is bit-identical on any number of
+/// threads.
+fn batch_chunk(positions: usize) -> usize {
+    LEAF_POSITIONS
+        .div_ceil(positions.max(1))
+        .clamp(1, MAX_LEAF_IMAGES)
+}
+
+impl NdArray {
+    /// Gradient of [`conv2d`](NdArray::conv2d) with respect to its weight: input `self`
+    /// `[N, Cin, H, W]` and `grad_output` `[N, Cout, Ho, Wo]` give
+    /// `dW [Cout, Cin, kh, kw]`, `dW[o, c, i, j] = sum_{n, y, x} g[n, o, y, x] *
+    /// x_pad[n, c, y*sh + i*dh, x*sw + j*dw]`. It is the adjoint of conv2d in its weight:
+    /// `<conv2d(x, w), g> = <w, x.conv2d_weight(g, ..)>`.
+    ///
+    /// ```
+    /// use agon_tensor::{Conv2dParams, NdArray};
+    /// let x = NdArray::arange(0.0, 9.0, 1.0).reshape(&[1, 1, 3, 3]);
+    /// let g = NdArray::ones(&[1, 1, 2, 2]); // d(sum of the output) / d(output)
+    /// let dw = x.conv2d_weight(&g, [2, 2], &Conv2dParams::new());
+    /// // Each weight tap sees a 2x2 block of the input; its gradient is that block's sum.
+    /// assert_eq!(dw.shape(), &[1, 1, 2, 2]);
+    /// assert_eq!(dw.to_vec(), vec![8.0, 12.0, 20.0, 24.0]);
+    /// ```
+    ///
+    /// Chunks of batch items (sized by the shapes, never by the thread count: at
+    /// least 512 output positions unless that takes over 16 images) run as rayon tasks; each accumulates its
+    /// partial `dW` with `sgemm(g[n] [Cout, Ho*Wo] @ cols[n]^T, beta = 1)` over tiles of
+    /// output positions. The partials are added pairwise along a binary tree over the chunk
+    /// order whose shape depends only on the number of chunks, so the floating-point sums
+    /// are the same on any number of threads, and at most a few partials (about one per
+    /// thread per tree level) are alive at once.
+    ///
+    /// # Panics
+    /// If either array is not 4-D, the batch sizes differ, a stride, dilation or kernel
+    /// extent is zero, the dilated kernel is larger than the padded input, or
+    /// `grad_output`'s spatial size is not the conv2d output size for this input.
+    #[track_caller]
+    pub fn conv2d_weight(
+        &self,
+        grad_output: &NdArray,
+        kernel: [usize; 2],
+        p: &Conv2dParams,
+    ) -> NdArray {
+        const OP: &str = "conv2d_weight";
+        let [n, cin, h, w] = check_4d(OP, "input", "[N, Cin, H, W]", self);
+        let [gn, cout, gh, gw] = check_4d(OP, "grad_output", "[N, Cout, Ho, Wo]", grad_output);
+        assert!(
+            n == gn,
+            "conv2d_weight: input {:?} and grad_output {:?} have different batch sizes",
+            self.shape(),
+            grad_output.shape()
+        );
+        let [ho, wo] = p.conv2d_output_hw([h, w], kernel);
+        assert!(
+            [gh, gw] == [ho, wo],
+            "conv2d_weight: grad_output {:?} has spatial size [{gh}, {gw}] but conv2d of input \
+             {:?} with kernel {kernel:?} and {p:?} gives [{ho}, {wo}]; hint: pass the kernel \
+             size and params of the forward conv2d",
+            grad_output.shape(),
+            self.shape()
+        );
+        let g = Geometry {
+            channels: cin,
+            in_hw: [h, w],
+            kernel,
+            stride: p.stride,
+            padding: p.padding,
+            dilation: p.dilation,
+            out_hw: [ho, wo],
+        };
+        let shape = [cout, cin, kernel[0], kernel[1]];
+        if n == 0 || cout * g.rows() == 0 {
+            return NdArray::zeros(&shape);
+        }
+        let x = self.contiguous();
+        let go = grad_output.contiguous();
+        let dw = conv2d_weight_dense(
+            x.as_slice().expect("contiguous"),
+            go.as_slice().expect("contiguous"),
+            &g,
+            n,
+            cout,
+        );
+        NdArray::from_dense(dw, &shape)
+    }
+}
+
+/// Inputs of one weight-gradient computation, shared by the tasks of the reduction tree.
+struct Problem<'a> {
+    /// Dense input `[N, C, H, W]`.
+    x: &'a [f32],
+    /// Dense output gradient `[N, Cout, Ho, Wo]`.
+    go: &'a [f32],
+    g: &'a Geometry,
+    n: usize,
+    cout: usize,
+    plan: Plan,
+    /// Batch items per leaf.
+    chunk: usize,
+}
+
+/// `sum_n g[n] [Cout, L] @ im2col(x[n])^T` as `[Cout, K]`, for `n >= 1` and `Cout*K >= 1`.
+fn conv2d_weight_dense(x: &[f32], go: &[f32], g: &Geometry, n: usize, cout: usize) -> Vec<f32> {
+    let pb = Problem {
+        x,
+        go,
+        g,
+        n,
+        cout,
+        plan: Plan::new(g.rows(), g.positions()),
+        chunk: batch_chunk(g.positions()),
+    };
+    let mut dw = vec![0.0f32; cout * g.rows()];
+    accumulate(&pb, 0..n.div_ceil(pb.chunk), &mut dw);
+    dw
+}
+
+/// Writes the sum of the partial gradients of `chunks` into `dw` (`[Cout, K]`): one chunk
+/// directly, several as `left half + right half`, the halves computed in parallel (the
+/// right half into a buffer of its own).
+fn accumulate(pb: &Problem<'_>, chunks: Range<usize>, dw: &mut [f32]) {
+    if chunks.len() == 1 {
+        let (k, cols) = (pb.g.rows(), pb.plan.cols());
+        let staging = if pb.plan.images > 1 {
+            pb.cout * cols
+        } else {
+            0
+        };
+        // The thread's reusable scratch: the column matrix, then the staging matrix.
+        with_scratch(k * cols + staging, |scratch| {
+            let (cols, staging) = scratch.split_at_mut(k * cols);
+            chunk_gradient(pb, chunks.start, dw, cols, staging);
+        });
+        return;
+    }
+    let mid = chunks.start + chunks.len() / 2;
+    let dw_len = dw.len();
+    let (_, right) = rayon::join(
+        || accumulate(pb, chunks.start..mid, dw),
+        || {
+            let mut part = vec![0.0f32; dw_len];
+            accumulate(pb, mid..chunks.end, &mut part);
+            part
+        },
+    );
+    for (a, &b) in dw.iter_mut().zip(&right) {
+        *a += b;
+    }
+}
+
+/// `dw = sum over the batch items i of chunk c of g[i] @ im2col(x[i])^T`: tile by tile for
+/// large images, or a few small images side by side per gemm (so its inner dimension is
+/// wide enough to amortise reading and writing all of `dw`).
+fn chunk_gradient(
+    pb: &Problem<'_>,
+    c: usize,
+    dw: &mut [f32],
+    cols: &mut [f32],
+    staging: &mut [f32],
+) {
+    let g = pb.g;
+    let (k, l, cout) = (g.rows(), g.positions(), pb.cout);
+    let image = g.channels * g.in_hw[0] * g.in_hw[1];
+    let mut beta = 0.0; // the first product overwrites `dw`, the rest accumulate
+    let images = c * pb.chunk..pb.n.min((c + 1) * pb.chunk);
+    if pb.plan.images == 1 {
+        for i in images {
+            let x_i = &pb.x[i * image..(i + 1) * image];
+            let g_i = &pb.go[i * cout * l..(i + 1) * cout * l];
+            let mut l0 = 0;
+            while l0 < l {
+                let t = pb.plan.tile.min(l - l0);
+                im2col(x_i, g, l0, t, cols, t);
+                let a = MatRef::new(g_i, l0, [cout, t], [l, 1]);
+                let b = MatRef::row_major(&cols[..k * t], k, t).t();
+                sgemm(1.0, a, b, beta, MatMut::row_major(dw, cout, k));
+                beta = 1.0;
+                l0 += t;
+            }
+        }
+        return;
+    }
+    let mut first = images.start;
+    while first < images.end {
+        let count = pb.plan.images.min(images.end - first);
+        let width = count * l;
+        for j in 0..count {
+            let i = first + j;
+            im2col(
+                &pb.x[i * image..(i + 1) * image],
+                g,
+                0,
+                l,
+                &mut cols[j * l..],
+                width,
+            );
+            let g_i = &pb.go[i * cout * l..(i + 1) * cout * l];
+            for (o, src) in g_i.chunks_exact(l).enumerate() {
+                staging[o * width + j * l..o * width + (j + 1) * l].copy_from_slice(src);
+            }
+        }
+        let a = MatRef::row_major(&staging[..cout * width], cout, width);
+        let b = MatRef::row_major(&cols[..k * width], k, width).t();
+        sgemm(1.0, a, b, beta, MatMut::row_major(dw, cout, k));
+        beta = 1.0;
+        first += count;
+    }
+}

@@ -1,0 +1,161 @@
+//! `conv_transpose2d`: gemm + col2im, one rayon task per batch item.
+
+use rayon::prelude::*;
+
+use super::im2col::{col2im, with_scratch, Geometry, Plan};
+use super::{check_4d, check_bias, Conv2dParams};
+use crate::gemm::{sgemm, MatMut, MatRef};
+use crate::NdArray;
+
+impl NdArray {
+    /// Transposed convolution (`torch.nn.functional.conv_transpose2d` with `groups = 1`):
+    /// input `self` `[N, Cin, H, W]`, weight `[Cin, Cout, kh, kw]` (PyTorch's layout),
+    /// optional bias `[Cout]`; returns `[N, Cout, H', W']` with
+    /// `H' = (H-1)s - 2p + d(kh-1) + output_padding + 1`
+    /// (see [`Conv2dParams::conv_transpose2d_output_hw`]).
+    ///
+    /// Without bias it is the adjoint of [`conv2d`](NdArray::conv2d) in its input, for the
+    /// same weight: `<conv2d(x, w), y> = <x, conv_transpose2d(y, w)>`. `output_padding`
+    /// picks which of the input sizes that conv2d maps onto `H` to produce.
+    ///
+    /// ```
+    /// use agon_tensor::{Conv2dParams, NdArray};
+    /// // Stride 2 spreads each input pixel into a 2x2 block of the output.
+    /// let x = NdArray::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[1, 1, 2, 2]).unwrap();
+    /// let w = NdArray::ones(&[1, 1, 2, 2]);
+    /// let y = x.conv_transpose2d(&w, None, &Conv2dParams::new().stride(2), [0, 0]);
+    /// assert_eq!(y.shape(), &[1, 1, 4, 4]);
+    /// assert_eq!(y.get(&[0, 0, 0, 1]), 1.0);
+    /// assert_eq!(y.get(&[0, 0, 3, 2]), 4.0);
+    /// ```
+    ///
+    /// Rayon tasks run over the batch: each multiplies the transposed weight
+    /// `W^T [Cout*kh*kw, Cin]` (a strided view, no copy) by a tile of an image's pixels
+    /// `[Cin, tile]` into a reused column buffer, then col2im adds the columns onto the
+    /// output image. Images with few pixels (a 7x7 map has 49) are put side by side, a few
+    /// per task, so each gemm call is wide enough to amortise packing the weights. No output
+    /// pixel is written by two tasks, and each task adds in a fixed order, so the result
+    /// does not depend on the thread count.
+    ///
+    /// # Panics
+    /// If `self` or `weight` is not 4-D, `self`'s channels differ from `weight`'s first axis,
+    /// a stride, dilation or kernel extent is zero, an output padding is not smaller than its
+    /// stride or its dilation, the output would be empty, or the bias is not `[Cout]`.
+    #[track_caller]
+    pub fn conv_transpose2d(
+        &self,
+        weight: &NdArray,
+        bias: Option<&NdArray>,
+        p: &Conv2dParams,
+        output_padding: [usize; 2],
+    ) -> NdArray {
+        const OP: &str = "conv_transpose2d";
+        let [n, cin, h, w] = check_4d(OP, "input", "[N, Cin, H, W]", self);
+        let [wcin, cout, kh, kw] = check_4d(OP, "weight", "[Cin, Cout, kh, kw]", weight);
+        assert!(
+            cin == wcin,
+            "conv_transpose2d: input {:?} has {cin} channels but weight {:?} expects {wcin}; \
+             hint: the transposed-convolution weight layout is [Cin, Cout, kh, kw], the \
+             transpose of conv2d's",
+            self.shape(),
+            weight.shape()
+        );
+        check_bias(OP, bias, cout);
+        let [oh, ow] = p.conv_transpose2d_output_hw([h, w], [kh, kw], output_padding);
+        // The conv2d this op is the adjoint of: it maps the [Cout, oh, ow] output image to
+        // the [Cin, h, w] input grid, so the column grid is the input's pixels.
+        let g = Geometry {
+            channels: cout,
+            in_hw: [oh, ow],
+            kernel: [kh, kw],
+            stride: p.stride,
+            padding: p.padding,
+            dilation: p.dilation,
+            out_hw: [h, w],
+        };
+        let mut out = vec![0.0f32; n * cout * oh * ow];
+        if !out.is_empty() {
+            let x = self.contiguous();
+            let wt = weight.contiguous();
+            let bias = bias.map(|b| b.to_vec());
+            conv_transpose2d_into(
+                x.as_slice().expect("contiguous"),
+                wt.as_slice().expect("contiguous"),
+                bias.as_deref(),
+                &g,
+                cin,
+                &mut out,
+            );
+        }
+        NdArray::from_dense(out, &[n, cout, oh, ow])
+    }
+}
+
+/// `out[n] = col2im(W^T @ x[n]) (+ bias)` for every batch item, in parallel over blocks of
+/// images; `out` must be non-empty.
+fn conv_transpose2d_into(
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    g: &Geometry,
+    cin: usize,
+    out: &mut [f32],
+) {
+    let (rows, l) = (g.rows(), g.positions()); // rows = Cout*kh*kw, l = H*W input pixels
+    let plane = g.in_hw[0] * g.in_hw[1];
+    let out_image = g.channels * plane;
+    let plan = Plan::new(rows, l);
+    // w is [Cin, Cout*kh*kw] row-major; its transpose is a view.
+    let wt = MatRef::row_major(w, cin, rows).t();
+    out.par_chunks_mut(plan.images * out_image)
+        .enumerate()
+        .for_each(|(b, out_b)| {
+            let staging = if plan.images > 1 {
+                cin * plan.cols()
+            } else {
+                0
+            };
+            // The thread's reusable scratch: the column matrix, then the staging matrix.
+            with_scratch(rows * plan.cols() + staging, |scratch| {
+                let (cols, staging) = scratch.split_at_mut(rows * plan.cols());
+                // `out` starts zeroed; with a bias, start from it instead.
+                if let Some(bias) = bias {
+                    for (ch, &bv) in out_b.chunks_exact_mut(plane).zip(bias.iter().cycle()) {
+                        ch.fill(bv);
+                    }
+                }
+                let first = b * plan.images;
+                let count = out_b.len() / out_image;
+                let x_b = &x[first * cin * l..(first + count) * cin * l];
+                if plan.images == 1 {
+                    // One image, in tiles of its pixels: W^T @ x[:, tile] -> cols -> col2im.
+                    let mut l0 = 0;
+                    while l0 < l {
+                        let t = plan.tile.min(l - l0);
+                        let xs = MatRef::new(x_b, l0, [cin, t], [l, 1]);
+                        let c = MatMut::row_major(&mut cols[..rows * t], rows, t);
+                        sgemm(1.0, wt, xs, 0.0, c);
+                        col2im(cols, t, g, l0, t, out_b);
+                        l0 += t;
+                    }
+                } else {
+                    // Small images side by side: stage x as [Cin, count*L] (a copy of Cin*L
+                    // per image, against the Cin*Cout*kh*kw weight re-packing it saves), one
+                    // gemm, then col2im from each image's block of columns.
+                    let width = count * l;
+                    for (i, x_i) in x_b.chunks_exact(cin * l).enumerate() {
+                        for (c, src) in x_i.chunks_exact(l).enumerate() {
+                            staging[c * width + i * l..c * width + (i + 1) * l]
+                                .copy_from_slice(src);
+                        }
+                    }
+                    let xs = MatRef::row_major(&staging[..cin * width], cin, width);
+                    let c = MatMut::row_major(&mut cols[..rows * width], rows, width);
+                    sgemm(1.0, wt, xs, 0.0, c);
+                    for (i, out_i) in out_b.chunks_exact_mut(out_image).enumerate() {
+                        col2im(&cols[i * l..], width, g, 0, l, out_i);
+                    }
+                }
+            });
+        });
+}
