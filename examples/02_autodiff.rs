@@ -25,7 +25,11 @@ fn main() {
         .zip([1.0, 0.0])
         .map(|(z, y)| (1.0 / (1.0 + (-z).exp()) - y) / 2.0)
         .collect();
-    let dw_hand = [r[0] * 1.0 + r[1] * -1.0, r[0] * 2.0 + r[1] * 0.5];
+    let xs = [[1.0, 2.0], [-1.0, 0.5]];
+    let dw_hand = [
+        xs[0][0] * r[0] + xs[1][0] * r[1],
+        xs[0][1] * r[0] + xs[1][1] * r[1],
+    ];
     println!("loss  = {:.6}", loss.item());
     println!("dL/dw = {:?}   by hand {:?}", dw.data().to_vec(), dw_hand);
     println!("dL/db = {:?}   by hand {:?}", db.item(), r[0] + r[1]);

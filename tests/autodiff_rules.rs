@@ -497,6 +497,18 @@ fn conv_transpose2d() {
 }
 
 #[test]
+fn conv_transpose2d_output_padding_at_least_stride() {
+    // output_padding 1 >= stride 1 is allowed because it is below dilation 2; conv2d of
+    // the output gradient then has one more row and column than the input, which the
+    // rule must drop (input gradient) and zero-extend (weight gradient).
+    let p = Conv2dParams::new().dilation(2);
+    check(
+        move |x| x[0].conv_transpose2d(&x[1], None, &p, [1, 1]),
+        &[rnd(&[1, 2, 3, 3], 116), rnd(&[2, 2, 2, 2], 117)],
+    );
+}
+
+#[test]
 fn conv2d_weight() {
     let p = Conv2dParams::new().stride(2).padding(1);
     let out = p.conv2d_output_hw([5, 5], [3, 3]);

@@ -7,14 +7,16 @@ use agon_reference::strategies::random_array;
 use agon_tensor::{Conv2dParams, Pool2dParams};
 
 fn pipeline() -> Vec<Vec<u32>> {
-    let x = random_array(&[16, 8, 28, 28], 1);
+    // Batch 32: the [32, 16, 14, 14] activations (100,352 elements) cross the elementwise
+    // parallel threshold (65,536).
+    let x = random_array(&[32, 8, 28, 28], 1);
     let w = random_array(&[16, 8, 5, 5], 2);
     let p = Conv2dParams {
         stride: [2, 2],
         padding: [2, 2],
         dilation: [1, 1],
     };
-    let h = x.conv2d(&w, None, &p); // [16, 16, 14, 14]
+    let h = x.conv2d(&w, None, &p); // [32, 16, 14, 14]
     let bias = random_array(&[1, 16, 1, 1], 3);
     let a = h.add(&bias).leaky_relu(0.2);
     let mean = a.mean(&[0, 2, 3], true);
@@ -25,7 +27,7 @@ fn pipeline() -> Vec<Vec<u32>> {
         stride: [2, 2],
         padding: [0, 0],
     });
-    let flat = pooled.reshape(&[16, 16 * 7 * 7]);
+    let flat = pooled.reshape(&[32, 16 * 7 * 7]);
     let lin = flat.matmul(&random_array(&[784, 300], 4));
     let back = h.conv_transpose2d(&w, None, &p, [1, 1]);
     let dw = x.conv2d_weight(&h, [5, 5], &p);

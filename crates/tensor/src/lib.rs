@@ -46,3 +46,8 @@ pub use error::TensorError;
 pub use indices::Indices;
 pub use layout::{broadcast_shapes, contiguous_strides, Layout};
 pub use pool::Pool2dParams;
+
+/// The crate README's example, compiled and run as a doc test so it cannot go stale.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

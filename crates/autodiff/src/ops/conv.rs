@@ -84,8 +84,21 @@ impl Tensor {
             weight,
             data,
             "conv_transpose2d",
-            move |_, w, _, g| g.conv2d(w, None, &p1),
-            move |x, w, _, g| g.conv2d_weight(x, [w.shape()[2], w.shape()[3]], &p2),
+            // When output_padding >= stride (allowed while it is below the dilation),
+            // conv2d of y's gradient has floor(op / stride) more rows or columns than x:
+            // they belong to no input element, so the input gradient drops them and the
+            // weight gradient sees x zero-extended to match (zeros contribute nothing).
+            move |x, w, _, g| {
+                let gx = g.conv2d(w, None, &p1);
+                gx.narrow(2, 0, x.shape()[2]).narrow(3, 0, x.shape()[3])
+            },
+            move |x, w, _, g| {
+                let k = [w.shape()[2], w.shape()[3]];
+                let full = p2.conv2d_output_hw([g.shape()[2], g.shape()[3]], k);
+                let extra = |a: usize| (0, full[a - 2] - x.shape()[a]);
+                let x = x.pad(&[(0, 0), (0, 0), extra(2), extra(3)], 0.0);
+                g.conv2d_weight(&x, k, &p2)
+            },
         );
         add_channel_bias(y, bias)
     }

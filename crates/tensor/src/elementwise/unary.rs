@@ -52,7 +52,8 @@ impl NdArray {
     /// Logistic sigmoid `1 / (1 + e^-x)`, computed without overflow for large `|x|`.
     ///
     /// ```
-    /// let a = agon_tensor::NdArray::from_vec(vec![-100.0, 0.0, 100.0], &[3]).unwrap();
+    /// // e^-1000 underflows to 0, so the extremes are exact (e^-100 would be a denormal).
+    /// let a = agon_tensor::NdArray::from_vec(vec![-1000.0, 0.0, 1000.0], &[3]).unwrap();
     /// assert_eq!(a.sigmoid().to_vec(), vec![0.0, 0.5, 1.0]);
     /// ```
     pub fn sigmoid(&self) -> NdArray {
