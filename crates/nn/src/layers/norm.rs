@@ -1,0 +1,190 @@
+//! Batch and layer normalisation layers.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use agon_autodiff::{batch_norm, layer_norm, BatchNormMode, Tensor};
+use agon_tensor::NdArray;
+
+use crate::module::Module;
+use crate::param::{Buffer, Param};
+
+/// Batch normalisation over every axis but 1 (`[N, C]`, `[N, C, L]` or `[N, C, H, W]`),
+/// with PyTorch's defaults: momentum 0.1, eps 1e-5, learnable `weight` (ones) and `bias`
+/// (zeros), running statistics in `running_mean`, `running_var` (unbiased) and
+/// `num_batches_tracked`.
+///
+/// Training mode normalises with the batch's statistics and updates the running ones;
+/// evaluation mode uses the running ones.
+///
+/// ```
+/// use agon_autodiff::Tensor;
+/// use agon_nn::{BatchNorm2d, Module};
+/// use agon_tensor::NdArray;
+/// let bn = BatchNorm2d::new(3);
+/// let x = Tensor::constant(NdArray::arange(0.0, 24.0, 1.0).reshape(&[2, 3, 2, 2]));
+/// let y = bn.forward(&x);
+/// assert!(y.data().mean_all().item().abs() < 1e-5);
+/// assert_eq!(bn.num_batches_tracked.data().item(), 1.0);
+/// ```
+pub struct BatchNorm {
+    /// Scale `[C]` (absent when not affine).
+    pub weight: Option<Param>,
+    /// Shift `[C]` (absent when not affine).
+    pub bias: Option<Param>,
+    /// Running mean `[C]`.
+    pub running_mean: Buffer,
+    /// Running unbiased variance `[C]`.
+    pub running_var: Buffer,
+    /// Number of training batches seen.
+    pub num_batches_tracked: Buffer,
+    /// Weight of the newest batch in the running averages.
+    pub momentum: f32,
+    /// Added to the variance before the square root.
+    pub eps: f32,
+    training: AtomicBool,
+}
+
+/// PyTorch's name for batch norm over `[N, C]` or `[N, C, L]`.
+pub type BatchNorm1d = BatchNorm;
+/// PyTorch's name for batch norm over `[N, C, H, W]`.
+pub type BatchNorm2d = BatchNorm;
+
+impl BatchNorm {
+    /// Batch norm over `num_features` channels with PyTorch's defaults (affine, in training
+    /// mode).
+    pub fn new(num_features: usize) -> Self {
+        BatchNorm {
+            weight: Some(Param::new(NdArray::ones(&[num_features]))),
+            bias: Some(Param::new(NdArray::zeros(&[num_features]))),
+            running_mean: Buffer::new(NdArray::zeros(&[num_features])),
+            running_var: Buffer::new(NdArray::ones(&[num_features])),
+            num_batches_tracked: Buffer::counter(0),
+            momentum: 0.1,
+            eps: 1e-5,
+            training: AtomicBool::new(true),
+        }
+    }
+
+    /// Without learnable scale and shift.
+    pub fn without_affine(mut self) -> Self {
+        self.weight = None;
+        self.bias = None;
+        self
+    }
+
+    /// True in training mode.
+    pub fn is_training(&self) -> bool {
+        self.training.load(Ordering::Relaxed)
+    }
+}
+
+/// `(1 - m) * old + m * new`, PyTorch's running-average update.
+fn blend(old: &NdArray, new: &NdArray, m: f32) -> NdArray {
+    old.mul_scalar(1.0 - m).add(&new.mul_scalar(m))
+}
+
+impl Module for BatchNorm {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let (w, b) = (
+            self.weight.as_ref().map(Param::tensor),
+            self.bias.as_ref().map(Param::tensor),
+        );
+        if self.is_training() {
+            let (y, stats) = batch_norm(
+                x,
+                w.as_ref(),
+                b.as_ref(),
+                None,
+                BatchNormMode::Train,
+                self.eps,
+            );
+            let stats = stats.expect("training mode returns batch statistics");
+            self.running_mean
+                .set(blend(&self.running_mean.data(), &stats.mean, self.momentum));
+            self.running_var.set(blend(
+                &self.running_var.data(),
+                &stats.var_unbiased,
+                self.momentum,
+            ));
+            self.num_batches_tracked
+                .set(self.num_batches_tracked.data().add_scalar(1.0));
+            y
+        } else {
+            let (rm, rv) = (self.running_mean.data(), self.running_var.data());
+            batch_norm(
+                x,
+                w.as_ref(),
+                b.as_ref(),
+                Some((&rm, &rv)),
+                BatchNormMode::Eval,
+                self.eps,
+            )
+            .0
+        }
+    }
+
+    fn params(&self) -> Vec<(String, Param)> {
+        let mut p = vec![];
+        if let Some(w) = &self.weight {
+            p.push(("weight".to_string(), w.clone()));
+        }
+        if let Some(b) = &self.bias {
+            p.push(("bias".to_string(), b.clone()));
+        }
+        p
+    }
+
+    fn buffers(&self) -> Vec<(String, Buffer)> {
+        vec![
+            ("running_mean".to_string(), self.running_mean.clone()),
+            ("running_var".to_string(), self.running_var.clone()),
+            (
+                "num_batches_tracked".to_string(),
+                self.num_batches_tracked.clone(),
+            ),
+        ]
+    }
+
+    fn set_own_training(&self, training: bool) {
+        self.training.store(training, Ordering::Relaxed);
+    }
+}
+
+/// Layer normalisation over the trailing `normalized_shape` axes, with elementwise
+/// `weight` (ones) and `bias` (zeros) of that shape; eps 1e-5.
+pub struct LayerNorm {
+    /// The trailing shape normalised over.
+    pub normalized_shape: Vec<usize>,
+    /// Scale.
+    pub weight: Param,
+    /// Shift.
+    pub bias: Param,
+    /// Added to the variance.
+    pub eps: f32,
+}
+
+impl LayerNorm {
+    /// Layer norm over trailing axes of shape `normalized_shape`.
+    pub fn new(normalized_shape: &[usize]) -> Self {
+        LayerNorm {
+            normalized_shape: normalized_shape.to_vec(),
+            weight: Param::new(NdArray::ones(normalized_shape)),
+            bias: Param::new(NdArray::zeros(normalized_shape)),
+            eps: 1e-5,
+        }
+    }
+}
+
+impl Module for LayerNorm {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let (w, b) = (self.weight.tensor(), self.bias.tensor());
+        layer_norm(x, &self.normalized_shape, Some(&w), Some(&b), self.eps)
+    }
+
+    fn params(&self) -> Vec<(String, Param)> {
+        vec![
+            ("weight".to_string(), self.weight.clone()),
+            ("bias".to_string(), self.bias.clone()),
+        ]
+    }
+}

@@ -1,0 +1,118 @@
+//! The `Module` trait: forward, and the structure that gives parameters their names.
+
+use agon_autodiff::Tensor;
+use agon_tensor::NdArray;
+
+use crate::param::{Buffer, Param};
+
+/// A layer or a model: a forward function plus named state.
+///
+/// A module lists only its *own* parameters and buffers and its direct children; the
+/// provided methods walk the tree and build PyTorch `state_dict` names by joining with dots
+/// (`main.0.weight`, `bn1.running_mean`), so weights move between Agon and PyTorch by name.
+///
+/// ```
+/// use agon_nn::{Linear, Module, ReLU, Sequential};
+/// use rand::SeedableRng;
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// let net = Sequential::new()
+///     .push(Linear::new(2, 8, true, &mut rng))
+///     .push(ReLU)
+///     .push(Linear::new(8, 1, true, &mut rng));
+/// let names: Vec<String> = net.named_parameters().into_iter().map(|(n, _)| n).collect();
+/// assert_eq!(names, ["0.weight", "0.bias", "2.weight", "2.bias"]);
+/// assert_eq!(net.num_parameters(), 2 * 8 + 8 + 8 + 1);
+/// ```
+pub trait Module: Send + Sync {
+    /// The layer's computation.
+    fn forward(&self, x: &Tensor) -> Tensor;
+
+    /// This module's own parameters (not its children's), with local names.
+    fn params(&self) -> Vec<(String, Param)> {
+        vec![]
+    }
+
+    /// This module's own buffers, with local names.
+    fn buffers(&self) -> Vec<(String, Buffer)> {
+        vec![]
+    }
+
+    /// Direct children with their names (`"0"`, `"1"` in a [`Sequential`](crate::Sequential)).
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        vec![]
+    }
+
+    /// Switches this module's own behaviour (not its children's) between training and
+    /// evaluation. Only modes that matter override it (BatchNorm, Dropout, spectral norm).
+    fn set_own_training(&self, _training: bool) {}
+
+    /// Every parameter in the tree, with dotted names, in definition order.
+    fn named_parameters(&self) -> Vec<(String, Param)> {
+        let mut out = self.params();
+        for (name, child) in self.children() {
+            out.extend(
+                child
+                    .named_parameters()
+                    .into_iter()
+                    .map(|(n, p)| (format!("{name}.{n}"), p)),
+            );
+        }
+        out
+    }
+
+    /// Every buffer in the tree, with dotted names.
+    fn named_buffers(&self) -> Vec<(String, Buffer)> {
+        let mut out = self.buffers();
+        for (name, child) in self.children() {
+            out.extend(
+                child
+                    .named_buffers()
+                    .into_iter()
+                    .map(|(n, b)| (format!("{name}.{n}"), b)),
+            );
+        }
+        out
+    }
+
+    /// The parameters alone, in the order of [`named_parameters`](Module::named_parameters).
+    fn parameters(&self) -> Vec<Param> {
+        self.named_parameters()
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect()
+    }
+
+    /// Training mode for the whole tree (BatchNorm uses batch statistics, Dropout drops).
+    fn train(&self) {
+        self.set_training(true);
+    }
+
+    /// Evaluation mode for the whole tree.
+    fn eval(&self) {
+        self.set_training(false);
+    }
+
+    /// Sets training or evaluation mode on this module and all its descendants.
+    fn set_training(&self, training: bool) {
+        self.set_own_training(training);
+        for (_, child) in self.children() {
+            child.set_training(training);
+        }
+    }
+
+    /// Number of learnable scalars.
+    fn num_parameters(&self) -> usize {
+        self.parameters().iter().map(Param::numel).sum()
+    }
+
+    /// Parameters and buffers by name, as PyTorch's `state_dict()` (values copied out).
+    fn state_dict(&self) -> Vec<(String, NdArray)> {
+        let mut out: Vec<(String, NdArray)> = self
+            .named_parameters()
+            .into_iter()
+            .map(|(n, p)| (n, p.data()))
+            .collect();
+        out.extend(self.named_buffers().into_iter().map(|(n, b)| (n, b.data())));
+        out
+    }
+}
