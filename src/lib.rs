@@ -12,3 +12,4 @@
 
 pub use agon_autodiff as autodiff;
 pub use agon_tensor as tensor;
+pub use agon_nn as nn;
