@@ -106,3 +106,24 @@ fn repeated_axes_panic() {
 fn bad_sum_to_target_panics() {
     let _ = NdArray::zeros(&[2, 4]).sum_to(&[3]);
 }
+
+#[test]
+fn leading_axes_fast_path_matches_the_general_path_bit_for_bit() {
+    // Contiguous input, leading axes reduced: the row-accumulating path. The same values
+    // behind a transposed (non-contiguous) layout take the general path.
+    let a = random_array(&[9000, 3], 11);
+    let strided = a.transpose(0, 1).contiguous().transpose(0, 1);
+    assert!(!strided.is_contiguous());
+    let fast = a.sum(&[0], false).to_vec();
+    let general = strided.sum(&[0], false).to_vec();
+    assert_eq!(
+        fast.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        general.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    );
+    let a3 = random_array(&[40, 5, 6], 12);
+    let s3 = a3.permute(&[2, 1, 0]).contiguous().permute(&[2, 1, 0]);
+    assert_eq!(
+        a3.mean(&[0, 1], true).to_vec(),
+        s3.mean(&[0, 1], true).to_vec()
+    );
+}

@@ -228,6 +228,12 @@ impl NdArray {
 
     /// Applies `f` to every element (in logical order) into a new contiguous array.
     pub fn map(&self, f: impl Fn(f32) -> f32 + Sync + Send) -> NdArray {
+        if let Some(src) = self.as_slice() {
+            if src.len() < crate::parallel::PAR_ELEMENTWISE_MIN {
+                // Collected directly: no zero-fill of a buffer about to be overwritten.
+                return Self::from_dense(src.iter().map(|&x| f(x)).collect(), self.shape());
+            }
+        }
         let mut out = vec![0.0f32; self.numel()];
         match self.as_slice() {
             Some(src) => fill_chunks(&mut out, |start, chunk| {

@@ -97,6 +97,58 @@ impl NdArray {
         }
     }
 
+    /// Per-output f64 sums when the reduced axes are the leading `k` axes of a contiguous
+    /// array (a bias gradient: `[N, C] -> [C]`): rows are added into a partial-sum row,
+    /// which vectorises, instead of walking each output's column with a stride.
+    ///
+    /// The arithmetic is exactly `fold_axes`'s: each output adds its inputs in order within
+    /// chunks of `REDUCE_CHUNK` rows, then adds the chunk partials in order. So the bits
+    /// match the general path for any thread count.
+    fn sum_leading_rows(&self, axes: &[usize]) -> Option<Vec<f64>> {
+        let k = axes.len();
+        let leading = axes.iter().enumerate().all(|(i, &a)| a == i);
+        let data = self.as_slice()?;
+        if !leading || k == 0 || k == self.ndim() {
+            return None;
+        }
+        let r: usize = self.shape()[..k].iter().product();
+        let n: usize = self.shape()[k..].iter().product();
+        let mut total = vec![0.0f64; n];
+        let mut partial = vec![0.0f64; n];
+        for chunk in 0..r.div_ceil(REDUCE_CHUNK) {
+            partial.iter_mut().for_each(|p| *p = 0.0);
+            let rows = chunk * REDUCE_CHUNK..((chunk + 1) * REDUCE_CHUNK).min(r);
+            for i in rows {
+                for (p, &x) in partial.iter_mut().zip(&data[i * n..(i + 1) * n]) {
+                    *p += x as f64;
+                }
+            }
+            for (t, &p) in total.iter_mut().zip(&partial) {
+                *t += p;
+            }
+        }
+        Some(total)
+    }
+
+    /// f64 sums for each output of a reduction over `axes`.
+    fn sums(&self, perm: &[usize], axes: &[usize]) -> Vec<f64> {
+        // The row path is sequential; keep the general path's parallelism for big inputs.
+        if self.numel() < PAR_ELEMENTWISE_MIN {
+            if let Some(s) = self.sum_leading_rows(axes) {
+                return s;
+            }
+        }
+        self.fold_axes(
+            perm,
+            axes.len(),
+            Fold {
+                init: 0.0f64,
+                step: |a, _, x| a + x as f64,
+                merge: |a, b| a + b,
+            },
+        )
+    }
+
     /// Sum over `axes` (`&[]` reduces nothing; see [`sum_all`](NdArray::sum_all)).
     ///
     /// ```
@@ -111,15 +163,7 @@ impl NdArray {
     #[track_caller]
     pub fn sum(&self, axes: &[usize], keepdim: bool) -> NdArray {
         let (perm, keep, drop) = self.reduction_plan("sum", axes);
-        let sums = self.fold_axes(
-            &perm,
-            axes.len(),
-            Fold {
-                init: 0.0f64,
-                step: |a, _, x| a + x as f64,
-                merge: |a, b| a + b,
-            },
-        );
+        let sums = self.sums(&perm, axes);
         let data = sums.into_iter().map(|s| s as f32).collect();
         NdArray::from_dense(data, if keepdim { &keep } else { &drop })
     }
@@ -138,15 +182,7 @@ impl NdArray {
     pub fn mean(&self, axes: &[usize], keepdim: bool) -> NdArray {
         let (perm, keep, drop) = self.reduction_plan("mean", axes);
         let n: usize = axes.iter().map(|&a| self.shape()[a]).product();
-        let sums = self.fold_axes(
-            &perm,
-            axes.len(),
-            Fold {
-                init: 0.0f64,
-                step: |a, _, x| a + x as f64,
-                merge: |a, b| a + b,
-            },
-        );
+        let sums = self.sums(&perm, axes);
         let data = sums.into_iter().map(|s| (s / n as f64) as f32).collect();
         NdArray::from_dense(data, if keepdim { &keep } else { &drop })
     }

@@ -94,6 +94,52 @@ pub(crate) fn fill_from_offsets<const K: usize>(
     });
 }
 
+/// Fills `out` (row-major over `shape`) one innermost row at a time: `row(offsets, dst)`
+/// receives the storage offsets of the row's first element in each of the `K` layouts and
+/// the row's slot in `out`. Rows are grouped into tasks of about
+/// [`ELEMENTWISE_CHUNK`](crate::parallel) elements (a fixed split, whatever the thread
+/// count) and run in parallel for large outputs.
+pub(crate) fn fill_rows<const K: usize>(
+    shape: &[usize],
+    strides: [&[usize]; K],
+    bases: [usize; K],
+    out: &mut [f32],
+    row: impl Fn([usize; K], &mut [f32]) + Sync + Send,
+) {
+    use rayon::prelude::*;
+    let nd = shape.len();
+    let inner = if nd == 0 { 1 } else { shape[nd - 1] };
+    if inner == 0 || out.is_empty() {
+        return;
+    }
+    let outer = &shape[..nd.saturating_sub(1)];
+    let outer_strides: [&[usize]; K] = std::array::from_fn(|k| &strides[k][..nd.saturating_sub(1)]);
+    let rows_per_task = (crate::parallel::ELEMENTWISE_CHUNK / inner).max(1);
+    let task = |t: usize, chunk: &mut [f32]| {
+        let n_rows = chunk.len() / inner;
+        let mut rows = chunk.chunks_mut(inner);
+        for_each_offsets(
+            outer,
+            outer_strides,
+            bases,
+            t * rows_per_task,
+            n_rows,
+            |o| {
+                if let Some(dst) = rows.next() {
+                    row(o, dst);
+                }
+            },
+        );
+    };
+    if out.len() >= crate::parallel::PAR_ELEMENTWISE_MIN {
+        out.par_chunks_mut(rows_per_task * inner)
+            .enumerate()
+            .for_each(|(t, chunk)| task(t, chunk));
+    } else {
+        task(0, out);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

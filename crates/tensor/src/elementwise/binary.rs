@@ -3,7 +3,7 @@
 use crate::array::NdArray;
 use crate::layout::broadcast_shapes;
 use crate::parallel::fill_chunks;
-use crate::strided::fill_from_offsets;
+use crate::strided::{fill_from_offsets, fill_rows};
 
 impl NdArray {
     /// `f(a, b)` elementwise over the broadcast of `self` and `other`: the engine behind
@@ -26,23 +26,56 @@ impl NdArray {
                 other.shape()
             )
         });
-        let mut out = vec![0.0f32; shape.iter().product()];
+        let n: usize = shape.iter().product();
         if let (Some(a), Some(b), true) = (
             self.as_slice(),
             other.as_slice(),
             self.shape() == other.shape(),
         ) {
-            fill_chunks(&mut out, |start, chunk| {
-                let n = chunk.len();
-                let (a, b) = (&a[start..start + n], &b[start..start + n]);
-                for ((o, &x), &y) in chunk.iter_mut().zip(a).zip(b) {
-                    *o = f(x, y);
-                }
-            });
+            return NdArray::from_dense(zip_contiguous(a, b, &f), &shape);
+        }
+        let a = self.broadcast_to(&shape);
+        let b = other.broadcast_to(&shape);
+        let (sa, sb) = (a.storage(), b.storage());
+        let mut out = vec![0.0f32; n];
+        let nd = shape.len();
+        let inner = |t: &NdArray| if nd == 0 { 1 } else { t.strides()[nd - 1] };
+        if nd > 0 && inner(&a) <= 1 && inner(&b) <= 1 {
+            // Rows whose operands are each contiguous or a repeated scalar (a bias added
+            // along the last axis, a per-row scale): tight loops the compiler vectorises.
+            let (ia, ib) = (inner(&a), inner(&b));
+            fill_rows(
+                &shape,
+                [a.strides(), b.strides()],
+                [a.offset(), b.offset()],
+                &mut out,
+                |[i, j], dst| {
+                    let len = dst.len();
+                    match (ia, ib) {
+                        (1, 1) => {
+                            for ((o, &x), &y) in
+                                dst.iter_mut().zip(&sa[i..i + len]).zip(&sb[j..j + len])
+                            {
+                                *o = f(x, y);
+                            }
+                        }
+                        (1, _) => {
+                            let y = sb[j];
+                            for (o, &x) in dst.iter_mut().zip(&sa[i..i + len]) {
+                                *o = f(x, y);
+                            }
+                        }
+                        (_, 1) => {
+                            let x = sa[i];
+                            for (o, &y) in dst.iter_mut().zip(&sb[j..j + len]) {
+                                *o = f(x, y);
+                            }
+                        }
+                        _ => dst.fill(f(sa[i], sb[j])),
+                    }
+                },
+            );
         } else {
-            let a = self.broadcast_to(&shape);
-            let b = other.broadcast_to(&shape);
-            let (sa, sb) = (a.storage(), b.storage());
             fill_chunks(&mut out, |start, chunk| {
                 fill_from_offsets(
                     &shape,
@@ -146,4 +179,21 @@ impl NdArray {
     pub fn pow(&self, other: &NdArray) -> NdArray {
         self.zip_with(other, "pow", f32::powf)
     }
+}
+
+/// `f(a[i], b[i])` over two equal-length slices. Small outputs are collected directly (no
+/// zero-fill first); large ones are filled in parallel chunks.
+fn zip_contiguous(a: &[f32], b: &[f32], f: &(impl Fn(f32, f32) -> f32 + Sync + Send)) -> Vec<f32> {
+    if a.len() < crate::parallel::PAR_ELEMENTWISE_MIN {
+        return a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();
+    }
+    let mut out = vec![0.0f32; a.len()];
+    fill_chunks(&mut out, |start, chunk| {
+        let n = chunk.len();
+        let (a, b) = (&a[start..start + n], &b[start..start + n]);
+        for ((o, &x), &y) in chunk.iter_mut().zip(a).zip(b) {
+            *o = f(x, y);
+        }
+    });
+    out
 }
