@@ -1,0 +1,177 @@
+//! [`DataError`]: why a dataset, image or batcher state could not be loaded or saved.
+//!
+//! Every variant names the file (or directory) it is about, and its message says what is
+//! wrong in words a user can act on. Readers never panic on bad bytes.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Why reading or writing data failed. Displayed as `"<path>: <problem>"`.
+#[derive(Debug)]
+pub enum DataError {
+    /// The operating system refused (missing file, permissions, disk full).
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The file does not start with the magic number its format requires.
+    BadMagic {
+        /// The file.
+        path: PathBuf,
+        /// What the reader expected, e.g. `"0x00000803 (IDX unsigned-byte, 3 dims)"`.
+        expected: String,
+        /// What the file holds, in hex.
+        found: String,
+    },
+    /// The file is shorter than its header or format says (or, for fixed-size formats,
+    /// its length is not a whole number of records). For gzip files the counts are of
+    /// decompressed bytes.
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// Bytes the header or format needs.
+        expected: u64,
+        /// Bytes the file holds.
+        actual: u64,
+    },
+    /// Image and label files disagree on the number of examples.
+    CountMismatch {
+        /// The image file.
+        images: PathBuf,
+        /// Examples in the image file.
+        image_count: usize,
+        /// The label file.
+        labels: PathBuf,
+        /// Examples in the label file.
+        label_count: usize,
+    },
+    /// The file is not a decodable image.
+    NotAnImage {
+        /// The file.
+        path: PathBuf,
+        /// The decoder's complaint.
+        reason: String,
+    },
+    /// The file is well formed but holds something this crate does not read (e.g. IDX
+    /// with 4 dims or float elements, a PNG frame too large to decode safely).
+    Unsupported {
+        /// The file.
+        path: PathBuf,
+        /// What is unsupported.
+        what: String,
+    },
+    /// The data is well formed but its content is invalid (a label out of range, trailing
+    /// bytes, an empty image folder, a batcher state that does not fit the dataset).
+    Invalid {
+        /// The file, directory or, for in-memory values, a short description.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A directory holds none of the files a dataset needs.
+    NotFound {
+        /// The directory searched.
+        dir: PathBuf,
+        /// The file names looked for.
+        looked_for: Vec<String>,
+    },
+}
+
+impl DataError {
+    /// The file or directory the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            DataError::Io { path, .. }
+            | DataError::BadMagic { path, .. }
+            | DataError::Truncated { path, .. }
+            | DataError::NotAnImage { path, .. }
+            | DataError::Unsupported { path, .. }
+            | DataError::Invalid { path, .. } => path,
+            DataError::CountMismatch { images, .. } => images,
+            DataError::NotFound { dir, .. } => dir,
+        }
+    }
+
+    pub(crate) fn io(path: &Path, source: io::Error) -> Self {
+        DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub(crate) fn invalid(path: &Path, reason: impl Into<String>) -> Self {
+        DataError::Invalid {
+            path: path.to_path_buf(),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn unsupported(path: &Path, what: impl Into<String>) -> Self {
+        DataError::Unsupported {
+            path: path.to_path_buf(),
+            what: what.into(),
+        }
+    }
+}
+
+impl fmt::Display for DataError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DataError::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            DataError::BadMagic {
+                path,
+                expected,
+                found,
+            } => write!(
+                f,
+                "{}: wrong magic number {found}, expected {expected}; is this the right file?",
+                path.display()
+            ),
+            DataError::Truncated {
+                path,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "{}: truncated: {actual} bytes where {expected} are needed",
+                path.display()
+            ),
+            DataError::CountMismatch {
+                images,
+                image_count,
+                labels,
+                label_count,
+            } => write!(
+                f,
+                "{}: count mismatch: {image_count} images, but {} holds {label_count} labels",
+                images.display(),
+                labels.display()
+            ),
+            DataError::NotAnImage { path, reason } => {
+                write!(f, "{}: not an image (PNG): {reason}", path.display())
+            }
+            DataError::Unsupported { path, what } => {
+                write!(f, "{}: unsupported: {what}", path.display())
+            }
+            DataError::Invalid { path, reason } => write!(f, "{}: {reason}", path.display()),
+            DataError::NotFound { dir, looked_for } => write!(
+                f,
+                "{}: no dataset files found (looked for {})",
+                dir.display(),
+                looked_for.join(", ")
+            ),
+        }
+    }
+}
+
+impl std::error::Error for DataError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            DataError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
