@@ -111,3 +111,12 @@ fn bad_permutation_panics() {
 fn bad_broadcast_panics() {
     let _ = NdArray::zeros(&[2, 3]).broadcast_to(&[3, 3]);
 }
+
+#[test]
+fn absurd_shapes_are_errors_not_overflow_panics() {
+    // An empty array may claim huge other axes: it holds nothing.
+    let empty = NdArray::from_vec(vec![], &[0, 1 << 40, 1 << 40]).unwrap();
+    assert_eq!(empty.numel(), 0);
+    let err = NdArray::from_vec(vec![], &[1 << 40, 1 << 40]).unwrap_err();
+    assert_eq!(err, TensorError::ShapeOverflow { shape: vec![1 << 40, 1 << 40] });
+}

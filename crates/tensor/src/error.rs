@@ -17,6 +17,11 @@ pub enum TensorError {
         /// The requested shape.
         shape: Vec<usize>,
     },
+    /// The shape's element count does not fit in `usize`.
+    ShapeOverflow {
+        /// The requested shape.
+        shape: Vec<usize>,
+    },
 }
 
 impl fmt::Display for TensorError {
@@ -30,6 +35,9 @@ impl fmt::Display for TensorError {
                 f,
                 "from_vec: shape {shape:?} needs {expected} elements but the buffer holds {actual}"
             ),
+            TensorError::ShapeOverflow { shape } => {
+                write!(f, "from_vec: shape {shape:?} has more elements than fit in memory")
+            }
         }
     }
 }

@@ -19,10 +19,12 @@ pub struct Layout {
 /// ```
 pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
     let mut strides = vec![0; shape.len()];
-    let mut acc = 1;
+    let mut acc: usize = 1;
     for (s, &d) in strides.iter_mut().zip(shape).rev() {
         *s = acc;
-        acc *= d.max(1);
+        // Saturating: an array with a zero-length axis holds nothing, whatever its other
+        // axes claim, and its strides are never used to address memory.
+        acc = acc.saturating_mul(d.max(1));
     }
     strides
 }
@@ -272,6 +274,21 @@ impl Layout {
         out.strides.remove(axis);
         out
     }
+}
+
+/// Number of elements of `shape`, or `None` if that product overflows `usize`. A shape
+/// with a zero-length axis holds 0 elements whatever its other axes are.
+///
+/// ```
+/// assert_eq!(agon_tensor::checked_numel(&[2, 3]), Some(6));
+/// assert_eq!(agon_tensor::checked_numel(&[0, 1 << 40, 1 << 40]), Some(0));
+/// assert_eq!(agon_tensor::checked_numel(&[1 << 40, 1 << 40]), None);
+/// ```
+pub fn checked_numel(shape: &[usize]) -> Option<usize> {
+    if shape.contains(&0) {
+        return Some(0);
+    }
+    shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
 }
 
 /// The shape two shapes broadcast to under NumPy rules, or `None` if they are incompatible.

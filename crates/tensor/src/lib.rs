@@ -44,7 +44,7 @@ pub use array::NdArray;
 pub use conv::Conv2dParams;
 pub use error::TensorError;
 pub use indices::Indices;
-pub use layout::{broadcast_shapes, contiguous_strides, Layout};
+pub use layout::{broadcast_shapes, checked_numel, contiguous_strides, Layout};
 pub use pool::Pool2dParams;
 
 /// The crate README's example, compiled and run as a doc test so it cannot go stale.
