@@ -46,6 +46,58 @@ pub trait Module: Send + Sync {
     /// evaluation. Only modes that matter override it (BatchNorm, Dropout, spectral norm).
     fn set_own_training(&self, _training: bool) {}
 
+    /// This module's own random-number state, if it draws random numbers (Dropout:
+    /// `(seed, calls)`). Kept out of the state dict, which must match PyTorch's names;
+    /// trainers save it beside the weights so a resumed run draws the same numbers.
+    fn own_rng_state(&self) -> Option<(u64, u64)> {
+        None
+    }
+
+    /// Restores what [`own_rng_state`](Module::own_rng_state) returned.
+    fn set_own_rng_state(&self, _state: (u64, u64)) {}
+
+    /// Every random-number state in the tree, by dotted module name.
+    fn named_rng_states(&self) -> Vec<(String, (u64, u64))> {
+        let mut out: Vec<(String, (u64, u64))> = self
+            .own_rng_state()
+            .map(|s| (String::new(), s))
+            .into_iter()
+            .collect();
+        for (name, child) in self.children() {
+            out.extend(child.named_rng_states().into_iter().map(|(n, s)| {
+                let full = if n.is_empty() { name.clone() } else { format!("{name}.{n}") };
+                (full, s)
+            }));
+        }
+        out
+    }
+
+    /// Restores states from [`named_rng_states`](Module::named_rng_states); names not in
+    /// the tree are ignored.
+    fn load_rng_states(&self, states: &[(String, (u64, u64))]) {
+        for (name, state) in states {
+            if name.is_empty() {
+                self.set_own_rng_state(*state);
+            }
+        }
+        for (child_name, child) in self.children() {
+            let prefix = format!("{child_name}.");
+            let inner: Vec<(String, (u64, u64))> = states
+                .iter()
+                .filter_map(|(n, s)| {
+                    if n == &child_name {
+                        Some((String::new(), *s))
+                    } else {
+                        n.strip_prefix(&prefix).map(|rest| (rest.to_string(), *s))
+                    }
+                })
+                .collect();
+            if !inner.is_empty() {
+                child.load_rng_states(&inner);
+            }
+        }
+    }
+
     /// Every parameter in the tree, with dotted names, in definition order.
     fn named_parameters(&self) -> Vec<(String, Param)> {
         let mut out = self.params();

@@ -24,6 +24,11 @@ use crate::module::Module;
 /// let y = d.forward(&Tensor::constant(NdArray::ones(&[1000])));
 /// let kept = y.data().to_vec().iter().filter(|&&v| v > 0.0).count();
 /// assert!((400..600).contains(&kept));
+/// // The whole random state, for checkpoints; restoring it repeats the next mask.
+/// let saved = d.rng_state();
+/// let a = d.forward(&Tensor::constant(NdArray::ones(&[8])));
+/// d.set_rng_state(saved);
+/// assert_eq!(d.forward(&Tensor::constant(NdArray::ones(&[8]))).data().to_vec(), a.data().to_vec());
 /// d.eval();
 /// assert_eq!(d.forward(&Tensor::constant(NdArray::ones(&[3]))).data().to_vec(), vec![1.0; 3]);
 /// ```
@@ -93,5 +98,13 @@ impl Module for Dropout {
 
     fn set_own_training(&self, training: bool) {
         self.training.store(training, Ordering::Relaxed);
+    }
+
+    fn own_rng_state(&self) -> Option<(u64, u64)> {
+        Some(self.rng_state())
+    }
+
+    fn set_own_rng_state(&self, state: (u64, u64)) {
+        self.set_rng_state(state);
     }
 }
