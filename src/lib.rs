@@ -11,7 +11,7 @@
 #![warn(missing_docs)]
 
 pub use agon_autodiff as autodiff;
-pub use agon_nn as nn;
-pub use agon_tensor as tensor;
 pub use agon_data as data;
 pub use agon_gan as gan;
+pub use agon_nn as nn;
+pub use agon_tensor as tensor;

@@ -1,0 +1,317 @@
+//! Training configuration: one struct, read from TOML, every field with a default.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Everything that defines a training run. One `seed` fixes every random choice.
+///
+/// The defaults are the README's main job: a small DCGAN on Fashion-MNIST that shows
+/// recognisable clothing within a few minutes on two cores.
+///
+/// ```
+/// use agon_gan::trainer::TrainConfig;
+/// let cfg = TrainConfig::from_toml_str("steps = 10\n[model]\nwidth = 8\n", "inline").unwrap();
+/// assert_eq!(cfg.steps, 10);
+/// assert_eq!(cfg.model.width, 8);
+/// assert_eq!(cfg.loss.kind, "nonsaturating"); // untouched fields keep their defaults
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Seeds weights, noise, batching, augmentation and dropout.
+    pub seed: u64,
+    /// Training steps (one step = `n_critic` D updates and one G update).
+    pub steps: u64,
+    /// Samples per batch.
+    pub batch_size: usize,
+    /// Where samples, logs and checkpoints go.
+    pub out_dir: PathBuf,
+    /// The dataset.
+    pub data: DataConfig,
+    /// The architecture.
+    pub model: ModelConfig,
+    /// Loss and penalties.
+    pub loss: LossConfig,
+    /// Optimisers.
+    pub optim: OptimConfig,
+    /// Logging, samples and checkpoints.
+    pub log: LogConfig,
+}
+
+/// Which data to train on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// `fashion-mnist` (the shipped test split, or the full set when installed), `mnist`,
+    /// `ring8`, `grid25`, `cifar10`, or a path to an IDX directory, CIFAR-10 batches or a
+    /// folder of PNG images.
+    pub name: String,
+    /// Use at most this many training samples (0 = all); small runs and tests use it.
+    pub limit: usize,
+    /// DiffAugment policy applied to real and fake batches: "" (none) or a comma list of
+    /// `color`, `translation`, `cutout`.
+    pub augment: String,
+}
+
+/// Which networks to build.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    /// `dcgan` (configurable width; the default), `dcgan28` (DESIGN.md's reference
+    /// workload), or `mlp` (2-D toys and flattened images).
+    pub kind: String,
+    /// Base feature count of the DCGAN (both networks scale with it).
+    pub width: usize,
+    /// Length of the noise vector.
+    pub latent_dim: usize,
+    /// Condition on class labels (label embedding in G, projection in D).
+    pub conditional: bool,
+    /// Add an auxiliary classifier head to D (AC-GAN).
+    pub aux_classifier: bool,
+    /// Spectral normalisation on D's layers.
+    pub spectral_norm: bool,
+    /// PacGAN: D judges this many samples at once.
+    pub pack: usize,
+    /// Hidden width of the MLP models.
+    pub mlp_hidden: usize,
+}
+
+/// The adversarial loss and the penalties.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LossConfig {
+    /// `minimax`, `nonsaturating`, `lsgan`, `wasserstein` or `hinge`.
+    pub kind: String,
+    /// Weight of the WGAN-GP gradient penalty (0 = off; 10 is the paper's value).
+    pub gp_weight: f32,
+    /// R1 penalty strength gamma (0 = off): adds gamma/2 * E||grad D(x)||^2 on real data.
+    pub r1_gamma: f32,
+    /// Apply R1 lazily every this many D steps (weighted by it, as StyleGAN2).
+    pub r1_every: u64,
+    /// Weight of the AC-GAN class loss.
+    pub aux_weight: f32,
+}
+
+/// Optimisers: Adam for both networks, separate learning rates (TTUR).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OptimConfig {
+    /// Generator learning rate.
+    pub lr_g: f32,
+    /// Discriminator learning rate.
+    pub lr_d: f32,
+    /// Adam beta1 (0.5 for DCGAN).
+    pub beta1: f32,
+    /// Adam beta2.
+    pub beta2: f32,
+    /// D updates per G update (5 for WGAN-GP).
+    pub n_critic: u64,
+    /// Decay of the generator's exponential moving average (0 = no EMA).
+    pub ema_decay: f32,
+}
+
+/// How often to report and save.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// Append losses to `log.csv` every this many steps.
+    pub every: u64,
+    /// Write a sample grid every this many steps.
+    pub sample_every: u64,
+    /// Write a checkpoint every this many steps.
+    pub checkpoint_every: u64,
+    /// Samples in each grid.
+    pub samples: usize,
+    /// Draw a progress bar on the terminal.
+    pub progress: bool,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            seed: 0,
+            steps: 2000,
+            batch_size: 64,
+            out_dir: PathBuf::from("runs/fashion-mnist"),
+            data: DataConfig::default(),
+            model: ModelConfig::default(),
+            loss: LossConfig::default(),
+            optim: OptimConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        DataConfig {
+            name: "fashion-mnist".into(),
+            limit: 0,
+            augment: String::new(),
+        }
+    }
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            kind: "dcgan".into(),
+            width: 32,
+            latent_dim: 64,
+            conditional: false,
+            aux_classifier: false,
+            spectral_norm: false,
+            pack: 1,
+            mlp_hidden: 128,
+        }
+    }
+}
+
+impl Default for LossConfig {
+    fn default() -> Self {
+        LossConfig {
+            kind: "nonsaturating".into(),
+            gp_weight: 0.0,
+            r1_gamma: 0.0,
+            r1_every: 16,
+            aux_weight: 1.0,
+        }
+    }
+}
+
+impl Default for OptimConfig {
+    fn default() -> Self {
+        OptimConfig {
+            lr_g: 2e-4,
+            lr_d: 2e-4,
+            beta1: 0.5,
+            beta2: 0.999,
+            n_critic: 1,
+            ema_decay: 0.999,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            every: 50,
+            sample_every: 250,
+            checkpoint_every: 250,
+            samples: 64,
+            progress: true,
+        }
+    }
+}
+
+/// A configuration that could not be read or makes no sense, with where and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError {
+    /// The file (or other source) the configuration came from.
+    pub source: String,
+    /// What is wrong, naming the key.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.source, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl TrainConfig {
+    /// Parses TOML; `source` names it in errors (a file path, "inline", ...).
+    ///
+    /// # Errors
+    /// Malformed TOML, unknown keys or values of the wrong type (the message names the
+    /// key and line), or settings that fail [`validate`](TrainConfig::validate).
+    pub fn from_toml_str(text: &str, source: &str) -> Result<Self, ConfigError> {
+        let cfg: TrainConfig = toml::from_str(text).map_err(|e| ConfigError {
+            source: source.to_string(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        cfg.validate(source)?;
+        Ok(cfg)
+    }
+
+    /// Reads a TOML file.
+    ///
+    /// # Errors
+    /// When the file cannot be read, or as [`from_toml_str`](TrainConfig::from_toml_str).
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            source: path.display().to_string(),
+            message: format!("cannot read the configuration: {e}"),
+        })?;
+        Self::from_toml_str(&text, &path.display().to_string())
+    }
+
+    /// The configuration as TOML (stored in every checkpoint).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a TrainConfig always serialises")
+    }
+
+    /// Checks values that parse but cannot work, naming the key.
+    ///
+    /// # Errors
+    /// The first problem found.
+    pub fn validate(&self, source: &str) -> Result<(), ConfigError> {
+        let err = |message: String| {
+            Err(ConfigError {
+                source: source.to_string(),
+                message,
+            })
+        };
+        if self.batch_size == 0 {
+            return err("batch_size must be at least 1".into());
+        }
+        if self.model.pack == 0 || self.batch_size % self.model.pack != 0 {
+            return err(format!(
+                "model.pack = {} must divide batch_size = {}",
+                self.model.pack, self.batch_size
+            ));
+        }
+        if !["dcgan", "dcgan28", "mlp"].contains(&self.model.kind.as_str()) {
+            return err(format!(
+                "model.kind = {:?} is not one of dcgan, dcgan28, mlp",
+                self.model.kind
+            ));
+        }
+        if self.loss.kind.parse::<crate::GanLoss>().is_err() {
+            return err(format!(
+                "loss.kind = {:?} is not one of minimax, nonsaturating, lsgan, wasserstein, hinge",
+                self.loss.kind
+            ));
+        }
+        if !(0.0..1.0).contains(&self.optim.ema_decay) {
+            return err(format!(
+                "optim.ema_decay = {} must be in [0, 1) (0 turns EMA off)",
+                self.optim.ema_decay
+            ));
+        }
+        for (key, v) in [
+            ("optim.lr_g", self.optim.lr_g),
+            ("optim.lr_d", self.optim.lr_d),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return err(format!("{key} = {v} must be a positive number"));
+            }
+        }
+        if self.optim.n_critic == 0 || self.loss.r1_every == 0 {
+            return err("optim.n_critic and loss.r1_every must be at least 1".into());
+        }
+        if self.model.width == 0 || self.model.latent_dim == 0 {
+            return err("model.width and model.latent_dim must be at least 1".into());
+        }
+        if self.log.every == 0 || self.log.sample_every == 0 || self.log.checkpoint_every == 0 {
+            return err(
+                "log.every, log.sample_every and log.checkpoint_every must be at least 1".into(),
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,43 @@
+//! Command-line definitions and dispatch.
+
+mod inspect;
+mod overrides;
+mod sample;
+mod train;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Generative adversarial networks in Rust.
+#[derive(Parser, Debug)]
+#[command(name = "agon", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a GAN; writes sample grids, a loss log and curve, and checkpoints to --out.
+    Train(train::TrainArgs),
+    /// Write a grid of samples from a checkpoint.
+    Sample(sample::SampleArgs),
+    /// Write a latent-space walk: each row moves between two random points.
+    Interpolate(sample::InterpolateArgs),
+    /// Show what a checkpoint holds: tensors, shapes, metadata.
+    Inspect {
+        /// The checkpoint (.safetensors).
+        file: PathBuf,
+    },
+}
+
+/// Runs the parsed command; errors are reported by `main`.
+pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    match cli.command {
+        Command::Train(a) => train::run(a),
+        Command::Sample(a) => sample::run(a),
+        Command::Interpolate(a) => sample::interpolate(a),
+        Command::Inspect { file } => inspect::run(&file),
+    }
+}

@@ -1,0 +1,121 @@
+//! `agon sample` and `agon interpolate`.
+
+use std::path::PathBuf;
+
+use agon::gan::trainer::{load_generator, sample_from};
+use agon::tensor::{Indices, NdArray};
+use clap::Args;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+/// Options of `agon sample`.
+#[derive(Args, Debug)]
+pub struct SampleArgs {
+    /// A training checkpoint (checkpoint.safetensors).
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// How many samples.
+    #[arg(long, default_value_t = 64)]
+    n: usize,
+    /// For conditional models: draw only this class.
+    #[arg(long)]
+    class: Option<usize>,
+    /// The PNG to write.
+    #[arg(long, default_value = "samples.png")]
+    out: PathBuf,
+    /// Seed for the noise.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+/// Options of `agon interpolate`.
+#[derive(Args, Debug)]
+pub struct InterpolateArgs {
+    /// A training checkpoint.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// Rows (independent walks).
+    #[arg(long, default_value_t = 4)]
+    rows: usize,
+    /// Images per row, from one endpoint to the other.
+    #[arg(long, default_value_t = 10)]
+    steps: usize,
+    /// The PNG to write.
+    #[arg(long, default_value = "interpolation.png")]
+    out: PathBuf,
+    /// Seed for the endpoints.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+/// Labels for a conditional generator: `class` for all, or cycling through the classes.
+fn labels_for(
+    classes: Option<usize>,
+    class: Option<usize>,
+    n: usize,
+) -> Result<Option<Indices>, String> {
+    match (classes, class) {
+        (None, Some(_)) => Err("--class given, but this generator is not conditional".into()),
+        (Some(k), Some(c)) if c >= k => Err(format!(
+            "--class {c} is out of range: the model has {k} classes (0..{})",
+            k - 1
+        )),
+        (Some(_), Some(c)) => Ok(Some(Indices::from_vec(vec![c; n], &[n]))),
+        (Some(k), None) => Ok(Some(Indices::from_vec(
+            (0..n).map(|i| i % k).collect(),
+            &[n],
+        ))),
+        (None, None) => Ok(None),
+    }
+}
+
+pub fn run(a: SampleArgs) -> Result<(), Box<dyn std::error::Error>> {
+    if a.n == 0 {
+        return Err("--n must be at least 1".into());
+    }
+    let (g, _) = load_generator(&a.checkpoint)?;
+    let labels = labels_for(g.num_classes(), a.class, a.n)?;
+    let mut rng = StdRng::seed_from_u64(a.seed);
+    let z = NdArray::rand_normal(&[a.n, g.latent_dim()], 0.0, 1.0, &mut rng);
+    let images = sample_from(g.as_ref(), &z, labels.as_ref());
+    let nrow = (a.n as f64).sqrt().ceil() as usize;
+    agon::data::save_grid(&images, nrow, 2, &a.out)?;
+    eprintln!("wrote {} samples to {}", a.n, a.out.display());
+    Ok(())
+}
+
+pub fn interpolate(a: InterpolateArgs) -> Result<(), Box<dyn std::error::Error>> {
+    if a.rows == 0 || a.steps < 2 {
+        return Err("--rows must be at least 1 and --steps at least 2".into());
+    }
+    let (g, _) = load_generator(&a.checkpoint)?;
+    let dim = g.latent_dim();
+    let mut rng = StdRng::seed_from_u64(a.seed);
+    let ends = NdArray::rand_normal(&[a.rows, 2, dim], 0.0, 1.0, &mut rng).to_vec();
+    let mut z = Vec::with_capacity(a.rows * a.steps * dim);
+    for r in 0..a.rows {
+        let (from, to) = (
+            &ends[(2 * r) * dim..][..dim],
+            &ends[(2 * r + 1) * dim..][..dim],
+        );
+        for s in 0..a.steps {
+            let t = s as f32 / (a.steps - 1) as f32;
+            z.extend(from.iter().zip(to).map(|(a, b)| (1.0 - t) * a + t * b));
+        }
+    }
+    let n = a.rows * a.steps;
+    let z = NdArray::from_vec(z, &[n, dim])?;
+    // Each row keeps one class for conditional models.
+    let labels = g
+        .num_classes()
+        .map(|k| Indices::from_vec((0..n).map(|i| (i / a.steps) % k).collect(), &[n]));
+    let images = sample_from(g.as_ref(), &z, labels.as_ref());
+    agon::data::save_grid(&images, a.steps, 2, &a.out)?;
+    eprintln!(
+        "wrote a {}x{} latent walk to {}",
+        a.rows,
+        a.steps,
+        a.out.display()
+    );
+    Ok(())
+}
