@@ -1,8 +1,20 @@
 //! # agon-gan
 //!
-//! Generative adversarial networks on Agon. For now this crate holds the reference models
-//! of the design guide (section 6); the losses, gradient penalties and the trainer will
-//! join them here.
+//! Generative adversarial networks on Agon: the two roles ([`Generator`],
+//! [`Discriminator`]), models (the design guide's dcgan28 and mlp2d, a configurable
+//! [`Dcgan`] family for 28/32/64-pixel images with conditional, packed, spectrally
+//! normalised and AC-GAN variants), the adversarial losses ([`GanLoss`]), gradient
+//! penalties ([`gradient_penalty`], [`r1_penalty`]), PacGAN packing ([`pack()`]) and weight
+//! averaging ([`ema_update`]).
+//!
+//! | module | what |
+//! |---|---|
+//! | [`roles`] | the `Generator` / `Discriminator` traits the trainer drives |
+//! | [`models`] | dcgan28, MLPs, the DCGAN family |
+//! | [`loss`] | minimax, non-saturating, least squares, Wasserstein, hinge; AC-GAN's class loss |
+//! | [`penalty`] | WGAN-GP and R1 through second derivatives |
+//! | [`pack`](mod@pack) | PacGAN packing |
+//! | [`ema`] | exponential moving average of generator weights |
 //!
 //! Every model is a [`Module`](agon_nn::Module) whose layers sit in an
 //! [`agon_nn::Sequential`] named `main`, so its parameter and buffer names are those of the
@@ -35,9 +47,23 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod ema;
+pub mod loss;
 pub mod models;
+pub mod pack;
+pub mod penalty;
+pub mod roles;
+pub mod trainer;
 
-pub use models::{Activation, Dcgan28Discriminator, Dcgan28Generator, Mlp};
+pub use ema::{copy_weights, ema_update};
+pub use loss::{aux_class_loss, GanLoss, ParseGanLossError};
+pub use models::{
+    Activation, Conditioning, Dcgan, Dcgan28Discriminator, Dcgan28Generator, DcganDiscriminator,
+    DcganGenerator, Mlp,
+};
+pub use pack::pack;
+pub use penalty::{gradient_penalty, lazy_r1_weight, r1_penalty};
+pub use roles::{Discriminator, Generator, Judgement};
 
 /// The crate README's example, compiled and run as a doc test so it cannot go stale.
 #[doc = include_str!("../README.md")]

@@ -5,8 +5,10 @@ use agon_nn::{
     BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, Flatten, LeakyReLU, Linear, Module,
     Reshape, Sequential, Tanh,
 };
-use agon_tensor::Conv2dParams;
+use agon_tensor::{Conv2dParams, Indices};
 use rand::Rng;
+
+use crate::roles::{Discriminator, Generator, Judgement};
 
 /// Negative slope of every LeakyReLU in dcgan28.
 const SLOPE: f32 = 0.2;
@@ -181,6 +183,29 @@ impl Module for Dcgan28Discriminator {
 
     fn children(&self) -> Vec<(String, &dyn Module)> {
         vec![("main".to_string(), &self.main)]
+    }
+}
+
+impl Generator for Dcgan28Generator {
+    fn latent_dim(&self) -> usize {
+        Self::LATENT_DIM
+    }
+
+    /// `forward(z)`; labels are ignored (dcgan28 is unconditional).
+    #[track_caller]
+    fn generate(&self, z: &Tensor, _labels: Option<&Indices>) -> Tensor {
+        self.forward(z)
+    }
+}
+
+impl Discriminator for Dcgan28Discriminator {
+    /// `forward(x)` as the logits; labels are ignored, no class head.
+    #[track_caller]
+    fn judge(&self, x: &Tensor, _labels: Option<&Indices>) -> Judgement {
+        Judgement {
+            logits: self.forward(x),
+            class_logits: None,
+        }
     }
 }
 

@@ -189,7 +189,10 @@ impl Default for OptimConfig {
             beta1: 0.5,
             beta2: 0.999,
             n_critic: 1,
-            ema_decay: 0.999,
+            // Off by default: with BatchNorm in the generator, averaged weights meet running
+            // statistics gathered by the raw weights, and over a run of a few thousand steps
+            // a 0.999 average still remembers the initialisation. Use 0.999 for long runs.
+            ema_decay: 0.0,
         }
     }
 }

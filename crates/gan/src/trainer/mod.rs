@@ -342,7 +342,9 @@ impl Trainer {
     /// One step: `n_critic` discriminator updates, then one generator update (and the EMA).
     ///
     /// # Errors
-    /// [`TrainError::NonFinite`] when a loss is NaN or infinite; nothing is updated then.
+    /// [`TrainError::NonFinite`] when a loss is NaN or infinite. The step is abandoned
+    /// part-way (D may already have been updated), so stop and resume from the last
+    /// checkpoint, which is never written after a non-finite loss.
     pub fn train_step(&mut self) -> Result<StepStats, TrainError> {
         let mut rng = StdRng::seed_from_u64(mix(self.config.seed, 1000 + self.step));
         let cfg = self.config.clone();

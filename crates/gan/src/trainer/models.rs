@@ -93,13 +93,13 @@ pub fn build_models(
             }
             let h = m.mlp_hidden;
             let build_g = |rng: &mut StdRng| -> Box<dyn Generator> {
-                match image_shape {
-                    &[dim] => Box::new(Mlp::new(
+                match *image_shape {
+                    [dim] => Box::new(Mlp::new(
                         &[m.latent_dim, h, h, h, dim],
                         Activation::ReLU,
                         rng,
                     )),
-                    &[c, hh, ww] => Box::new(Mlp::image_generator(
+                    [c, hh, ww] => Box::new(Mlp::image_generator(
                         m.latent_dim,
                         &[h, 2 * h],
                         [c, hh, ww],

@@ -1,0 +1,50 @@
+//! The two roles of a GAN, as traits the trainer drives.
+//!
+//! A generator maps noise (and, for conditional models, class labels) to samples; a
+//! discriminator maps samples (and labels) to logits. Both are [`Module`]s, so they have
+//! named parameters, train/eval modes and checkpoints. Unconditional models ignore labels.
+
+use agon_autodiff::Tensor;
+use agon_nn::Module;
+use agon_tensor::Indices;
+
+/// Noise (and labels) to samples.
+pub trait Generator: Module {
+    /// Length of the noise vector `z`.
+    fn latent_dim(&self) -> usize;
+
+    /// Number of classes for a conditional generator, `None` for an unconditional one.
+    fn num_classes(&self) -> Option<usize> {
+        None
+    }
+
+    /// Samples from noise `z` `[N, latent_dim]` and, when conditional, labels `[N]`.
+    ///
+    /// # Panics
+    /// If a conditional generator gets no labels.
+    fn generate(&self, z: &Tensor, labels: Option<&Indices>) -> Tensor;
+}
+
+/// What a discriminator says about a batch.
+pub struct Judgement {
+    /// Real-vs-fake logits (or critic values) `[N, 1]` (`[N/m, 1]` when packing m).
+    pub logits: Tensor,
+    /// Class logits `[N, classes]` from an auxiliary classifier head (AC-GAN), if any.
+    pub class_logits: Option<Tensor>,
+}
+
+/// Samples (and labels) to logits.
+pub trait Discriminator: Module {
+    /// Number of classes for a conditional or auxiliary-classifier discriminator.
+    fn num_classes(&self) -> Option<usize> {
+        None
+    }
+
+    /// How many samples it judges at once (PacGAN packing; 1 otherwise).
+    fn pack(&self) -> usize {
+        1
+    }
+
+    /// Judges samples `x` (and labels, for a conditional discriminator).
+    fn judge(&self, x: &Tensor, labels: Option<&Indices>) -> Judgement;
+}

@@ -1,0 +1,312 @@
+//! The trainer and the `agon` command, end to end on tiny configurations.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use agon::gan::trainer::{StepStats, TrainConfig, TrainError, Trainer};
+use agon::nn::Module;
+
+/// A fresh, empty directory under the system temp dir.
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("agon-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A DCGAN small enough to train a few steps in a debug build.
+fn tiny(out: &Path) -> TrainConfig {
+    let mut c = TrainConfig {
+        steps: 4,
+        batch_size: 8,
+        out_dir: out.to_path_buf(),
+        ..TrainConfig::default()
+    };
+    c.data.limit = 64;
+    c.model.width = 4;
+    c.model.latent_dim = 8;
+    c.log.samples = 8;
+    c.log.every = 1;
+    c.log.sample_every = 2;
+    c.log.checkpoint_every = 2;
+    c
+}
+
+fn run_steps(t: &mut Trainer, n: u64) -> Vec<StepStats> {
+    (0..n).map(|_| t.train_step().unwrap()).collect()
+}
+
+fn param_bits(m: &dyn Module) -> Vec<Vec<u32>> {
+    m.state_dict()
+        .iter()
+        .map(|(_, a)| a.to_vec().iter().map(|v| v.to_bits()).collect())
+        .collect()
+}
+
+#[test]
+fn resuming_from_a_checkpoint_continues_bit_identically() {
+    let dir = temp_dir("resume");
+    let mut cfg = tiny(&dir.join("once"));
+    cfg.steps = 6;
+    cfg.optim.ema_decay = 0.9;
+    cfg.data.augment = "translation,cutout".into();
+    let mut straight = Trainer::new(cfg.clone()).unwrap();
+    let all = run_steps(&mut straight, 6);
+
+    cfg.out_dir = dir.join("twice");
+    let mut first = Trainer::new(cfg.clone()).unwrap();
+    let mut resumed_stats = run_steps(&mut first, 3);
+    first.save_checkpoint().unwrap();
+    drop(first);
+    let mut second = Trainer::resume(&cfg.out_dir, None).unwrap();
+    assert_eq!(second.step(), 3);
+    resumed_stats.extend(run_steps(&mut second, 3));
+
+    assert_eq!(all, resumed_stats, "losses differ after resuming");
+    assert_eq!(
+        param_bits(straight.generator()),
+        param_bits(second.generator())
+    );
+    assert_eq!(
+        param_bits(straight.discriminator()),
+        param_bits(second.discriminator())
+    );
+    assert_eq!(
+        param_bits(straight.sampling_generator()),
+        param_bits(second.sampling_generator())
+    );
+}
+
+#[test]
+fn resume_with_dropout_in_the_discriminator_is_exact() {
+    let dir = temp_dir("resume-dropout");
+    let mut cfg = tiny(&dir);
+    cfg.model.kind = "dcgan28".into();
+    cfg.batch_size = 4;
+    cfg.optim.ema_decay = 0.0;
+    let mut straight = Trainer::new(cfg.clone()).unwrap();
+    let all = run_steps(&mut straight, 2);
+    let mut first = Trainer::new(cfg.clone()).unwrap();
+    let mut stats = run_steps(&mut first, 1);
+    first.save_checkpoint().unwrap();
+    let mut second = Trainer::resume(&cfg.out_dir, None).unwrap();
+    stats.extend(run_steps(&mut second, 1));
+    assert_eq!(all, stats);
+}
+
+#[test]
+fn wgan_gp_and_r1_runs_train_with_positive_penalties() {
+    let dir = temp_dir("penalties");
+    let mut gp = tiny(&dir.join("gp"));
+    gp.loss.kind = "wasserstein".into();
+    gp.loss.gp_weight = 10.0;
+    gp.optim.n_critic = 2;
+    let mut t = Trainer::new(gp).unwrap();
+    for s in run_steps(&mut t, 3) {
+        assert!(
+            s.penalty > 0.0 && s.d_loss.is_finite() && s.g_loss.is_finite(),
+            "{s:?}"
+        );
+    }
+
+    let mut r1 = tiny(&dir.join("r1"));
+    r1.loss.r1_gamma = 10.0;
+    r1.loss.r1_every = 2;
+    let mut t = Trainer::new(r1).unwrap();
+    let stats = run_steps(&mut t, 4);
+    // Lazy R1: applied on D steps 0 and 2 only.
+    let applied: Vec<bool> = stats.iter().map(|s| s.penalty > 0.0).collect();
+    assert_eq!(applied, vec![true, false, true, false], "{stats:?}");
+}
+
+#[test]
+fn conditional_model_writes_a_grid_with_one_column_per_class() {
+    let dir = temp_dir("conditional");
+    let mut cfg = tiny(&dir);
+    cfg.model.conditional = true;
+    cfg.log.samples = 20; // two rows of the ten classes
+    let mut t = Trainer::new(cfg).unwrap();
+    run_steps(&mut t, 1);
+    let path = t.save_samples().unwrap();
+    let grid = agon::data::load_png(&path).unwrap();
+    // 10 columns and 2 rows of 28x28 images with 2-pixel padding.
+    assert_eq!(grid.shape(), &[1, 2 + 2 * 30, 2 + 10 * 30]);
+}
+
+#[test]
+fn config_errors_name_the_key() {
+    let e = TrainConfig::from_toml_str("[model]\nkind = \"resnet\"\n", "x.toml").unwrap_err();
+    assert!(
+        e.to_string().contains("x.toml") && e.to_string().contains("model.kind"),
+        "{e}"
+    );
+    let e = TrainConfig::from_toml_str("[loss]\nkindd = \"hinge\"\n", "y.toml").unwrap_err();
+    assert!(e.to_string().contains("kindd"), "{e}");
+    let e = TrainConfig::from_toml_str("batch_size = 6\n[model]\npack = 4\n", "z").unwrap_err();
+    assert!(e.to_string().contains("model.pack"), "{e}");
+}
+
+#[test]
+fn a_diverging_run_stops_naming_the_step_and_keeps_the_last_checkpoint() {
+    let dir = temp_dir("nan");
+    let mut cfg = tiny(&dir);
+    cfg.loss.kind = "wasserstein".into();
+    cfg.optim.lr_d = 1e30;
+    cfg.optim.lr_g = 1e30;
+    cfg.steps = 50;
+    let mut t = Trainer::new(cfg).unwrap();
+    let saved = t.save_checkpoint().unwrap();
+    let before = std::fs::read(&saved).unwrap();
+    let err = loop {
+        match t.train_step() {
+            Ok(_) if !t.finished() => continue,
+            Ok(_) => panic!("a learning rate of 1e30 did not diverge"),
+            Err(e) => break e,
+        }
+    };
+    match &err {
+        TrainError::NonFinite { step, what, .. } => {
+            assert!(*step >= 1 && what.contains("loss"), "{err}");
+            assert!(err.to_string().contains(&format!("step {step}")), "{err}");
+        }
+        other => panic!("expected NonFinite, got {other}"),
+    }
+    assert_eq!(
+        std::fs::read(&saved).unwrap(),
+        before,
+        "the last good checkpoint changed"
+    );
+}
+
+fn agon(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_agon"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn cli_trains_samples_interpolates_and_inspects() {
+    let dir = temp_dir("cli");
+    let out = dir.join("run");
+    let out_s = out.to_str().unwrap();
+    let train = agon(&[
+        "train",
+        "--steps",
+        "2",
+        "--out",
+        out_s,
+        "--quiet",
+        "--set",
+        "data.limit=32",
+        "--set",
+        "model.width=4",
+        "--set",
+        "model.latent_dim=8",
+        "--set",
+        "batch_size=8",
+        "--set",
+        "log.samples=4",
+    ]);
+    assert!(
+        train.status.success(),
+        "{}",
+        String::from_utf8_lossy(&train.stderr)
+    );
+    for f in [
+        "checkpoint.safetensors",
+        "samples.png",
+        "log.csv",
+        "losses.png",
+        "config.toml",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let ckpt = out.join("checkpoint.safetensors");
+    let ckpt_s = ckpt.to_str().unwrap();
+    let png = dir.join("s.png");
+    let sample = agon(&[
+        "sample",
+        "--checkpoint",
+        ckpt_s,
+        "--n",
+        "9",
+        "--out",
+        png.to_str().unwrap(),
+    ]);
+    assert!(
+        sample.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sample.stderr)
+    );
+    assert_eq!(
+        agon::data::load_png(&png).unwrap().shape(),
+        &[1, 2 + 3 * 30, 2 + 3 * 30]
+    );
+    let walk = dir.join("w.png");
+    let interp = agon(&[
+        "interpolate",
+        "--checkpoint",
+        ckpt_s,
+        "--rows",
+        "2",
+        "--steps",
+        "5",
+        "--out",
+        walk.to_str().unwrap(),
+    ]);
+    assert!(
+        interp.status.success(),
+        "{}",
+        String::from_utf8_lossy(&interp.stderr)
+    );
+    let inspect = agon(&["inspect", ckpt_s]);
+    let text = String::from_utf8_lossy(&inspect.stdout);
+    assert!(
+        text.contains("g.main.0.weight") && text.contains("agon.step = 2"),
+        "{text}"
+    );
+
+    // Resume to 3 steps continues from 2.
+    let resume = agon(&[
+        "train", "--resume", "--out", out_s, "--steps", "3", "--quiet",
+    ]);
+    assert!(
+        resume.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resume.stderr)
+    );
+    assert!(String::from_utf8_lossy(&resume.stderr).contains("resuming"));
+}
+
+#[test]
+fn cli_bad_input_gets_clear_errors() {
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["train", "--config", "/no/such/file.toml"],
+            "/no/such/file.toml",
+        ),
+        (
+            &["train", "--set", "loss.kind=banana", "--steps", "1"],
+            "loss.kind",
+        ),
+        (&["train", "--set", "nonsense"], "key=value"),
+        (
+            &["sample", "--checkpoint", "/no/such.safetensors"],
+            "/no/such.safetensors",
+        ),
+        (
+            &["train", "--resume", "--out", "/no/such/run"],
+            "/no/such/run",
+        ),
+    ];
+    for (args, needle) in cases {
+        let o = agon(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+    }
+    let help = agon(&["train", "--help"]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--resume"));
+}
