@@ -118,5 +118,10 @@ fn absurd_shapes_are_errors_not_overflow_panics() {
     let empty = NdArray::from_vec(vec![], &[0, 1 << 40, 1 << 40]).unwrap();
     assert_eq!(empty.numel(), 0);
     let err = NdArray::from_vec(vec![], &[1 << 40, 1 << 40]).unwrap_err();
-    assert_eq!(err, TensorError::ShapeOverflow { shape: vec![1 << 40, 1 << 40] });
+    assert_eq!(
+        err,
+        TensorError::ShapeOverflow {
+            shape: vec![1 << 40, 1 << 40]
+        }
+    );
 }

@@ -65,7 +65,11 @@ pub trait Module: Send + Sync {
             .collect();
         for (name, child) in self.children() {
             out.extend(child.named_rng_states().into_iter().map(|(n, s)| {
-                let full = if n.is_empty() { name.clone() } else { format!("{name}.{n}") };
+                let full = if n.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{name}.{n}")
+                };
                 (full, s)
             }));
         }

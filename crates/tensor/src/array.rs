@@ -34,11 +34,10 @@ impl NdArray {
     /// [`TensorError::LengthMismatch`] when `data.len()` is not the product of `shape`;
     /// [`TensorError::ShapeOverflow`] when that product does not fit in `usize`.
     pub fn from_vec(data: Vec<f32>, shape: &[usize]) -> Result<Self, TensorError> {
-        let expected = crate::layout::checked_numel(shape).ok_or_else(|| {
-            TensorError::ShapeOverflow {
+        let expected =
+            crate::layout::checked_numel(shape).ok_or_else(|| TensorError::ShapeOverflow {
                 shape: shape.to_vec(),
-            }
-        })?;
+            })?;
         if data.len() != expected {
             return Err(TensorError::LengthMismatch {
                 expected,

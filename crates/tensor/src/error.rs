@@ -36,7 +36,10 @@ impl fmt::Display for TensorError {
                 "from_vec: shape {shape:?} needs {expected} elements but the buffer holds {actual}"
             ),
             TensorError::ShapeOverflow { shape } => {
-                write!(f, "from_vec: shape {shape:?} has more elements than fit in memory")
+                write!(
+                    f,
+                    "from_vec: shape {shape:?} has more elements than fit in memory"
+                )
             }
         }
     }
