@@ -59,7 +59,7 @@ pub use ema::{copy_weights, ema_update};
 pub use loss::{aux_class_loss, GanLoss, ParseGanLossError};
 pub use models::{
     Activation, Conditioning, Dcgan, Dcgan28Discriminator, Dcgan28Generator, DcganDiscriminator,
-    DcganGenerator, Mlp,
+    DcganGenerator, Mlp, Upsampling,
 };
 pub use pack::pack;
 pub use penalty::{gradient_penalty, lazy_r1_weight, r1_penalty};

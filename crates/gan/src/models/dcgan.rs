@@ -5,7 +5,7 @@
 use agon_autodiff::Tensor;
 use agon_nn::{
     BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Embedding, Flatten, LeakyReLU, Linear,
-    Module, ReLU, Reshape, Sequential, SpectralNorm, Tanh, WeightedLayer,
+    Module, ReLU, Reshape, Sequential, SpectralNorm, Tanh, Upsample, WeightedLayer,
 };
 use agon_tensor::{Conv2dParams, Indices};
 use rand::Rng;
@@ -78,6 +78,21 @@ pub struct Dcgan {
     /// How a conditional discriminator (`num_classes` set, no `aux_classifier`) takes
     /// labels.
     pub conditioning: Conditioning,
+    /// How the generator doubles its resolution.
+    pub upsampling: Upsampling,
+}
+
+/// How a DCGAN generator doubles its feature maps' resolution.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Upsampling {
+    /// `ConvTranspose2d(k4, s2, p1)`, as in the DCGAN paper.
+    #[default]
+    Transposed,
+    /// Nearest-neighbour ×2 then `Conv2d(k3, p1)` (Odena et al. 2016, "Deconvolution and
+    /// checkerboard artifacts"): every output pixel sees the same number of kernel taps,
+    /// so the grid texture a stride-2 transposed convolution prints early in training
+    /// does not appear. About 2x the generator's convolution cost.
+    NearestConv,
 }
 
 impl Dcgan {
@@ -99,6 +114,7 @@ impl Dcgan {
             spectral_norm: false,
             aux_classifier: false,
             conditioning: Conditioning::Projection,
+            upsampling: Upsampling::Transposed,
         }
     }
 
@@ -189,15 +205,23 @@ impl Dcgan {
             .push(BatchNorm1d::new(c * s0 * s0))
             .push(ReLU)
             .push(Reshape(vec![c, s0, s0]));
+        let same = Conv2dParams::new().padding(1);
         for _ in 1..self.doublings() {
-            main = main
-                .push(ConvTranspose2d::new(c, c / 2, 4, up, [0, 0], false, rng))
-                .push(BatchNorm2d::new(c / 2))
-                .push(ReLU);
+            main = match self.upsampling {
+                Upsampling::Transposed => {
+                    main.push(ConvTranspose2d::new(c, c / 2, 4, up, [0, 0], false, rng))
+                }
+                Upsampling::NearestConv => {
+                    main.push(Upsample(2))
+                        .push(Conv2d::new(c, c / 2, 3, same, false, rng))
+                }
+            }
+            .push(BatchNorm2d::new(c / 2))
+            .push(ReLU);
             c /= 2;
         }
-        let main = main
-            .push(ConvTranspose2d::new(
+        let main = match self.upsampling {
+            Upsampling::Transposed => main.push(ConvTranspose2d::new(
                 c,
                 self.channels,
                 4,
@@ -205,8 +229,13 @@ impl Dcgan {
                 [0, 0],
                 false,
                 rng,
-            ))
-            .push(Tanh);
+            )),
+            Upsampling::NearestConv => {
+                main.push(Upsample(2))
+                    .push(Conv2d::new(c, self.channels, 3, same, true, rng))
+            }
+        }
+        .push(Tanh);
         DcganGenerator {
             config: self.clone(),
             embed,

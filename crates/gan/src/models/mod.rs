@@ -21,6 +21,6 @@ mod dcgan28;
 mod mlp;
 
 pub use conditional::Conditioning;
-pub use dcgan::{Dcgan, DcganDiscriminator, DcganGenerator};
+pub use dcgan::{Dcgan, DcganDiscriminator, DcganGenerator, Upsampling};
 pub use dcgan28::{Dcgan28Discriminator, Dcgan28Generator};
 pub use mlp::{Activation, Mlp};

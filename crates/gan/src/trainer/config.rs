@@ -64,6 +64,10 @@ pub struct ModelConfig {
     pub kind: String,
     /// Base feature count of the DCGAN (both networks scale with it).
     pub width: usize,
+    /// How the DCGAN generator upsamples: `nearest` (nearest-neighbour x2 then a 3x3
+    /// conv: no checkerboard texture) or `transposed` (stride-2 transposed conv, as the
+    /// DCGAN paper).
+    pub upsample: String,
     /// Length of the noise vector.
     pub latent_dim: usize,
     /// Condition on class labels (label embedding in G, projection in D).
@@ -159,6 +163,7 @@ impl Default for ModelConfig {
         ModelConfig {
             kind: "dcgan".into(),
             width: 32,
+            upsample: "nearest".into(),
             latent_dim: 64,
             conditional: false,
             aux_classifier: false,
@@ -306,6 +311,12 @@ impl TrainConfig {
         }
         if self.optim.n_critic == 0 || self.loss.r1_every == 0 {
             return err("optim.n_critic and loss.r1_every must be at least 1".into());
+        }
+        if !["nearest", "transposed"].contains(&self.model.upsample.as_str()) {
+            return err(format!(
+                "model.upsample = {:?} is not one of nearest, transposed",
+                self.model.upsample
+            ));
         }
         if self.model.width == 0 || self.model.latent_dim == 0 {
             return err("model.width and model.latent_dim must be at least 1".into());

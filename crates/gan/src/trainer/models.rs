@@ -4,7 +4,9 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use super::config::{ConfigError, TrainConfig};
-use crate::models::{Activation, Conditioning, Dcgan, Dcgan28Discriminator, Dcgan28Generator, Mlp};
+use crate::models::{
+    Activation, Conditioning, Dcgan, Dcgan28Discriminator, Dcgan28Generator, Mlp, Upsampling,
+};
 use crate::{copy_weights, Discriminator, Generator};
 
 /// The models of a run.
@@ -69,6 +71,11 @@ pub fn build_models(
                 spectral_norm: m.spectral_norm,
                 aux_classifier: m.aux_classifier,
                 conditioning: Conditioning::Projection,
+                upsampling: if m.upsample == "transposed" {
+                    Upsampling::Transposed
+                } else {
+                    Upsampling::NearestConv
+                },
             };
             let g = spec.generator(&mut rng);
             let d = spec.discriminator(&mut rng);
