@@ -31,10 +31,21 @@ the 2-core target; everything under `torch.no_grad()`, inputs from `torch.randn`
   (no dropout), batch 64: forward and dD/dx with create_graph off / on.
 * `autodiff/critic_gp_step`: that critic's gradient penalty and its gradient w.r.t. every
   critic weight. The autodiff rows run with autograd enabled and report no GFLOP/s.
+* `train_step/dcgan28`, `train_step/mlp2d`: one whole training step of the reference
+  workload, as benches/train_step.rs: z ~ N(0, 1) drawn inside the step, fake = G(z);
+  D step on the fixed real batch and fake.detach() (BCE with logits, targets 1 and 0),
+  `zero_grad` + `backward()` + `torch.optim.Adam` step; then G step through the updated D
+  (BCE with logits against 1, non-saturating) with D's parameters set to
+  `requires_grad=False` for the duration, so only G's gradients are computed; Adam step.
+  dcgan28 uses torch_dcgan28.py's G and D at batch 64, Adam(2e-4, (0.5, 0.999)), real data
+  uniform on [-1, 1); mlp2d the MLPs above at batch 256, Adam(1e-3, (0.5, 0.999)), real
+  data N(0, 1). Models in training mode (BatchNorm batch statistics, Dropout active);
+  autograd enabled; no GFLOP/s.
 
 Reported per row: median seconds per call (torch.utils.benchmark.Timer.blocked_autorange,
 which runs a warm-up and then timed blocks for at least --min-time seconds) and GFLOP/s.
-Row names match Agon's criterion benchmark ids (benches/sgemm.rs, benches/conv.rs).
+Row names match Agon's criterion benchmark ids (benches/sgemm.rs, benches/conv.rs,
+benches/autodiff.rs, benches/train_step.rs).
 """
 
 import argparse
@@ -163,6 +174,58 @@ def autodiff_cases():
     yield "autodiff/critic_gp_step", gp_step, None
 
 
+def train_step_cases():
+    """Whole GAN training steps, named as in benches/train_step.rs."""
+    # The dcgan28 models are torch_dcgan28.py's (scripts/ is on sys.path). Imported here,
+    # not at the top, because that module also needs numpy and safetensors, which the
+    # other rows do not.
+    sys.dont_write_bytecode = True  # no scripts/__pycache__ from this import
+    from torch_dcgan28 import D as Dcgan28D, G as Dcgan28G
+    bce = F.binary_cross_entropy_with_logits
+
+    def make_step(g, d, real, latent_dim, lr):
+        g.train()
+        d.train()
+        g_opt = torch.optim.Adam(g.parameters(), lr=lr, betas=(0.5, 0.999))
+        d_opt = torch.optim.Adam(d.parameters(), lr=lr, betas=(0.5, 0.999))
+        batch = real.shape[0]
+        ones, zeros = torch.ones(batch, 1), torch.zeros(batch, 1)
+        gen = torch.Generator().manual_seed(2)
+        d_params = list(d.parameters())
+
+        def step():
+            z = torch.randn(batch, latent_dim, generator=gen)
+            fake = g(z)
+            # D step: real labelled 1, the detached fake labelled 0.
+            d_opt.zero_grad()
+            d_loss = bce(d(real), ones) + bce(d(fake.detach()), zeros)
+            d_loss.backward()
+            d_opt.step()
+            # G step (non-saturating) through the updated D. D's parameters are frozen
+            # (requires_grad False) so backward computes only G's gradients, as Agon's
+            # grad(&[&g_loss], &g_params, ..) does.
+            for p in d_params:
+                p.requires_grad_(False)
+            g_opt.zero_grad()
+            g_loss = bce(d(fake), ones)
+            g_loss.backward()
+            g_opt.step()
+            for p in d_params:
+                p.requires_grad_(True)
+            return d_loss.item(), g_loss.item()
+
+        return step
+
+    g, d = Dcgan28G(), Dcgan28D()
+    real = torch.rand(64, 1, 28, 28) * 2 - 1
+    yield "train_step/dcgan28", make_step(g, d, real, 100, 2e-4), None
+
+    g = mlp([2, 128, 128, 128, 2], torch.nn.ReLU)
+    d = mlp([2, 128, 128, 128, 1], lambda: torch.nn.LeakyReLU(0.2))
+    real = torch.randn(256, 2)
+    yield "train_step/mlp2d", make_step(g, d, real, 2, 1e-3), None
+
+
 def cpu_name():
     """The CPU model (from /proc/cpuinfo on Linux), else the platform's machine type."""
     try:
@@ -200,6 +263,7 @@ def main():
     with torch.no_grad():
         measure(list(sgemm_cases()) + list(conv_cases()))
     measure(autodiff_cases())
+    measure(train_step_cases())
 
     env = {"torch": torch.__version__, "threads": args.threads,
            "python": platform.python_version(), "machine": platform.machine(),
