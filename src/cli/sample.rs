@@ -20,7 +20,7 @@ pub struct SampleArgs {
     /// For conditional models: draw only this class.
     #[arg(long)]
     class: Option<usize>,
-    /// The PNG to write.
+    /// The PNG to write (a CSV of points for 2-D models).
     #[arg(long, default_value = "samples.png")]
     out: PathBuf,
     /// Seed for the noise.
@@ -77,9 +77,25 @@ pub fn run(a: SampleArgs) -> Result<(), Box<dyn std::error::Error>> {
     let labels = labels_for(g.num_classes(), a.class, a.n)?;
     let mut rng = StdRng::seed_from_u64(a.seed);
     let z = NdArray::rand_normal(&[a.n, g.latent_dim()], 0.0, 1.0, &mut rng);
-    let images = sample_from(g.as_ref(), &z, labels.as_ref());
+    let samples = sample_from(g.as_ref(), &z, labels.as_ref());
+    if samples.ndim() == 2 {
+        // Points (the 2-D mixtures): one row per sample, comma-separated.
+        let d = samples.shape()[1];
+        let text: String = samples
+            .to_vec()
+            .chunks(d)
+            .map(|row| row.iter().map(f32::to_string).collect::<Vec<_>>().join(",") + "\n")
+            .collect();
+        agon::data::write_atomic(&a.out, text.as_bytes())?;
+        eprintln!(
+            "wrote {} points (CSV, one per line) to {}",
+            a.n,
+            a.out.display()
+        );
+        return Ok(());
+    }
     let nrow = (a.n as f64).sqrt().ceil() as usize;
-    agon::data::save_grid(&images, nrow, 2, &a.out)?;
+    agon::data::save_grid(&samples, nrow, 2, &a.out)?;
     eprintln!("wrote {} samples to {}", a.n, a.out.display());
     Ok(())
 }
