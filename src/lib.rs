@@ -13,5 +13,6 @@
 pub use agon_autodiff as autodiff;
 pub use agon_data as data;
 pub use agon_gan as gan;
+pub use agon_metrics as metrics;
 pub use agon_nn as nn;
 pub use agon_tensor as tensor;

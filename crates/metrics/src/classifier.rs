@@ -1,0 +1,421 @@
+//! The feature network of Agon's scores: a small LeNet-style CNN for 28x28 grayscale
+//! images, trained with Agon's own stack (Inception-v3 weights cannot be downloaded here).
+//!
+//! ```text
+//! features: Conv(1, 32, k5, p2) -> ReLU -> MaxPool(2)     [N, 32, 14, 14]
+//!           Conv(32, 64, k5, p2) -> ReLU -> MaxPool(2)    [N, 64, 7, 7]
+//!           Flatten -> Linear(3136, 128) -> ReLU          [N, 128]   <- FID features
+//! head:     Linear(128, K)                                [N, K]     logits
+//! ```
+//!
+//! Parameter names follow PyTorch (`features.0.weight`, `features.3.weight`,
+//! `features.7.weight`, `head.weight`, with biases), so the same network written in PyTorch
+//! as `features = nn.Sequential(...)`, `head = nn.Linear(128, K)` loads the same file.
+//! Scores computed on these features are named for the classifier, e.g.
+//! "FID (agon-fmnist classifier)", never "FID".
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use agon_autodiff::{no_grad, Tensor};
+use agon_data::{Batcher, Dataset};
+use agon_nn::checkpoint::{save_module, Checkpoint, CheckpointError};
+use agon_nn::optim::{Adam, AdamConfig, Optimizer};
+use agon_nn::{Conv2d, Flatten, Linear, Module, ReLU, Sequential};
+use agon_tensor::{Conv2dParams, Indices, NdArray, Pool2dParams};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+/// Width of the penultimate layer: the feature vectors the scores compare.
+pub const FEATURE_DIM: usize = 128;
+/// The input every classifier takes: one channel of 28 x 28 pixels in `[-1, 1]`.
+pub const INPUT_SHAPE: [usize; 3] = [1, 28, 28];
+/// Images per forward pass in the batched, gradient-free helpers ([`Classifier::embed`],
+/// [`accuracy`], ...): large enough to amortise per-op overhead, small enough to keep the
+/// activations (about 100 KB per image) near 50 MB.
+const EVAL_BATCH: usize = 500;
+
+/// 2x2 max pooling as a layer (agon-nn has the op on tensors, not a layer).
+struct MaxPool2d(Pool2dParams);
+
+impl Module for MaxPool2d {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        x.max_pool2d(&self.0).0
+    }
+}
+
+/// The LeNet-style classifier whose penultimate activations are Agon's image features.
+///
+/// ```
+/// use agon_autodiff::Tensor;
+/// use agon_metrics::Classifier;
+/// use agon_tensor::NdArray;
+/// let c = Classifier::new(10, 0);
+/// let x = NdArray::zeros(&[2, 1, 28, 28]);
+/// assert_eq!(c.embed(&x).shape(), &[2, 128]);
+/// assert_eq!(c.logits(&Tensor::constant(x)).shape(), &[2, 10]);
+/// assert_eq!(c.num_classes(), 10);
+/// ```
+pub struct Classifier {
+    features: Sequential,
+    head: Linear,
+    num_classes: usize,
+}
+
+impl Classifier {
+    /// A fresh classifier for `num_classes` classes, weights initialised as PyTorch does
+    /// from an RNG seeded with `seed`.
+    ///
+    /// # Panics
+    /// If `num_classes` is 0.
+    #[track_caller]
+    pub fn new(num_classes: usize, seed: u64) -> Self {
+        assert!(num_classes > 0, "Classifier::new: need at least one class");
+        let mut rng = StdRng::seed_from_u64(seed);
+        let same = Conv2dParams::new().padding(2);
+        let pool = Pool2dParams::new(2);
+        let features = Sequential::new()
+            .push(Conv2d::new(1, 32, 5, same, true, &mut rng))
+            .push(ReLU)
+            .push(MaxPool2d(pool))
+            .push(Conv2d::new(32, 64, 5, same, true, &mut rng))
+            .push(ReLU)
+            .push(MaxPool2d(pool))
+            .push(Flatten)
+            .push(Linear::new(64 * 7 * 7, FEATURE_DIM, true, &mut rng))
+            .push(ReLU);
+        let head = Linear::new(FEATURE_DIM, num_classes, true, &mut rng);
+        Classifier {
+            features,
+            head,
+            num_classes,
+        }
+    }
+
+    /// Number of classes (width of the logits).
+    pub fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+
+    /// Penultimate activations `[N, 128]` of images `[N, 1, 28, 28]` (differentiable).
+    ///
+    /// # Panics
+    /// If `x` is not `[N, 1, 28, 28]`.
+    #[track_caller]
+    pub fn features(&self, x: &Tensor) -> Tensor {
+        check_images("Classifier::features", x.shape());
+        self.features.forward(x)
+    }
+
+    /// Class logits `[N, K]` of images `[N, 1, 28, 28]` (differentiable).
+    ///
+    /// # Panics
+    /// If `x` is not `[N, 1, 28, 28]`.
+    #[track_caller]
+    pub fn logits(&self, x: &Tensor) -> Tensor {
+        self.head.forward(&self.features(x))
+    }
+
+    /// Applies `f` to batches of `images` under `no_grad` and stacks the results.
+    fn batched(&self, images: &NdArray, f: impl Fn(&Tensor) -> Tensor) -> NdArray {
+        check_images("Classifier", images.shape());
+        let n = images.shape()[0];
+        no_grad(|| {
+            let parts: Vec<NdArray> = (0..n)
+                .step_by(EVAL_BATCH)
+                .map(|s| {
+                    let x = Tensor::constant(images.narrow(0, s, EVAL_BATCH.min(n - s)));
+                    f(&x).data().clone()
+                })
+                .collect();
+            NdArray::concat(&parts.iter().collect::<Vec<_>>(), 0)
+        })
+    }
+
+    /// Feature vectors `[N, 128]` of images `[N, 1, 28, 28]` in `[-1, 1]`, computed in
+    /// batches without recording a graph: the input of
+    /// [`frechet_distance_features`](crate::frechet_distance_features), [`kid`](crate::kid)
+    /// and the k-NN scores.
+    ///
+    /// # Panics
+    /// If `images` is not `[N, 1, 28, 28]` with `N > 0`.
+    #[track_caller]
+    pub fn embed(&self, images: &NdArray) -> NdArray {
+        self.batched(images, |x| self.features.forward(x))
+    }
+
+    /// Class probabilities `[N, K]` (softmax of the logits), batched and gradient-free:
+    /// the input of [`inception_score`](crate::inception_score).
+    ///
+    /// # Panics
+    /// If `images` is not `[N, 1, 28, 28]` with `N > 0`.
+    #[track_caller]
+    pub fn probabilities(&self, images: &NdArray) -> NdArray {
+        self.batched(images, |x| self.forward(x).softmax(1))
+    }
+
+    /// The most likely class of each image.
+    ///
+    /// # Panics
+    /// If `images` is not `[N, 1, 28, 28]` with `N > 0`.
+    #[track_caller]
+    pub fn predict(&self, images: &NdArray) -> Vec<usize> {
+        self.batched(images, |x| self.forward(x))
+            .argmax(1, false)
+            .as_slice()
+            .to_vec()
+    }
+
+    /// Saves the weights to a safetensors file with `metadata` (plus `model` and
+    /// `num_classes` entries), atomically.
+    ///
+    /// # Errors
+    /// [`CheckpointError::Io`] when the file cannot be written.
+    pub fn save(
+        &self,
+        path: impl AsRef<Path>,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<(), CheckpointError> {
+        let mut meta = metadata.clone();
+        meta.insert("model".into(), "agon-lenet28".into());
+        meta.insert("num_classes".into(), self.num_classes.to_string());
+        save_module(self, path, &meta)
+    }
+
+    /// Loads a classifier saved by [`save`](Classifier::save) (the number of classes is read
+    /// from the shape of `head.weight`) and returns it with the file's metadata.
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    /// use agon_metrics::Classifier;
+    /// use agon_tensor::NdArray;
+    /// let path = std::env::temp_dir().join(format!("agon-doc-clf-{}.safetensors", std::process::id()));
+    /// let c = Classifier::new(3, 7);
+    /// let meta = BTreeMap::from([("dataset".to_string(), "toy".to_string())]);
+    /// c.save(&path, &meta).unwrap();
+    /// let (back, meta) = Classifier::load(&path).unwrap();
+    /// assert_eq!((back.num_classes(), meta["dataset"].as_str()), (3, "toy"));
+    /// let x = NdArray::ones(&[1, 1, 28, 28]);
+    /// assert_eq!(back.embed(&x).to_vec(), c.embed(&x).to_vec());
+    /// # std::fs::remove_file(&path).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// Any [`CheckpointError`]: unreadable or malformed file, missing or extra tensors,
+    /// shapes that are not this architecture's.
+    pub fn load(
+        path: impl AsRef<Path>,
+    ) -> Result<(Classifier, BTreeMap<String, String>), CheckpointError> {
+        let ck = Checkpoint::read(path)?;
+        let num_classes = match ck.shape("head.weight") {
+            Some(&[k, FEATURE_DIM]) if k > 0 => k,
+            _ => 10, // loading then reports the missing or misshapen tensor by name
+        };
+        let classifier = Classifier::new(num_classes, 0);
+        ck.load_module_into("", &classifier)?;
+        Ok((classifier, ck.metadata().clone()))
+    }
+}
+
+impl Module for Classifier {
+    /// The logits.
+    fn forward(&self, x: &Tensor) -> Tensor {
+        self.logits(x)
+    }
+
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        vec![
+            ("features".to_string(), &self.features as &dyn Module),
+            ("head".to_string(), &self.head as &dyn Module),
+        ]
+    }
+}
+
+#[track_caller]
+fn check_images(op: &str, shape: &[usize]) {
+    assert!(
+        shape.len() == 4 && shape[1..] == INPUT_SHAPE && shape[0] > 0,
+        "{op}: need images [N, 1, 28, 28] with N > 0, got {shape:?} (resize or convert to \
+         grayscale first)"
+    );
+}
+
+/// How [`train_classifier_with`] trains.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClassifierTrainConfig {
+    /// Passes over the dataset.
+    pub epochs: usize,
+    /// Images per step (the last batch of an epoch may be shorter).
+    pub batch_size: usize,
+    /// Adam's learning rate (betas 0.9, 0.999).
+    pub lr: f32,
+    /// Seeds the weights and the batch order.
+    pub seed: u64,
+}
+
+impl Default for ClassifierTrainConfig {
+    /// 5 epochs of batch 64 at Adam 1e-3, seed 0.
+    fn default() -> Self {
+        ClassifierTrainConfig {
+            epochs: 5,
+            batch_size: 64,
+            lr: 1e-3,
+            seed: 0,
+        }
+    }
+}
+
+/// What [`train_classifier_with`] reports after each epoch.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EpochReport {
+    /// The epoch just finished (1-based).
+    pub epoch: usize,
+    /// Steps taken so far.
+    pub steps: usize,
+    /// The mean training cross-entropy over the epoch's batches.
+    pub mean_loss: f64,
+}
+
+#[track_caller]
+fn check_dataset(op: &str, dataset: &Dataset) -> usize {
+    check_images(op, &[&[dataset.len()][..], dataset.image_shape()].concat());
+    match (dataset.labels(), dataset.num_classes()) {
+        (Some(_), Some(k)) => k,
+        _ => panic!(
+            "{op}: dataset '{}' has no labels; a classifier needs labelled images",
+            dataset.name()
+        ),
+    }
+}
+
+/// Trains a fresh [`Classifier`] on the labelled images of `dataset` (`[N, 1, 28, 28]` in
+/// `[-1, 1]`) with Adam and cross-entropy for `epochs` passes, batch 64, lr 1e-3; weights
+/// and batch order from `seed`. Deterministic for a given seed.
+///
+/// ```no_run
+/// use agon_data::{fashion_mnist, shipped_fashion_mnist_dir};
+/// use agon_metrics::{accuracy, train_classifier};
+/// let data = fashion_mnist(&shipped_fashion_mnist_dir()).unwrap();
+/// let classifier = train_classifier(&data, 5, 0);
+/// println!("accuracy {:.3}", accuracy(&classifier, &data));
+/// ```
+///
+/// # Panics
+/// If the dataset is unlabelled or its images are not `[1, 28, 28]`.
+#[track_caller]
+pub fn train_classifier(dataset: &Dataset, epochs: usize, seed: u64) -> Classifier {
+    let config = ClassifierTrainConfig {
+        epochs,
+        seed,
+        ..ClassifierTrainConfig::default()
+    };
+    train_classifier_with(dataset, &config, |_| {})
+}
+
+/// [`train_classifier`] with every setting explicit, calling `on_epoch` after each epoch
+/// (to print progress).
+///
+/// ```
+/// use agon_data::Dataset;
+/// use agon_metrics::{train_classifier_with, ClassifierTrainConfig};
+/// use agon_tensor::NdArray;
+/// // Two classes: dark and bright images.
+/// let images = NdArray::from_vec(
+///     (0..8).flat_map(|i| vec![if i % 2 == 0 { -0.5 } else { 0.5 }; 784]).collect(),
+///     &[8, 1, 28, 28],
+/// ).unwrap();
+/// let data = Dataset::new("toy", images, Some(((0..8).map(|i| i % 2).collect(), 2)));
+/// let config = ClassifierTrainConfig { epochs: 2, batch_size: 4, lr: 1e-3, seed: 0 };
+/// let mut losses = Vec::new();
+/// let c = train_classifier_with(&data, &config, |r| losses.push(r.mean_loss));
+/// assert_eq!((losses.len(), c.num_classes()), (2, 2));
+/// ```
+///
+/// # Panics
+/// If the dataset is unlabelled or its images are not `[1, 28, 28]`, or `batch_size` is 0.
+#[track_caller]
+pub fn train_classifier_with(
+    dataset: &Dataset,
+    config: &ClassifierTrainConfig,
+    mut on_epoch: impl FnMut(&EpochReport),
+) -> Classifier {
+    let num_classes = check_dataset("train_classifier", dataset);
+    let classifier = Classifier::new(num_classes, config.seed);
+    let mut opt = Adam::new(
+        classifier.named_parameters(),
+        AdamConfig::default().lr(config.lr),
+    );
+    let mut batches = Batcher::new(dataset.clone(), config.batch_size, config.seed);
+    let per_epoch = batches.batches_per_epoch();
+    let mut steps = 0;
+    for epoch in 1..=config.epochs {
+        let mut total = 0.0;
+        for _ in 0..per_epoch {
+            let (x, labels) = batches.next_batch();
+            let labels = labels.expect("checked: the dataset is labelled");
+            let target = Indices::from_vec(labels, &[x.shape()[0]]);
+            let loss = classifier
+                .logits(&Tensor::constant(x))
+                .cross_entropy(&target, agon_autodiff::Reduction::Mean);
+            total += f64::from(loss.item());
+            opt.step(&loss.backward());
+            steps += 1;
+        }
+        on_epoch(&EpochReport {
+            epoch,
+            steps,
+            mean_loss: total / per_epoch as f64,
+        });
+    }
+    classifier
+}
+
+/// The fraction of `dataset`'s images that `classifier` labels correctly: test accuracy
+/// on a test split, or, on generated images labelled with the class they were asked for,
+/// the class accuracy of a conditional generator.
+///
+/// ```
+/// use agon_data::Dataset;
+/// use agon_metrics::{accuracy, Classifier};
+/// use agon_tensor::NdArray;
+/// let data = Dataset::new("z", NdArray::zeros(&[4, 1, 28, 28]), Some((vec![0, 1, 2, 3], 4)));
+/// let a = accuracy(&Classifier::new(4, 0), &data);
+/// assert_eq!(a, 0.25); // identical images, one prediction: right once in four
+/// ```
+///
+/// # Panics
+/// If the dataset is unlabelled or its images are not `[1, 28, 28]`.
+#[track_caller]
+pub fn accuracy(classifier: &Classifier, dataset: &Dataset) -> f64 {
+    check_dataset("accuracy", dataset);
+    let labels = dataset.labels().expect("checked: the dataset is labelled");
+    let predicted = classifier.predict(dataset.images());
+    let correct = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
+    correct as f64 / labels.len() as f64
+}
+
+/// The mean cross-entropy of `classifier` on `dataset` (batched, no graph).
+///
+/// # Panics
+/// If the dataset is unlabelled, its images are not `[1, 28, 28]`, or a label is not below
+/// the classifier's number of classes.
+#[track_caller]
+pub fn mean_loss(classifier: &Classifier, dataset: &Dataset) -> f64 {
+    let k = check_dataset("mean_loss", dataset);
+    assert!(
+        k <= classifier.num_classes,
+        "mean_loss: dataset '{}' has {k} classes, the classifier {}",
+        dataset.name(),
+        classifier.num_classes
+    );
+    let labels = dataset.labels().expect("checked: the dataset is labelled");
+    let log_probs = classifier.batched(dataset.images(), |x| classifier.forward(x).log_softmax(1));
+    let k = classifier.num_classes;
+    let values = log_probs.to_vec();
+    let total: f64 = labels
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| -f64::from(values[i * k + l]))
+        .sum();
+    total / labels.len() as f64
+}
