@@ -310,3 +310,59 @@ fn cli_bad_input_gets_clear_errors() {
     let help = agon(&["train", "--help"]);
     assert!(String::from_utf8_lossy(&help.stdout).contains("--resume"));
 }
+
+#[test]
+fn cli_eval_counts_modes_of_a_ring_model_and_writes_json() {
+    let dir = temp_dir("eval");
+    let out = dir.join("ring");
+    let out_s = out.to_str().unwrap();
+    let train = agon(&[
+        "train",
+        "--model",
+        "mlp",
+        "--data",
+        "ring8",
+        "--steps",
+        "3",
+        "--out",
+        out_s,
+        "--quiet",
+        "--set",
+        "batch_size=32",
+        "--set",
+        "model.mlp_hidden=8",
+    ]);
+    assert!(
+        train.status.success(),
+        "{}",
+        String::from_utf8_lossy(&train.stderr)
+    );
+    let ckpt = out.join("checkpoint.safetensors");
+    let scores = dir.join("scores.json");
+    let eval = agon(&[
+        "eval",
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "--out",
+        scores.to_str().unwrap(),
+    ]);
+    assert!(
+        eval.status.success(),
+        "{}",
+        String::from_utf8_lossy(&eval.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&eval.stdout);
+    assert!(
+        stdout.contains("modes") && stdout.contains("/8"),
+        "{stdout}"
+    );
+    let json = std::fs::read_to_string(&scores).unwrap();
+    assert!(
+        json.contains("\"num_modes\": 8") && json.contains("\"reverse_kl\""),
+        "{json}"
+    );
+
+    let none = agon(&["eval"]);
+    assert!(!none.status.success());
+    assert!(String::from_utf8_lossy(&none.stderr).contains("--checkpoint"));
+}

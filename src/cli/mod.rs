@@ -1,5 +1,6 @@
 //! Command-line definitions and dispatch.
 
+mod eval;
 mod inspect;
 mod overrides;
 mod sample;
@@ -25,6 +26,9 @@ enum Command {
     Sample(sample::SampleArgs),
     /// Write a latent-space walk: each row moves between two random points.
     Interpolate(sample::InterpolateArgs),
+    /// Score a checkpoint (FID-style, KID, precision/recall, density/coverage, mode
+    /// counting on 2-D mixtures), or train the feature classifier the scores use.
+    Eval(eval::EvalArgs),
     /// Show what a checkpoint holds: tensors, shapes, metadata.
     Inspect {
         /// The checkpoint (.safetensors).
@@ -38,6 +42,7 @@ pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Train(a) => train::run(a),
         Command::Sample(a) => sample::run(a),
         Command::Interpolate(a) => sample::interpolate(a),
+        Command::Eval(a) => eval::run(a),
         Command::Inspect { file } => inspect::run(&file),
     }
 }

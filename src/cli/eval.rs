@@ -1,0 +1,282 @@
+//! `agon eval`: scores for a checkpoint, or training the feature classifier.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use agon::data::{Dataset, Mixture, Split};
+use agon::gan::trainer::{load_dataset, load_generator, sample_from, TrainConfig};
+use agon::metrics::{
+    accuracy, count_modes, density_coverage, inception_score, kid, precision_recall,
+    train_classifier_with, Classifier, ClassifierTrainConfig, FeatureStats, DC_K, PR_K,
+};
+use agon::tensor::{Indices, NdArray};
+use clap::Args;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+/// Options of `agon eval`.
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// A training checkpoint to score.
+    #[arg(long, conflicts_with = "train_classifier")]
+    checkpoint: Option<PathBuf>,
+    /// Instead of scoring: train the feature classifier on DATA (fashion-mnist, mnist or an
+    /// IDX directory), report its test accuracy and save it (see --classifier).
+    #[arg(long, value_name = "DATA")]
+    train_classifier: Option<String>,
+    /// The feature classifier's weights (default: data/classifiers/<data>.safetensors).
+    #[arg(long)]
+    classifier: Option<PathBuf>,
+    /// Generated samples to score (and real samples to compare with).
+    #[arg(long, default_value_t = 10_000)]
+    n: usize,
+    /// Epochs for --train-classifier.
+    #[arg(long, default_value_t = 3)]
+    epochs: usize,
+    /// Seed for sampling (and classifier training).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Where to write the scores as JSON (default: scores.json beside the checkpoint).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+pub fn run(a: EvalArgs) -> Res<()> {
+    match (&a.checkpoint, &a.train_classifier) {
+        (_, Some(data)) => train(&a, data),
+        (Some(ckpt), None) => score(&a, ckpt),
+        (None, None) => {
+            Err("give --checkpoint FILE to score a run, or --train-classifier DATA".into())
+        }
+    }
+}
+
+/// `data/classifiers/<name>.safetensors` for the built-in datasets.
+fn default_classifier(data: &str) -> PathBuf {
+    let name = Path::new(data)
+        .file_name()
+        .map_or("classifier".into(), |n| n.to_string_lossy().into_owned());
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data/classifiers")
+        .join(format!("{name}.safetensors"))
+}
+
+/// The dataset's train and test splits as (train, test, description). Without a train
+/// split, the shipped test split is divided: its first 8,000 images for training, the last
+/// 2,000 held out.
+fn splits(data: &str) -> Res<(Dataset, Dataset, String)> {
+    let dir = match data {
+        "fashion-mnist" => agon::data::pick_dataset_dir(&agon::data::default_dataset_dirs())
+            .ok_or("no Fashion-MNIST directory found")?,
+        "mnist" => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist"),
+        path => PathBuf::from(path),
+    };
+    let test = agon::data::load_idx_dir(&dir, Some(Split::Test), data)?;
+    match agon::data::load_idx_dir(&dir, Some(Split::Train), data) {
+        Ok(train) => Ok((
+            train,
+            test,
+            format!("train split of {}, tested on its test split", dir.display()),
+        )),
+        Err(_) => {
+            let n = test.len();
+            let cut = n * 4 / 5;
+            let first: Vec<usize> = (0..cut).collect();
+            let rest: Vec<usize> = (cut..n).collect();
+            Ok((
+                test.subset(&first),
+                test.subset(&rest),
+                format!(
+                    "first {cut} of the test split in {}, tested on the other {}",
+                    dir.display(),
+                    n - cut
+                ),
+            ))
+        }
+    }
+}
+
+fn train(a: &EvalArgs, data: &str) -> Res<()> {
+    let (train, test, what) = splits(data)?;
+    eprintln!(
+        "training the feature classifier on the {what} ({} epochs, seed {})",
+        a.epochs, a.seed
+    );
+    let config = ClassifierTrainConfig {
+        epochs: a.epochs,
+        seed: a.seed,
+        ..ClassifierTrainConfig::default()
+    };
+    let c = train_classifier_with(&train, &config, |r| {
+        eprintln!("  epoch {}: mean loss {:.4}", r.epoch, r.mean_loss)
+    });
+    let acc = accuracy(&c, &test);
+    let out = a
+        .classifier
+        .clone()
+        .unwrap_or_else(|| default_classifier(data));
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let meta = BTreeMap::from([
+        ("dataset".to_string(), data.to_string()),
+        ("trained_on".to_string(), what.clone()),
+        ("epochs".to_string(), a.epochs.to_string()),
+        ("seed".to_string(), a.seed.to_string()),
+        ("test_accuracy".to_string(), format!("{acc:.4}")),
+    ]);
+    c.save(&out, &meta)?;
+    println!(
+        "test accuracy {:.2}% ({} test images); saved {}",
+        100.0 * acc,
+        test.len(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// A flat JSON object of numbers and strings (the scores need no nesting).
+fn json(fields: &[(String, String)]) -> String {
+    let mut s = String::from("{\n");
+    for (i, (k, v)) in fields.iter().enumerate() {
+        let sep = if i + 1 < fields.len() { "," } else { "" };
+        let _ = writeln!(s, "  \"{k}\": {v}{sep}");
+    }
+    s.push_str("}\n");
+    s
+}
+
+fn score(a: &EvalArgs, ckpt: &Path) -> Res<()> {
+    if a.n < 2 {
+        return Err("--n must be at least 2".into());
+    }
+    let (g, cfg) = load_generator(ckpt)?;
+    let mut rng = StdRng::seed_from_u64(a.seed);
+    let mut fields: Vec<(String, String)> = vec![
+        ("checkpoint".into(), format!("\"{}\"", ckpt.display())),
+        ("data".into(), format!("\"{}\"", cfg.data.name)),
+    ];
+    if let Some(mixture) = mixture(&cfg) {
+        // PacGAN's protocol: 2,500 samples.
+        let n = agon::metrics::PACGAN_SAMPLES;
+        let z = NdArray::rand_normal(&[n, g.latent_dim()], 0.0, 1.0, &mut rng);
+        let r = count_modes(&sample_from(g.as_ref(), &z, None), &mixture);
+        println!(
+            "modes {}/{}, high quality {:.1}%, reverse KL {:.3}",
+            r.modes_captured,
+            r.num_modes,
+            100.0 * r.high_quality_fraction,
+            r.reverse_kl
+        );
+        fields.push(("modes".into(), r.modes_captured.to_string()));
+        fields.push(("num_modes".into(), r.num_modes.to_string()));
+        fields.push((
+            "high_quality".into(),
+            format!("{:.6}", r.high_quality_fraction),
+        ));
+        fields.push(("reverse_kl".into(), format!("{:.6}", r.reverse_kl)));
+    } else {
+        image_scores(a, g.as_ref(), &cfg, &mut rng, &mut fields)?;
+    }
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| ckpt.with_file_name("scores.json"));
+    agon::data::write_atomic(&out, json(&fields).as_bytes())?;
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}
+
+fn mixture(cfg: &TrainConfig) -> Option<Mixture> {
+    match cfg.data.name.as_str() {
+        "ring8" => Some(Mixture::ring8()),
+        "grid25" => Some(Mixture::grid25()),
+        _ => None,
+    }
+}
+
+fn image_scores(
+    a: &EvalArgs,
+    g: &dyn agon::gan::Generator,
+    cfg: &TrainConfig,
+    rng: &mut StdRng,
+    fields: &mut Vec<(String, String)>,
+) -> Res<()> {
+    let path = a
+        .classifier
+        .clone()
+        .unwrap_or_else(|| default_classifier(&cfg.data.name));
+    let (c, _) = Classifier::load(&path).map_err(|e| {
+        format!(
+            "{e}\n(train one with: agon eval --train-classifier {} )",
+            cfg.data.name
+        )
+    })?;
+    let real = load_dataset(&cfg.data.name, 0, cfg.seed)?;
+    let n = a.n.min(real.len());
+    let labels = g
+        .num_classes()
+        .map(|k| Indices::from_vec((0..n).map(|i| i % k).collect(), &[n]));
+    let mut fake = Vec::with_capacity(n);
+    for start in (0..n).step_by(500) {
+        let m = 500.min(n - start);
+        let z = NdArray::rand_normal(&[m, g.latent_dim()], 0.0, 1.0, rng);
+        let l = labels
+            .as_ref()
+            .map(|l| Indices::from_vec(l.as_slice()[start..start + m].to_vec(), &[m]));
+        fake.push(sample_from(g, &z, l.as_ref()));
+    }
+    let fake = NdArray::concat(&fake.iter().collect::<Vec<_>>(), 0);
+    let real_images = real.take(n).images().clone();
+    let (ef, er) = (c.embed(&fake), c.embed(&real_images));
+    let name = format!("agon-{} classifier", cfg.data.name);
+    let fid = FeatureStats::new(&er).frechet_distance(&FeatureStats::new(&ef));
+    // The floor: two disjoint halves of the real data scored against each other.
+    let half = n / 2;
+    let floor = FeatureStats::new(&er.narrow(0, 0, half))
+        .frechet_distance(&FeatureStats::new(&er.narrow(0, half, n - half)));
+    let k = kid(&er, &ef, 50, 1000.min(n), a.seed);
+    let pr = precision_recall(&er, &ef, PR_K);
+    let dc = density_coverage(&er, &ef, DC_K);
+    let is = inception_score(&c.probabilities(&fake), 10.min(n));
+    println!("FID ({name}): {fid:.3}   real-vs-real floor: {floor:.3}");
+    println!("KID ({name}): {:.5} ± {:.5}", k.mean, k.std);
+    println!(
+        "precision {:.3}  recall {:.3}  density {:.3}  coverage {:.3}",
+        pr.precision, pr.recall, dc.density, dc.coverage
+    );
+    println!(
+        "Inception-style score ({name}): {:.3} ± {:.3}",
+        is.mean, is.std
+    );
+    for (key, v) in [
+        ("fid", fid),
+        ("fid_real_floor", floor),
+        ("kid", k.mean),
+        ("kid_std", k.std),
+        ("precision", pr.precision),
+        ("recall", pr.recall),
+        ("density", dc.density),
+        ("coverage", dc.coverage),
+        ("inception_score", is.mean),
+    ] {
+        fields.push((key.into(), format!("{v:.6}")));
+    }
+    fields.push(("feature_network".into(), format!("\"{name}\"")));
+    fields.push(("samples".into(), n.to_string()));
+    if let Some(l) = &labels {
+        let predicted = c.predict(&fake);
+        let hits = predicted
+            .iter()
+            .zip(l.as_slice())
+            .filter(|(p, y)| p == y)
+            .count();
+        let acc = hits as f64 / n as f64;
+        println!("class accuracy of generated samples: {:.1}%", 100.0 * acc);
+        fields.push(("class_accuracy".into(), format!("{acc:.6}")));
+    }
+    Ok(())
+}
