@@ -331,11 +331,19 @@ fn cli_eval_counts_modes_of_a_ring_model_and_writes_json() {
         "batch_size=32",
         "--set",
         "model.mlp_hidden=8",
+        "--set",
+        "log.eval_every=3",
     ]);
     assert!(
         train.status.success(),
         "{}",
         String::from_utf8_lossy(&train.stderr)
+    );
+    // log.eval_every: one row of mode counts at step 3.
+    let periodic = std::fs::read_to_string(out.join("eval.csv")).unwrap();
+    assert!(
+        periodic.starts_with("step,modes,high_quality,reverse_kl\n3,"),
+        "{periodic}"
     );
     let ckpt = out.join("checkpoint.safetensors");
     let scores = dir.join("scores.json");

@@ -280,3 +280,75 @@ fn image_scores(
     }
     Ok(())
 }
+
+/// Scores computed during training (`log.eval_every`), appended to `eval.csv`.
+pub struct Periodic {
+    real: Option<(Classifier, NdArray, FeatureStats)>,
+    mixture: Option<Mixture>,
+}
+
+impl Periodic {
+    /// Prepares what every evaluation reuses: the real features (images) or the mixture.
+    pub fn new(cfg: &TrainConfig) -> Res<Self> {
+        if let Some(m) = mixture(cfg) {
+            return Ok(Periodic {
+                real: None,
+                mixture: Some(m),
+            });
+        }
+        let path = default_classifier(&cfg.data.name);
+        let (c, _) = Classifier::load(&path).map_err(|e| {
+            format!("log.eval_every needs a feature classifier: {e}\n(train one with: agon eval --train-classifier {})", cfg.data.name)
+        })?;
+        let real = load_dataset(&cfg.data.name, cfg.log.eval_samples, cfg.seed)?;
+        let features = c.embed(real.images());
+        let stats = FeatureStats::new(&features);
+        Ok(Periodic {
+            real: Some((c, features, stats)),
+            mixture: None,
+        })
+    }
+
+    /// Scores `g` at `step` and appends a row to `eval.csv` in `out_dir`; returns the row.
+    pub fn run(&self, g: &dyn agon::gan::Generator, cfg: &TrainConfig, step: u64) -> Res<String> {
+        let mut rng = StdRng::seed_from_u64(cfg.seed ^ 0xe7a1);
+        let n = if self.mixture.is_some() {
+            agon::metrics::PACGAN_SAMPLES
+        } else {
+            cfg.log.eval_samples
+        };
+        let z = NdArray::rand_normal(&[n, g.latent_dim()], 0.0, 1.0, &mut rng);
+        let labels = g
+            .num_classes()
+            .map(|k| Indices::from_vec((0..n).map(|i| i % k).collect(), &[n]));
+        let samples = sample_from(g, &z, labels.as_ref());
+        let (header, row) = match (&self.mixture, &self.real) {
+            (Some(m), _) => {
+                let r = count_modes(&samples, m);
+                (
+                    "step,modes,high_quality,reverse_kl",
+                    format!(
+                        "{step},{},{:.6},{:.6}",
+                        r.modes_captured, r.high_quality_fraction, r.reverse_kl
+                    ),
+                )
+            }
+            (None, Some((c, real, stats))) => {
+                let f = c.embed(&samples);
+                let fid = stats.frechet_distance(&FeatureStats::new(&f));
+                let pr = precision_recall(real, &f, PR_K);
+                (
+                    "step,fid,precision,recall",
+                    format!("{step},{fid:.4},{:.4},{:.4}", pr.precision, pr.recall),
+                )
+            }
+            (None, None) => unreachable!("Periodic::new sets one of them"),
+        };
+        let path = cfg.out_dir.join("eval.csv");
+        let mut text = std::fs::read_to_string(&path).unwrap_or_else(|_| format!("{header}\n"));
+        text.push_str(&row);
+        text.push('\n');
+        agon::data::write_atomic(&path, text.as_bytes())?;
+        Ok(row)
+    }
+}

@@ -115,6 +115,11 @@ pub fn run(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     // A second Ctrl-C while saving would be lost, which is fine: the first one is honoured.
     let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
 
+    let evaluator = if cfg.log.eval_every > 0 {
+        Some(super::eval::Periodic::new(&cfg)?)
+    } else {
+        None
+    };
     let bar = !a.quiet && cfg.log.progress && std::io::stderr().is_terminal();
     let (start, first) = (Instant::now(), trainer.step());
     while !trainer.finished() && !stop.load(Ordering::SeqCst) {
@@ -137,6 +142,16 @@ pub fn run(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
         if step % cfg.log.checkpoint_every == 0 || done {
             trainer.save_checkpoint()?;
+        }
+        if let Some(ev) = evaluator
+            .as_ref()
+            .filter(|_| step % cfg.log.eval_every == 0)
+        {
+            let row = ev.run(trainer.sampling_generator(), &cfg, step)?;
+            if bar {
+                eprintln!();
+            }
+            eprintln!("eval {row}");
         }
         report(
             &stats,

@@ -130,6 +130,12 @@ pub struct LogConfig {
     pub samples: usize,
     /// Draw a progress bar on the terminal.
     pub progress: bool,
+    /// Score the generator every this many steps into `eval.csv` (0 = never): mode counts
+    /// for the 2-D mixtures, FID-style distance and precision/recall against the real data
+    /// for images (needs the dataset's feature classifier in `data/classifiers/`).
+    pub eval_every: u64,
+    /// Generated samples per evaluation.
+    pub eval_samples: usize,
 }
 
 impl Default for TrainConfig {
@@ -210,6 +216,8 @@ impl Default for LogConfig {
             checkpoint_every: 250,
             samples: 64,
             progress: true,
+            eval_every: 0,
+            eval_samples: 2000,
         }
     }
 }
