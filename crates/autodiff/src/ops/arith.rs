@@ -93,18 +93,7 @@ impl Tensor {
     /// If the shapes do not broadcast.
     #[track_caller]
     pub fn maximum(&self, other: &Tensor) -> Tensor {
-        let data = self.data().maximum(other.data());
-        let share = tie_split(self.data(), other.data(), true);
-        let share_b = constant(share.neg().add_scalar(1.0));
-        let share_a = constant(share);
-        binary(
-            self,
-            other,
-            data,
-            "maximum",
-            move |a, _, _, g| g.mul(&share_a).sum_to(a.shape()),
-            move |_, b, _, g| g.mul(&share_b).sum_to(b.shape()),
-        )
+        self.extreme_with(other, true)
     }
 
     /// Elementwise minimum, broadcasting; ties split the gradient.
@@ -113,15 +102,26 @@ impl Tensor {
     /// If the shapes do not broadcast.
     #[track_caller]
     pub fn minimum(&self, other: &Tensor) -> Tensor {
-        let data = self.data().minimum(other.data());
-        let share = tie_split(self.data(), other.data(), false);
+        self.extreme_with(other, false)
+    }
+
+    /// maximum (`is_max`) or minimum: each side's gradient is `g` times its constant
+    /// share (1 where it wins, 1/2 at ties, 0 where it loses).
+    #[track_caller]
+    fn extreme_with(&self, other: &Tensor, is_max: bool) -> Tensor {
+        let (data, name) = if is_max {
+            (self.data().maximum(other.data()), "maximum")
+        } else {
+            (self.data().minimum(other.data()), "minimum")
+        };
+        let share = tie_split(self.data(), other.data(), is_max);
         let share_b = constant(share.neg().add_scalar(1.0));
         let share_a = constant(share);
         binary(
             self,
             other,
             data,
-            "minimum",
+            name,
             move |a, _, _, g| g.mul(&share_a).sum_to(a.shape()),
             move |_, b, _, g| g.mul(&share_b).sum_to(b.shape()),
         )
