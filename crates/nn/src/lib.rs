@@ -41,3 +41,8 @@ pub use layers::{
 };
 pub use module::Module;
 pub use param::{Buffer, BufferKind, Param};
+
+/// The crate README's example, compiled and run as a doc test so it cannot go stale.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
