@@ -1,5 +1,5 @@
 """Shared helper for the fixture scripts in scripts/: a byte-for-byte reproducible
-safetensors writer (imported by torch_fixtures.py and torch_autodiff_fixtures.py)."""
+safetensors writer (imported by every fixture script)."""
 
 import json
 import struct
@@ -14,14 +14,20 @@ def save_reproducible(path, named, metadata):
     the standard one (u64 little-endian header size, JSON header padded with spaces to a
     multiple of 8, then the raw little-endian data) and is checked by reading it back with
     the safetensors library.
+
+    Float32 tensors are written as F32, float16 as F16 and int64 as I64 (PyTorch's
+    `num_batches_tracked`); anything else is converted to F32.
     """
     header = {"__metadata__": metadata}
     blobs = []
     offset = 0
     for name in sorted(named):
-        arr = named[name].numpy().astype("<f4", copy=False)
+        t = named[name].detach().cpu().contiguous()
+        kind = {"torch.int64": ("<i8", "I64"), "torch.float16": ("<f2", "F16")}
+        np_type, dtype = kind.get(str(t.dtype), ("<f4", "F32"))
+        arr = t.numpy().astype(np_type, copy=False)
         raw = arr.tobytes(order="C")
-        header[name] = {"dtype": "F32", "shape": list(arr.shape),
+        header[name] = {"dtype": dtype, "shape": list(arr.shape),
                         "data_offsets": [offset, offset + len(raw)]}
         blobs.append(raw)
         offset += len(raw)

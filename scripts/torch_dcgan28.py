@@ -58,12 +58,9 @@ relative to each tensor's largest magnitude. Exits with status 1 on any mismatch
 """
 
 import argparse
-import json
 import os
-import struct
 import sys
 
-import numpy as np
 import torch
 import torch.nn as nn
 from safetensors.torch import load_file
@@ -138,42 +135,6 @@ def perturb_batchnorm(model, gen):
                 m.num_batches_tracked.fill_(5)
 
 
-def save_typed(path, named, metadata):
-    """`_fixture_io.save_reproducible`, extended to keep int64 tensors as I64 and float16
-    tensors as F16.
-
-    Float tensors go through `save_reproducible` unchanged when there is no integer tensor;
-    otherwise the same layout (sorted JSON header, sorted-name data order, space padding)
-    is written here with each tensor's own dtype, F32 or I64.
-    """
-    if all(t.dtype == torch.float32 for t in named.values()):
-        save_reproducible(path, named, metadata)
-        return
-    header = {"__metadata__": metadata}
-    blobs = []
-    offset = 0
-    for name in sorted(named):
-        t = named[name].detach().cpu().contiguous()
-        if t.dtype == torch.int64:
-            arr, dtype = t.numpy().astype("<i8", copy=False), "I64"
-        elif t.dtype == torch.float16:
-            arr, dtype = t.numpy().astype("<f2", copy=False), "F16"
-        else:
-            arr, dtype = t.numpy().astype("<f4", copy=False), "F32"
-        raw = arr.tobytes(order="C")
-        header[name] = {"dtype": dtype, "shape": list(arr.shape),
-                        "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for raw in blobs:
-            f.write(raw)
-
-
 def buffers_after_train(model, prefix="g_train."):
     out = {}
     for name, b in model.named_buffers():
@@ -242,9 +203,9 @@ def generate():
             "torch_version": torch.__version__, "seed": str(SEED)}
     os.makedirs(FIXTURES, exist_ok=True)
     paths = {k: os.path.join(FIXTURES, f"dcgan28_{k}.safetensors") for k in ("g", "d", "io")}
-    save_typed(paths["g"], g_state, dict(meta, model="dcgan28 generator"))
-    save_typed(paths["d"], d_state, dict(meta, model="dcgan28 discriminator"))
-    save_typed(paths["io"], io, dict(meta, batch=str(BATCH), bn_layers=",".join(BN_LAYERS)))
+    save_reproducible(paths["g"], g_state, dict(meta, model="dcgan28 generator"))
+    save_reproducible(paths["d"], d_state, dict(meta, model="dcgan28 discriminator"))
+    save_reproducible(paths["io"], io, dict(meta, batch=str(BATCH), bn_layers=",".join(BN_LAYERS)))
 
     # Read everything back the way a PyTorch user would, and recompute.
     failures = []
