@@ -551,26 +551,28 @@ impl Trainer {
         Ok(())
     }
 
-    /// Rewrites `log.csv` to hold only rows up to the current step (after a resume, rows
-    /// from beyond the checkpoint belong to the interrupted continuation).
+    /// Rewrites `log.csv` and `eval.csv` to hold only rows up to the current step (after a
+    /// resume, rows from beyond the checkpoint belong to the interrupted continuation).
     ///
     /// # Errors
-    /// When the file cannot be written.
+    /// When a file cannot be written.
     pub fn truncate_log(&self) -> Result<(), TrainError> {
-        let path = self.config.out_dir.join("log.csv");
-        let Ok(text) = std::fs::read_to_string(&path) else {
-            return Ok(());
-        };
-        let kept: Vec<&str> = text
-            .lines()
-            .filter(|l| {
-                l.split(',')
-                    .next()
-                    .and_then(|s| s.parse::<u64>().ok())
-                    .is_none_or(|s| s <= self.step)
-            })
-            .collect();
-        agon_data::write_atomic(&path, (kept.join("\n") + "\n").as_bytes())?;
+        for file in ["log.csv", "eval.csv"] {
+            let path = self.config.out_dir.join(file);
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let kept: Vec<&str> = text
+                .lines()
+                .filter(|l| {
+                    l.split(',')
+                        .next()
+                        .and_then(|s| s.parse::<u64>().ok())
+                        .is_none_or(|s| s <= self.step)
+                })
+                .collect();
+            agon_data::write_atomic(&path, (kept.join("\n") + "\n").as_bytes())?;
+        }
         Ok(())
     }
 }
