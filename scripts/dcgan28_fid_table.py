@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Regenerates the dcgan28 table of docs/results.md: FID-style distance, precision and
+recall over training, for the default configuration and a stabilised one.
+
+Command (from the repository root; needs only Python 3 and Rust):
+
+    python3 scripts/dcgan28_fid_table.py [--steps 1500] [--eval-every 250]
+
+Each run trains DESIGN.md's dcgan28 on Fashion-MNIST with `agon train --model dcgan28`
+and `log.eval_every`, which scores 2,000 samples against 2,000 real images in the feature
+space of the shipped classifier (data/classifiers/fashion-mnist.safetensors) and appends
+them to eval.csv. The table is written between the markers in docs/results.md.
+"""
+
+import argparse
+import csv
+import os
+import re
+import subprocess
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+AGON = os.path.join(ROOT, "target", "release", "agon")
+
+RUNS = {
+    "default (BCE, Adam 2e-4, beta1 0.5)": [],
+    "stabilised (TTUR lr_d 4e-4 / lr_g 1e-4, lazy R1 gamma 1)": [
+        "--set", "optim.lr_d=4e-4", "--set", "optim.lr_g=1e-4",
+        "--set", "loss.r1_gamma=1", "--set", "loss.r1_every=16"],
+}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--eval-every", type=int, default=250)
+    ap.add_argument("--work", default=os.path.join(ROOT, "runs", "dcgan28-fid"))
+    args = ap.parse_args()
+    subprocess.run(["cargo", "build", "--release", "-q"], cwd=ROOT, check=True)
+    results = {}
+    for i, (name, extra) in enumerate(RUNS.items()):
+        out = os.path.join(args.work, str(i))
+        subprocess.run([AGON, "train", "--model", "dcgan28", "--steps", str(args.steps),
+                        "--out", out, "--quiet", "--set", f"log.eval_every={args.eval_every}",
+                        "--set", f"log.sample_every={args.eval_every}"] + extra,
+                       check=True, stdout=subprocess.DEVNULL)
+        with open(os.path.join(out, "eval.csv")) as f:
+            results[name] = list(csv.DictReader(f))
+    steps = [r["step"] for r in next(iter(results.values()))]
+    lines = [f"dcgan28, batch 64, {args.steps} steps; FID (agon-fashion-mnist classifier) / "
+             "precision / recall of 2,000 samples against 2,000 real images:", "",
+             "| step | " + " | ".join(results) + " |",
+             "|---|" + "---|" * len(results)]
+    for k, step in enumerate(steps):
+        cells = [f"{float(r[k]['fid']):.1f} / {float(r[k]['precision']):.2f} / "
+                 f"{float(r[k]['recall']):.2f}" for r in results.values()]
+        lines.append(f"| {step} | " + " | ".join(cells) + " |")
+    table = "\n".join(lines)
+    print(table)
+    path = os.path.join(ROOT, "docs", "results.md")
+    with open(path) as f:
+        text = f.read()
+    start, end = "<!-- dcgan28-fid:start -->", "<!-- dcgan28-fid:end -->"
+    text = re.sub(re.escape(start) + ".*?" + re.escape(end),
+                  start + "\n" + table + "\n" + end, text, flags=re.S)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main()
