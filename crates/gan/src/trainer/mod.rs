@@ -347,7 +347,7 @@ impl Trainer {
     /// checkpoint, which is never written after a non-finite loss.
     pub fn train_step(&mut self) -> Result<StepStats, TrainError> {
         let mut rng = StdRng::seed_from_u64(mix(self.config.seed, 1000 + self.step));
-        let cfg = self.config.clone();
+        let cfg = &self.config;
         let (mut d_loss_v, mut d_real_v, mut d_fake_v, mut penalty_v) = (0.0, 0.0, 0.0, 0.0);
         for critic_step in 0..cfg.optim.n_critic {
             let (real, labels) = self.batcher.next_batch();
