@@ -9,8 +9,8 @@ For each dataset (ring8, grid25), each method (vanilla GAN, PacGAN2, WGAN-GP) an
 seed, it trains an MLP GAN with `agon train --model mlp` (settings in COMMON) and scores
 2,500 samples with `agon eval` (PacGAN protocol: a sample is high quality within 3
 standard deviations of its nearest mode; a mode is captured by at least one high-quality
-sample). It prints a markdown table of mean and standard error over seeds and writes it between the markers in
-docs/results.md.
+sample). It prints a markdown table of mean and standard error over seeds and writes it
+between the markers in docs/results.md.
 """
 
 import argparse
