@@ -142,7 +142,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             seed: 0,
-            steps: 2000,
+            steps: 3000,
             batch_size: 64,
             out_dir: PathBuf::from("runs/fashion-mnist"),
             data: DataConfig::default(),
