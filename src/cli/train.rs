@@ -95,8 +95,11 @@ pub fn run(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         let cfg = build_config(&a)?;
         std::fs::create_dir_all(&cfg.out_dir)?;
         std::fs::write(cfg.out_dir.join("config.toml"), cfg.to_toml())?;
-        // A fresh run starts a fresh log.
-        let _ = std::fs::remove_file(cfg.out_dir.join("log.csv"));
+        // A fresh run starts fresh logs: rows left by an earlier run in the same directory
+        // would otherwise be read as this run's.
+        for log in ["log.csv", "eval.csv"] {
+            let _ = std::fs::remove_file(cfg.out_dir.join(log));
+        }
         Trainer::new(cfg)?
     };
     let cfg = trainer.config().clone();
