@@ -147,6 +147,37 @@ fn config_errors_name_the_key() {
 }
 
 #[test]
+fn spectral_norm_applies_to_dcgan28_and_is_refused_for_mlp() {
+    let dir = temp_dir("sn");
+    let mut cfg = tiny(&dir);
+    cfg.model.kind = "dcgan28".into();
+    cfg.model.spectral_norm = true;
+    let t = Trainer::new(cfg.clone()).unwrap();
+    let names: Vec<String> = t
+        .discriminator()
+        .named_parameters()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert!(
+        names.contains(&"main.0.weight_orig".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"main.7.weight_orig".to_string()),
+        "{names:?}"
+    );
+
+    // Silently ignoring the key would be worse than refusing it.
+    cfg.model.kind = "mlp".into();
+    cfg.data.name = "ring8".into();
+    let e = Trainer::new(cfg)
+        .err()
+        .expect("mlp with spectral norm must be refused");
+    assert!(e.to_string().contains("model.spectral_norm"), "{e}");
+}
+
+#[test]
 fn a_diverging_run_stops_naming_the_step_and_keeps_the_last_checkpoint() {
     let dir = temp_dir("nan");
     let mut cfg = tiny(&dir);
@@ -316,7 +347,7 @@ fn cli_eval_counts_modes_of_a_ring_model_and_writes_json() {
     let dir = temp_dir("eval");
     let out = dir.join("ring");
     let out_s = out.to_str().unwrap();
-    let train = agon(&[
+    let train_args = [
         "train",
         "--model",
         "mlp",
@@ -333,18 +364,24 @@ fn cli_eval_counts_modes_of_a_ring_model_and_writes_json() {
         "model.mlp_hidden=8",
         "--set",
         "log.eval_every=3",
-    ]);
-    assert!(
-        train.status.success(),
-        "{}",
-        String::from_utf8_lossy(&train.stderr)
-    );
-    // log.eval_every: one row of mode counts at step 3.
-    let periodic = std::fs::read_to_string(out.join("eval.csv")).unwrap();
-    assert!(
-        periodic.starts_with("step,modes,high_quality,reverse_kl\n3,"),
-        "{periodic}"
-    );
+    ];
+    // Twice into the same directory: the second, fresh run must not append to the first
+    // run's logs.
+    for _ in 0..2 {
+        let train = agon(&train_args);
+        assert!(
+            train.status.success(),
+            "{}",
+            String::from_utf8_lossy(&train.stderr)
+        );
+        // log.eval_every: one row of mode counts at step 3, and nothing else.
+        let periodic = std::fs::read_to_string(out.join("eval.csv")).unwrap();
+        assert!(
+            periodic.starts_with("step,modes,high_quality,reverse_kl\n3,"),
+            "{periodic}"
+        );
+        assert_eq!(periodic.lines().count(), 2, "{periodic}");
+    }
     let ckpt = out.join("checkpoint.safetensors");
     let scores = dir.join("scores.json");
     let eval = agon(&[

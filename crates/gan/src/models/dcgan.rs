@@ -297,7 +297,7 @@ impl Dcgan {
 }
 
 /// `layer`, wrapped in spectral norm when `sn`, appended to `seq`.
-fn push_weighted<L, R>(seq: Sequential, layer: L, sn: bool, rng: &mut R) -> Sequential
+pub(crate) fn push_weighted<L, R>(seq: Sequential, layer: L, sn: bool, rng: &mut R) -> Sequential
 where
     L: WeightedLayer + 'static,
     R: Rng + ?Sized,

@@ -8,6 +8,7 @@ use agon_nn::{
 use agon_tensor::{Conv2dParams, Indices};
 use rand::Rng;
 
+use super::dcgan::push_weighted;
 use crate::roles::{Discriminator, Generator, Judgement};
 
 /// Negative slope of every LeakyReLU in dcgan28.
@@ -149,19 +150,46 @@ impl Dcgan28Discriminator {
     /// A discriminator with PyTorch's default initialisation drawn from `rng`; its dropout
     /// masks come from `dropout_seed` (each dropout layer gets its own seed derived from it).
     pub fn new<R: Rng + ?Sized>(rng: &mut R, dropout_seed: u64) -> Self {
+        Self::with_spectral_norm(rng, dropout_seed, false)
+    }
+
+    /// [`new`](Self::new), with spectral normalisation on the two convolutions and the
+    /// linear layer when `spectral_norm` (their weights become `weight_orig`, `weight_u`,
+    /// `weight_v`, as PyTorch's `spectral_norm`). The reference model of DESIGN.md has none;
+    /// this is the stabiliser GAN users most often add to it.
+    ///
+    /// ```
+    /// use agon_gan::Dcgan28Discriminator;
+    /// use agon_nn::Module;
+    /// use rand::SeedableRng;
+    ///
+    /// let d = Dcgan28Discriminator::with_spectral_norm(
+    ///     &mut rand::rngs::StdRng::seed_from_u64(0), 7, true);
+    /// assert_eq!(d.named_parameters()[0].0, "main.0.weight_orig");
+    /// ```
+    pub fn with_spectral_norm<R: Rng + ?Sized>(
+        rng: &mut R,
+        dropout_seed: u64,
+        spectral_norm: bool,
+    ) -> Self {
         let down = Conv2dParams::new().stride(2).padding(2);
-        let main = Sequential::new()
-            .push(Conv2d::new(1, 64, 5, down, true, rng))
-            .push(LeakyReLU(SLOPE))
-            .push(Dropout::new(DROPOUT, splitmix64(dropout_seed)))
-            .push(Conv2d::new(64, 128, 5, down, true, rng))
+        let sn = spectral_norm;
+        let main = push_weighted(
+            Sequential::new(),
+            Conv2d::new(1, 64, 5, down, true, rng),
+            sn,
+            rng,
+        )
+        .push(LeakyReLU(SLOPE))
+        .push(Dropout::new(DROPOUT, splitmix64(dropout_seed)));
+        let main = push_weighted(main, Conv2d::new(64, 128, 5, down, true, rng), sn, rng)
             .push(LeakyReLU(SLOPE))
             .push(Dropout::new(
                 DROPOUT,
                 splitmix64(dropout_seed.wrapping_add(1)),
             ))
-            .push(Flatten)
-            .push(Linear::new(128 * 7 * 7, 1, true, rng));
+            .push(Flatten);
+        let main = push_weighted(main, Linear::new(128 * 7 * 7, 1, true, rng), sn, rng);
         Dcgan28Discriminator { main }
     }
 

@@ -89,7 +89,11 @@ pub fn build_models(
                 )));
             }
             let g = Dcgan28Generator::new(&mut rng);
-            let d = Dcgan28Discriminator::new(&mut rng, seed.wrapping_add(1));
+            let d = Dcgan28Discriminator::with_spectral_norm(
+                &mut rng,
+                seed.wrapping_add(1),
+                m.spectral_norm,
+            );
             let ema =
                 ema_wanted.then(|| Box::new(Dcgan28Generator::new(&mut rng)) as Box<dyn Generator>);
             (Box::new(g), Box::new(d), ema)
@@ -97,6 +101,11 @@ pub fn build_models(
         "mlp" => {
             if wants_labels {
                 return Err(err("model.kind = \"mlp\" is unconditional".into()));
+            }
+            if m.spectral_norm {
+                return Err(err(
+                    "model.spectral_norm is not available for model.kind = \"mlp\" (dcgan and dcgan28 have it)".into(),
+                ));
             }
             let h = m.mlp_hidden;
             let build_g = |rng: &mut StdRng| -> Box<dyn Generator> {
