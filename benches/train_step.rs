@@ -20,7 +20,7 @@
 
 use std::time::Duration;
 
-use agon::autodiff::{grad, Tensor};
+use agon::autodiff::Tensor;
 use agon::gan::{Dcgan28Discriminator, Dcgan28Generator, GanLoss, Mlp};
 use agon::nn::optim::{Adam, AdamConfig, Optimizer};
 use agon::nn::Module;
@@ -66,26 +66,12 @@ impl<G: Module, D: Module> Gan<G, D> {
         let fake = self.g.forward(&z);
 
         // D step: real labelled 1, the detached fake labelled 0.
-        let d_params: Vec<Tensor> = self.d.parameters().iter().map(|p| p.tensor()).collect();
         let d_loss = loss.d_loss(&self.d.forward(real), &self.d.forward(&fake.detach()));
-        let d_grads = grad(
-            &[&d_loss],
-            &d_params.iter().collect::<Vec<_>>(),
-            None,
-            false,
-        );
-        self.d_opt.step_grads(&d_grads);
+        self.d_opt.step_grads(&self.d.parameter_grads(&d_loss));
 
         // G step: the fake through the updated D, labelled 1; gradients for G only.
-        let g_params: Vec<Tensor> = self.g.parameters().iter().map(|p| p.tensor()).collect();
         let g_loss = loss.g_loss(&self.d.forward(&fake));
-        let g_grads = grad(
-            &[&g_loss],
-            &g_params.iter().collect::<Vec<_>>(),
-            None,
-            false,
-        );
-        self.g_opt.step_grads(&g_grads);
+        self.g_opt.step_grads(&self.g.parameter_grads(&g_loss));
         (d_loss.item(), g_loss.item())
     }
 }

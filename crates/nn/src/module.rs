@@ -138,6 +138,28 @@ pub trait Module: Send + Sync {
             .collect()
     }
 
+    /// `∂loss/∂p` for every parameter, aligned with [`parameters`](Module::parameters)
+    /// (`None` where `loss` does not depend on it), ready for
+    /// [`Optimizer::step_grads`](crate::optim::Optimizer::step_grads). No graph is recorded
+    /// for the gradients (`create_graph = false`): this is the ordinary training step.
+    ///
+    /// ```
+    /// use agon_autodiff::Tensor;
+    /// use agon_nn::{Linear, Module};
+    /// use agon_tensor::NdArray;
+    /// use rand::SeedableRng;
+    /// let net = Linear::new(2, 1, true, &mut rand::rngs::StdRng::seed_from_u64(0));
+    /// let loss = net.forward(&Tensor::constant(NdArray::ones(&[4, 2]))).sum_all();
+    /// let grads = net.parameter_grads(&loss);
+    /// // d(sum of 4 outputs)/d(bias) = 4; /d(weight) = the summed inputs, 4 each.
+    /// assert_eq!(grads[1].as_ref().unwrap().data().to_vec(), vec![4.0]);
+    /// assert_eq!(grads[0].as_ref().unwrap().data().to_vec(), vec![4.0, 4.0]);
+    /// ```
+    fn parameter_grads(&self, loss: &Tensor) -> Vec<Option<Tensor>> {
+        let leaves: Vec<Tensor> = self.parameters().iter().map(|p| p.tensor()).collect();
+        agon_autodiff::grad(&[loss], &leaves.iter().collect::<Vec<_>>(), None, false)
+    }
+
     /// Training mode for the whole tree (BatchNorm uses batch statistics, Dropout drops).
     fn train(&self) {
         self.set_training(true);

@@ -27,7 +27,7 @@ use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use agon_autodiff::{grad, no_grad, Tensor};
+use agon_autodiff::{no_grad, Tensor};
 use agon_data::{Batcher, BatcherState, DiffAugment};
 use agon_nn::checkpoint::{Checkpoint, CheckpointError};
 use agon_nn::optim::{Adam, AdamConfig, Optimizer};
@@ -392,10 +392,7 @@ impl Trainer {
             };
             d_real_v = squash(&on_real.logits);
             d_fake_v = squash(&on_fake.logits);
-            let params = self.d.parameters();
-            let refs: Vec<Tensor> = params.iter().map(|p| p.tensor()).collect();
-            let grads = grad(&[&d_loss], &refs.iter().collect::<Vec<_>>(), None, false);
-            self.opt_d.step_grads(&grads);
+            self.opt_d.step_grads(&self.d.parameter_grads(&d_loss));
         }
 
         let labels = self.g.num_classes().map(|k| {
@@ -414,10 +411,7 @@ impl Trainer {
             g_loss = g_loss.add(&crate::aux_class_loss(cl, l).mul_scalar(cfg.loss.aux_weight));
         }
         let g_loss_v = self.check("g_loss", g_loss.item())?;
-        let params = self.g.parameters();
-        let refs: Vec<Tensor> = params.iter().map(|p| p.tensor()).collect();
-        let grads = grad(&[&g_loss], &refs.iter().collect::<Vec<_>>(), None, false);
-        self.opt_g.step_grads(&grads);
+        self.opt_g.step_grads(&self.g.parameter_grads(&g_loss));
         if let Some(e) = &self.ema {
             ema_update(e.as_ref(), self.g.as_ref(), cfg.optim.ema_decay);
         }
