@@ -216,12 +216,24 @@ fn agon(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// Runs `agon args` and asserts it succeeded, showing its stderr if not.
+#[track_caller]
+fn agon_ok(args: &[&str]) -> std::process::Output {
+    let out = agon(args);
+    assert!(
+        out.status.success(),
+        "agon {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 #[test]
 fn cli_trains_samples_interpolates_and_inspects() {
     let dir = temp_dir("cli");
     let out = dir.join("run");
     let out_s = out.to_str().unwrap();
-    let train = agon(&[
+    agon_ok(&[
         "train",
         "--steps",
         "2",
@@ -239,11 +251,6 @@ fn cli_trains_samples_interpolates_and_inspects() {
         "--set",
         "log.samples=4",
     ]);
-    assert!(
-        train.status.success(),
-        "{}",
-        String::from_utf8_lossy(&train.stderr)
-    );
     for f in [
         "checkpoint.safetensors",
         "samples.png",
@@ -256,7 +263,7 @@ fn cli_trains_samples_interpolates_and_inspects() {
     let ckpt = out.join("checkpoint.safetensors");
     let ckpt_s = ckpt.to_str().unwrap();
     let png = dir.join("s.png");
-    let sample = agon(&[
+    agon_ok(&[
         "sample",
         "--checkpoint",
         ckpt_s,
@@ -265,17 +272,12 @@ fn cli_trains_samples_interpolates_and_inspects() {
         "--out",
         png.to_str().unwrap(),
     ]);
-    assert!(
-        sample.status.success(),
-        "{}",
-        String::from_utf8_lossy(&sample.stderr)
-    );
     assert_eq!(
         agon::data::load_png(&png).unwrap().shape(),
         &[1, 2 + 3 * 30, 2 + 3 * 30]
     );
     let walk = dir.join("w.png");
-    let interp = agon(&[
+    agon_ok(&[
         "interpolate",
         "--checkpoint",
         ckpt_s,
@@ -286,11 +288,6 @@ fn cli_trains_samples_interpolates_and_inspects() {
         "--out",
         walk.to_str().unwrap(),
     ]);
-    assert!(
-        interp.status.success(),
-        "{}",
-        String::from_utf8_lossy(&interp.stderr)
-    );
     let inspect = agon(&["inspect", ckpt_s]);
     let text = String::from_utf8_lossy(&inspect.stdout);
     assert!(
@@ -299,14 +296,9 @@ fn cli_trains_samples_interpolates_and_inspects() {
     );
 
     // Resume to 3 steps continues from 2.
-    let resume = agon(&[
+    let resume = agon_ok(&[
         "train", "--resume", "--out", out_s, "--steps", "3", "--quiet",
     ]);
-    assert!(
-        resume.status.success(),
-        "{}",
-        String::from_utf8_lossy(&resume.stderr)
-    );
     assert!(String::from_utf8_lossy(&resume.stderr).contains("resuming"));
 }
 
@@ -368,12 +360,7 @@ fn cli_eval_counts_modes_of_a_ring_model_and_writes_json() {
     // Twice into the same directory: the second, fresh run must not append to the first
     // run's logs.
     for _ in 0..2 {
-        let train = agon(&train_args);
-        assert!(
-            train.status.success(),
-            "{}",
-            String::from_utf8_lossy(&train.stderr)
-        );
+        agon_ok(&train_args);
         // log.eval_every: one row of mode counts at step 3, and nothing else.
         let periodic = std::fs::read_to_string(out.join("eval.csv")).unwrap();
         assert!(
@@ -384,18 +371,13 @@ fn cli_eval_counts_modes_of_a_ring_model_and_writes_json() {
     }
     let ckpt = out.join("checkpoint.safetensors");
     let scores = dir.join("scores.json");
-    let eval = agon(&[
+    let eval = agon_ok(&[
         "eval",
         "--checkpoint",
         ckpt.to_str().unwrap(),
         "--out",
         scores.to_str().unwrap(),
     ]);
-    assert!(
-        eval.status.success(),
-        "{}",
-        String::from_utf8_lossy(&eval.stderr)
-    );
     let stdout = String::from_utf8_lossy(&eval.stdout);
     assert!(
         stdout.contains("modes") && stdout.contains("/8"),
