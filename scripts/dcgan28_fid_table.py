@@ -17,12 +17,9 @@ the markers in docs/results.md.
 import argparse
 import csv
 import os
-import re
 import subprocess
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# AGON=path/to/agon runs a binary built elsewhere (and skips the build).
-AGON = os.environ.get("AGON") or os.path.join(ROOT, "target", "release", "agon")
+from _results_io import ROOT, agon_binary, write_results_table
 
 DEFAULT = "default (BCE, Adam 2e-4, beta1 0.5)"
 # The stabilisers GAN users reach for first, each on top of the default.
@@ -44,12 +41,11 @@ def main():
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--work", default=os.path.join(ROOT, "runs", "dcgan28-fid"))
     args = ap.parse_args()
-    if "AGON" not in os.environ:
-        subprocess.run(["cargo", "build", "--release", "-q"], cwd=ROOT, check=True)
+    agon = agon_binary()
     results = {}
     for i, (name, extra) in enumerate(RUNS.items()):
         out = os.path.join(args.work, str(i))
-        subprocess.run([AGON, "train", "--model", "dcgan28", "--steps", str(args.steps),
+        subprocess.run([agon, "train", "--model", "dcgan28", "--steps", str(args.steps),
                         "--out", out, "--quiet", "--set", f"log.eval_every={args.eval_every}",
                         "--set", f"log.sample_every={args.eval_every}"] + extra,
                        check=True, stdout=subprocess.DEVNULL)
@@ -70,14 +66,7 @@ def main():
               f"{float(results[DEFAULT][-1]['fid']):.1f})."]
     table = "\n".join(lines)
     print(table)
-    path = os.path.join(ROOT, "docs", "results.md")
-    with open(path) as f:
-        text = f.read()
-    start, end = "<!-- dcgan28-fid:start -->", "<!-- dcgan28-fid:end -->"
-    text = re.sub(re.escape(start) + ".*?" + re.escape(end),
-                  start + "\n" + table + "\n" + end, text, flags=re.S)
-    with open(path, "w") as f:
-        f.write(text)
+    write_results_table("dcgan28-fid", table)
 
 
 if __name__ == "__main__":

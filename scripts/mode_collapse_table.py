@@ -21,9 +21,7 @@ import re
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# AGON=path/to/agon runs a binary built elsewhere (and skips the build).
-AGON = os.environ.get("AGON") or os.path.join(ROOT, "target", "release", "agon")
+from _results_io import ROOT, agon_binary, write_results_table
 
 # Latent size 256 and Adam 3e-4 (beta 0.5, 0.999) for both networks: a setting where the
 # vanilla GAN collapses on ring-8, as in the papers' baselines. (With latent size 2 and Adam
@@ -61,18 +59,17 @@ def main():
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--work", default=os.path.join(ROOT, "runs", "mode-collapse"))
     args = ap.parse_args()
-    if "AGON" not in os.environ:
-        subprocess.run(["cargo", "build", "--release", "-q"], cwd=ROOT, check=True)
+    agon = agon_binary()
     rows = []
     for data in ("ring8", "grid25"):
         for name, extra in METHODS.items():
             modes, hq, kl = [], [], []
             for seed in range(args.seeds):
                 out = os.path.join(args.work, data, re.sub(r"\W+", "-", name), str(seed))
-                run([AGON, "train", "--data", data, "--steps", str(args.steps),
+                run([agon, "train", "--data", data, "--steps", str(args.steps),
                      "--seed", str(seed), "--out", out] + COMMON + extra)
                 scores = os.path.join(out, "scores.json")
-                run([AGON, "eval", "--checkpoint", os.path.join(out, "checkpoint.safetensors"),
+                run([agon, "eval", "--checkpoint", os.path.join(out, "checkpoint.safetensors"),
                      "--out", scores, "--seed", str(seed)])
                 with open(scores) as f:
                     s = json.load(f)
@@ -95,14 +92,7 @@ def main():
                   "et al. 2017) Table 1 (not transcribed; see the script)."]
     table = "\n".join(lines)
     print(table)
-    path = os.path.join(ROOT, "docs", "results.md")
-    with open(path) as f:
-        text = f.read()
-    start, end = "<!-- mode-collapse:start -->", "<!-- mode-collapse:end -->"
-    text = re.sub(re.escape(start) + ".*?" + re.escape(end),
-                  start + "\n" + table + "\n" + end, text, flags=re.S)
-    with open(path, "w") as f:
-        f.write(text)
+    write_results_table("mode-collapse", table)
 
 
 if __name__ == "__main__":

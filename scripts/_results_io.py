@@ -1,0 +1,31 @@
+"""Shared helpers for the result-table scripts in scripts/: which `agon` binary to run, and
+writing a table between its markers in docs/results.md."""
+
+import os
+import re
+import subprocess
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def agon_binary():
+    """The `agon` to run: $AGON when set (a binary built elsewhere; nothing is built), else
+    this checkout's release build, built first."""
+    if "AGON" in os.environ:
+        return os.environ["AGON"]
+    subprocess.run(["cargo", "build", "--release", "-q"], cwd=ROOT, check=True)
+    return os.path.join(ROOT, "target", "release", "agon")
+
+
+def write_results_table(marker, table):
+    """Replace what lies between `<!-- {marker}:start -->` and `<!-- {marker}:end -->` in
+    docs/results.md with `table`."""
+    path = os.path.join(ROOT, "docs", "results.md")
+    with open(path) as f:
+        text = f.read()
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+    # A function as the replacement: the table is inserted literally (no backslash escapes).
+    text = re.sub(re.escape(start) + ".*?" + re.escape(end),
+                  lambda _: start + "\n" + table + "\n" + end, text, flags=re.S)
+    with open(path, "w") as f:
+        f.write(text)
