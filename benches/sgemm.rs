@@ -1,13 +1,17 @@
-//! Matrix-multiply throughput (DESIGN.md section 6, workload `sgemm`).
+//! Matrix-multiply throughput (DESIGN.md section 6, workload `sgemm`), on every GEMM path
+//! this CPU supports, and the FMA peak each path is measured against.
 //!
 //! Throughput is declared as `Throughput::Elements(2 * m * n * k)`: one multiply and one add
 //! per inner-product term, so the "elements/s" criterion reports are FLOP/s.
 //!
-//! - `matmul/<n>`: square `n x n @ n x n` products through `NdArray::matmul` on contiguous
-//!   inputs, on rayon's global pool (all cores; row blocks in parallel).
-//! - `<layer>`: the per-image GEMM of each convolution in the `dcgan28` workload (batch 64),
-//!   as one single-threaded `gemm::sgemm` call: that is exactly what each rayon task of the
-//!   conv kernels runs, so these numbers bound the convolutions' per-core speed.
+//! - `square_<n>/<isa>`: square `n x n @ n x n` products, `Gemm::parallel` on rayon's global
+//!   pool (all cores). `<isa>` is `avx512`, `avx2` (Agon's kernels) or `portable` (the
+//!   matrixmultiply crate, the reference): the same call, forced onto each path.
+//! - `<layer>/<isa>`: the per-image GEMM of each convolution in the `dcgan28` workload
+//!   (batch 64), as one single-threaded call: what each rayon task of the conv kernels runs,
+//!   so these numbers bound the convolutions' per-core speed.
+//! - `fma_peak/<isa>/<threads>t`: a register-only FMA loop on 1 thread and on every thread:
+//!   the practical peak GFLOP/s of the path, for the share-of-peak column in BENCHMARKS.md.
 //!
 //! dcgan28's per-image GEMM shapes (m x k @ k x n). A Conv2d weight `[Cout, Cin, kh, kw]` is
 //! the row-major matrix `[Cout, Cin*kh*kw]`; the im2col matrix is `[Cin*kh*kw, Ho*Wo]`. A
@@ -23,15 +27,15 @@
 //! | g_convt2 | ConvT(128,64,k5,s2,p2,op1)  | 128x7x7  | 64x14x14 | 1600 | 128  | 49  |
 //! | g_convt3 | ConvT(64,1,k5,s2,p2,op1)    | 64x14x14 | 1x28x28  | 25   | 64   | 196 |
 //!
-//! Run with `cargo bench --bench sgemm`; on 2 cores the whole file takes about a minute.
+//! Run with `cargo bench --bench sgemm`; on 2 cores the whole file takes a few minutes.
 
 use std::hint::black_box;
 use std::time::Duration;
 
-use agon::tensor::gemm::{sgemm, MatMut, MatRef};
-use agon::tensor::NdArray;
+use agon::tensor::gemm::{fma_peak_flops, fma_peak_loop, Gemm, Isa, MatMut, MatRef};
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
+use rayon::prelude::*;
 
 /// A dcgan28 layer's per-image GEMM: `m x k @ k x n`, with A stored transposed for
 /// ConvTranspose2d layers (their weight is `[Cin, Cout*kh*kw]`).
@@ -92,14 +96,25 @@ fn flops(m: usize, k: usize, n: usize) -> Throughput {
     Throughput::Elements((2 * m * k * n) as u64)
 }
 
-fn square_matmuls(group: &mut BenchmarkGroup<'_, WallTime>) {
+fn square_products(group: &mut BenchmarkGroup<'_, WallTime>) {
     for n in [64, 128, 256, 512, 1024] {
-        let a = NdArray::from_vec(values(n * n), &[n, n]).unwrap();
-        let b = NdArray::from_vec(values(n * n), &[n, n]).unwrap();
+        let (a, b) = (values(n * n), values(n * n));
+        let mut c = vec![0.0f32; n * n];
         group.throughput(flops(n, n, n));
-        group.bench_function(format!("matmul/{n}"), |bench| {
-            bench.iter(|| black_box(a.matmul(black_box(&b))))
-        });
+        for isa in Isa::supported() {
+            group.bench_function(format!("square_{n}/{}", isa.name()), |bench| {
+                bench.iter(|| {
+                    Gemm::new().isa(isa).parallel(true).run(
+                        1.0,
+                        MatRef::row_major(black_box(&a), n, n),
+                        MatRef::row_major(black_box(&b), n, n),
+                        0.0,
+                        MatMut::row_major(&mut c, n, n),
+                    );
+                    black_box(&mut c);
+                })
+            });
+        }
     }
 }
 
@@ -109,29 +124,68 @@ fn conv_layer_gemms(group: &mut BenchmarkGroup<'_, WallTime>) {
         let (a, b) = (values(m * k), values(k * n));
         let mut c = vec![0.0f32; m * n];
         group.throughput(flops(m, k, n));
-        group.bench_function(format!("{}/{m}x{k}x{n}", layer.name), |bench| {
-            bench.iter(|| {
-                let a = if layer.a_transposed {
-                    MatRef::row_major(&a, k, m).t()
-                } else {
-                    MatRef::row_major(&a, m, k)
-                };
-                let b = MatRef::row_major(black_box(&b), k, n);
-                sgemm(1.0, a, b, 0.0, MatMut::row_major(&mut c, m, n));
-                black_box(&mut c);
-            })
-        });
+        for isa in Isa::supported() {
+            group.bench_function(
+                format!("{}/{m}x{k}x{n}/{}", layer.name, isa.name()),
+                |bench| {
+                    bench.iter(|| {
+                        let a = if layer.a_transposed {
+                            MatRef::row_major(&a, k, m).t()
+                        } else {
+                            MatRef::row_major(&a, m, k)
+                        };
+                        let b = MatRef::row_major(black_box(&b), k, n);
+                        Gemm::new()
+                            .isa(isa)
+                            .run(1.0, a, b, 0.0, MatMut::row_major(&mut c, m, n));
+                        black_box(&mut c);
+                    })
+                },
+            );
+        }
+    }
+}
+
+/// FMA loop rounds per benchmark iteration: ~1.5 M FMAs, a few hundred microseconds.
+const PEAK_ROUNDS: usize = 1 << 16;
+
+fn fma_peaks(group: &mut BenchmarkGroup<'_, WallTime>) {
+    let threads = rayon::current_num_threads();
+    for isa in Isa::supported() {
+        if fma_peak_flops(isa, 1) == 0 {
+            continue;
+        }
+        for t in [1, threads] {
+            group.throughput(Throughput::Elements(
+                fma_peak_flops(isa, PEAK_ROUNDS) * t as u64,
+            ));
+            group.bench_function(format!("fma_peak/{}/{t}t", isa.name()), |bench| {
+                bench.iter(|| {
+                    (0..t)
+                        .into_par_iter()
+                        .map(|_| fma_peak_loop(isa, black_box(PEAK_ROUNDS)))
+                        .sum::<f32>()
+                })
+            });
+        }
     }
 }
 
 fn benches(c: &mut Criterion) {
+    eprintln!(
+        "gemm paths: {:?} (active {}), caches {:?}",
+        Isa::supported(),
+        Isa::active().name(),
+        agon::tensor::gemm::CacheSizes::detected()
+    );
     let mut group = c.benchmark_group("sgemm");
-    // Short runs keep the file to about a minute on 2 cores; sgemm timings are stable.
+    // Short runs keep the file to a few minutes on 2 cores; sgemm timings are stable.
     group
         .sample_size(20)
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
-    square_matmuls(&mut group);
+        .measurement_time(Duration::from_secs(2));
+    fma_peaks(&mut group);
+    square_products(&mut group);
     conv_layer_gemms(&mut group);
     group.finish();
 }

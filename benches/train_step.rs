@@ -1,6 +1,9 @@
 //! Whole GAN training steps on the reference workloads (DESIGN.md section 6):
 //! - `train_step/dcgan28`: `Dcgan28Generator` / `Dcgan28Discriminator`, batch 64,
 //!   Adam(2e-4, 0.5, 0.999) for both players.
+//! - `train_step/default`: the models `agon train` builds by default (`build_models` on the
+//!   default configuration, 28x28 grey images), batch 64, Adam(2e-4, 0.5, 0.999);
+//!   `scripts/torch_default_model.py` is the same model in PyTorch.
 //! - `train_step/mlp2d`: `Mlp::mlp2d_generator` / `Mlp::mlp2d_discriminator`, batch 256,
 //!   Adam(1e-3, 0.5, 0.999) for both players.
 //!
@@ -21,7 +24,8 @@
 use std::time::Duration;
 
 use agon::autodiff::Tensor;
-use agon::gan::{Dcgan28Discriminator, Dcgan28Generator, GanLoss, Mlp};
+use agon::gan::trainer::{build_models, TrainConfig};
+use agon::gan::{Dcgan28Discriminator, Dcgan28Generator, Discriminator, GanLoss, Generator, Mlp};
 use agon::nn::optim::{Adam, AdamConfig, Optimizer};
 use agon::nn::Module;
 use agon::tensor::NdArray;
@@ -30,16 +34,21 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 /// A generator, a discriminator and their optimisers: everything one step updates.
-struct Gan<G: Module, D: Module> {
-    g: G,
-    d: D,
+struct Gan {
+    g: Box<dyn Generator>,
+    d: Box<dyn Discriminator>,
     g_opt: Adam,
     d_opt: Adam,
     latent_dim: usize,
 }
 
-impl<G: Module, D: Module> Gan<G, D> {
-    fn new(g: G, d: D, config: AdamConfig, latent_dim: usize) -> Self {
+impl Gan {
+    fn new(
+        g: Box<dyn Generator>,
+        d: Box<dyn Discriminator>,
+        config: AdamConfig,
+        latent_dim: usize,
+    ) -> Self {
         g.train();
         d.train();
         let g_opt = Adam::new(g.named_parameters(), config);
@@ -63,14 +72,15 @@ impl<G: Module, D: Module> Gan<G, D> {
             1.0,
             rng,
         ));
-        let fake = self.g.forward(&z);
+        let fake = self.g.generate(&z, None);
+        let judge = |x: &Tensor| self.d.judge(x, None).logits;
 
         // D step: real labelled 1, the detached fake labelled 0.
-        let d_loss = loss.d_loss(&self.d.forward(real), &self.d.forward(&fake.detach()));
+        let d_loss = loss.d_loss(&judge(real), &judge(&fake.detach()));
         self.d_opt.step_grads(&self.d.parameter_grads(&d_loss));
 
         // G step: the fake through the updated D, labelled 1; gradients for G only.
-        let g_loss = loss.g_loss(&self.d.forward(&fake));
+        let g_loss = loss.g_loss(&judge(&fake));
         self.g_opt.step_grads(&self.g.parameter_grads(&g_loss));
         (d_loss.item(), g_loss.item())
     }
@@ -78,8 +88,8 @@ impl<G: Module, D: Module> Gan<G, D> {
 
 fn bench_dcgan28(c: &mut Criterion) {
     let mut rng = StdRng::seed_from_u64(0);
-    let g = Dcgan28Generator::new(&mut rng);
-    let d = Dcgan28Discriminator::new(&mut rng, 1);
+    let g = Box::new(Dcgan28Generator::new(&mut rng));
+    let d = Box::new(Dcgan28Discriminator::new(&mut rng, 1));
     let config = AdamConfig::default().lr(2e-4).betas(0.5, 0.999);
     let mut gan = Gan::new(g, d, config, Dcgan28Generator::LATENT_DIM);
     let real = Tensor::constant(NdArray::rand_uniform(&[64, 1, 28, 28], -1.0, 1.0, &mut rng));
@@ -94,8 +104,8 @@ fn bench_dcgan28(c: &mut Criterion) {
 
 fn bench_mlp2d(c: &mut Criterion) {
     let mut rng = StdRng::seed_from_u64(0);
-    let g = Mlp::mlp2d_generator(&mut rng);
-    let d = Mlp::mlp2d_discriminator(&mut rng);
+    let g = Box::new(Mlp::mlp2d_generator(&mut rng));
+    let d = Box::new(Mlp::mlp2d_discriminator(&mut rng));
     let config = AdamConfig::default().lr(1e-3).betas(0.5, 0.999);
     let mut gan = Gan::new(g, d, config, 2);
     let real = Tensor::constant(NdArray::rand_normal(&[256, 2], 0.0, 1.0, &mut rng));
@@ -108,5 +118,22 @@ fn bench_mlp2d(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_dcgan28, bench_mlp2d);
+fn bench_default(c: &mut Criterion) {
+    let cfg = TrainConfig::default();
+    let (g, d, _) = build_models(&cfg, &[1, 28, 28], None, 0).expect("the default model builds");
+    let latent_dim = g.latent_dim();
+    let config = AdamConfig::default().lr(2e-4).betas(0.5, 0.999);
+    let mut gan = Gan::new(g, d, config, latent_dim);
+    let mut rng = StdRng::seed_from_u64(1);
+    let real = Tensor::constant(NdArray::rand_uniform(&[64, 1, 28, 28], -1.0, 1.0, &mut rng));
+    let mut z_rng = StdRng::seed_from_u64(2);
+    let mut group = c.benchmark_group("train_step");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5));
+    group.bench_function("default", |b| b.iter(|| gan.step(&real, &mut z_rng)));
+    group.finish();
+}
+
+criterion_group!(benches, bench_dcgan28, bench_default, bench_mlp2d);
 criterion_main!(benches);

@@ -42,7 +42,7 @@ pub fn pack(x: &Tensor, m: usize) -> Tensor {
     assert!(m > 0, "pack: packing degree m must be at least 1");
     let b = x.shape()[0];
     assert!(
-        b % m == 0,
+        b.is_multiple_of(m),
         "pack: batch of {b} samples (shape {:?}) is not a multiple of the packing degree {m}; \
          use a batch size divisible by {m}",
         x.shape()

@@ -172,7 +172,8 @@ pub fn r1_penalty(d: &dyn Discriminator, real: &Tensor, labels: Option<&Indices>
 #[track_caller]
 pub fn lazy_r1_weight(gamma: f32, every: usize, step: usize) -> Option<f32> {
     assert!(every > 0, "lazy_r1_weight: `every` must be at least 1");
-    (step % every == 0).then_some(gamma * 0.5 * every as f32)
+    step.is_multiple_of(every)
+        .then_some(gamma * 0.5 * every as f32)
 }
 
 /// Number of packed samples in `x`'s batch, after checking the batch divides into them.
@@ -185,7 +186,7 @@ fn packed_groups(op: &str, x: &Tensor, m: usize) -> usize {
     );
     let n = x.shape()[0];
     assert!(
-        m > 0 && n % m == 0,
+        m > 0 && n.is_multiple_of(m),
         "{op}: batch of {n} samples is not a multiple of the discriminator's packing {m}"
     );
     n / m

@@ -1,9 +1,10 @@
 //! # agon-tensor
 //!
 //! Agon's numeric core: an f32 n-dimensional array ([`NdArray`]) with shared storage and
-//! strided, zero-copy views; elementwise, reduction and indexing kernels; matrix multiply on
-//! matrixmultiply's SIMD `sgemm`; and rayon-parallel convolution and pooling with PyTorch's
-//! NCHW semantics. It has no notion of gradients: `agon-autodiff` builds on it.
+//! strided, zero-copy views; elementwise, reduction and indexing kernels; its own BLIS-style
+//! SIMD GEMM ([`gemm`]: AVX-512 and AVX2 micro-kernels chosen at run time, matrixmultiply as
+//! the portable path); and rayon-parallel convolution (implicit GEMM) and pooling with
+//! PyTorch's NCHW semantics. It has no notion of gradients: `agon-autodiff` builds on it.
 //!
 //! ```
 //! use agon_tensor::NdArray;

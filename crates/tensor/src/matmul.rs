@@ -4,55 +4,25 @@
 //! row, a 1-D right operand a `k x 1` column, and the batch axes (all but the last two) are
 //! broadcast with stride 0. Each matrix of a stack is then a strided window into its
 //! operand's storage, so transposed, sliced and broadcast inputs are read in place: nothing
-//! is copied. The output is a fresh contiguous array, cut into disjoint slices that rayon
-//! tasks fill with single-threaded `sgemm` calls.
+//! is copied. The output is a fresh contiguous array. A large single product runs as one
+//! parallel [`Gemm`] (which splits its tile grid over rayon's pool); a stack of smaller ones
+//! runs one serial GEMM per matrix, the matrices in parallel.
 //!
-//! Determinism: how the output is cut depends only on the shapes, never on the number of
-//! threads, so every output element is computed by the same sequence of floating-point
-//! operations on one thread or many.
+//! Determinism: a GEMM's bits do not depend on how its tiles are split across threads, and
+//! a stack's matrices are independent, so every output element is computed by the same
+//! sequence of floating-point operations on one thread or many.
 
 use rayon::prelude::*;
 
 use crate::array::NdArray;
-use crate::gemm::{sgemm, MatMut, MatRef};
+use crate::gemm::{Gemm, MatMut, MatRef};
 use crate::layout::broadcast_shapes;
 use crate::strided::for_each_offsets;
 
 /// Below this many multiply-adds in the whole product, everything runs on the calling
-/// thread. ~1 Mi MACs is 40-100 us of single-core sgemm; waking rayon's workers costs a few
+/// thread. ~1 Mi MACs is 10-40 us of single-core GEMM; waking rayon's workers costs a few
 /// microseconds, so above this size a split pays for itself even with two tasks.
 const PAR_MIN_MACS: usize = 1 << 20;
-
-/// Output rows per task when one large matrix product is split. Each task packs its own copy
-/// of the whole right-hand matrix B, about `k * n` memory operations against
-/// `rows * k * n` multiply-adds, so smaller blocks balance load better across threads but
-/// repack B more often. With B in cache (below [`LARGE_B`]) repacking is cheap and 64 rows
-/// give even 300-row products several tasks; 64 is also matrixmultiply's f32 row cache block
-/// (MC) and a multiple of its 8- and 16-row microkernels, so only the last block of a product
-/// has a ragged edge.
-const ROW_BLOCK: usize = 64;
-
-/// Rows per task when B is larger than [`LARGE_B`]: each repack then streams B from main
-/// memory, and on a 2-core machine 1024^3 products ran ~25% slower split into 64-row
-/// blocks than unsplit, but within noise of unsplit in 256-row blocks.
-const ROW_BLOCK_LARGE_B: usize = 256;
-
-/// B matrices with more elements than this (512 KiB, a typical per-core L2) count as large.
-const LARGE_B: usize = 1 << 17;
-
-/// Rows of an `m x k @ k x n` product's output that one task computes: all of them unless
-/// the product is big enough to be worth splitting. A function of the shapes only, never of
-/// the thread count: that is what keeps results bit-identical across thread counts.
-fn rows_per_task(m: usize, k: usize, n: usize) -> usize {
-    // Saturating: absurd shapes must not wrap around to "small".
-    if m.saturating_mul(k).saturating_mul(n) < PAR_MIN_MACS {
-        m.max(1)
-    } else if k * n > LARGE_B {
-        ROW_BLOCK_LARGE_B
-    } else {
-        ROW_BLOCK
-    }
-}
 
 /// One operand seen as a stack of matrices: storage offset of each batch item's matrix
 /// (in the output's batch order) and the matrix's `[row, col]` strides.
@@ -67,15 +37,6 @@ impl<'a> Stack<'a> {
     fn window(&self, item: usize, first: usize, [rows, cols]: [usize; 2]) -> MatRef<'a> {
         let offset = self.offsets[item] + first * self.strides[0];
         MatRef::new(self.data, offset, [rows, cols], self.strides)
-    }
-
-    /// The same stack with every matrix transposed (strides swapped).
-    fn t(self) -> Self {
-        let [rs, cs] = self.strides;
-        Stack {
-            strides: [cs, rs],
-            ..self
-        }
     }
 }
 
@@ -98,58 +59,33 @@ impl Product<'_> {
         self.m.saturating_mul(self.k).saturating_mul(self.n)
     }
 
-    /// Computes `block` (rows `first..` of item `item`'s output) with one sgemm call.
-    fn fill_block(&self, item: usize, first: usize, block: &mut [f32]) {
-        let rows = block.len() / self.n;
-        let a = self.a.window(item, first, [rows, self.k]);
+    /// Fills item `item`'s `m x n` output with one GEMM.
+    fn fill_item(&self, item: usize, out: &mut [f32], parallel: bool) {
+        let a = self.a.window(item, 0, [self.m, self.k]);
         let b = self.b.window(item, 0, [self.k, self.n]);
-        sgemm(1.0, a, b, 0.0, MatMut::row_major(block, rows, self.n));
+        let c = MatMut::row_major(out, self.m, self.n);
+        Gemm::new().parallel(parallel).run(1.0, a, b, 0.0, c);
     }
 
     /// Fills the dense `[items, m, n]` output, in parallel when the product is large.
     fn run(&self, out: &mut [f32]) {
-        let (item_len, rows) = (self.m * self.n, rows_per_task(self.m, self.k, self.n));
+        let item_len = self.m * self.n;
         if out.is_empty() || self.k == 0 {
             return; // nothing to compute: the zero-filled buffer is already the answer
         }
-        let fill_item = |(item, c): (usize, &mut [f32])| {
-            for (r, block) in c.chunks_mut(rows * self.n).enumerate() {
-                self.fill_block(item, r * rows, block);
+        let total = self.items().saturating_mul(self.macs_per_item());
+        if total < PAR_MIN_MACS {
+            for (item, c) in out.chunks_mut(item_len).enumerate() {
+                self.fill_item(item, c, false);
             }
-        };
-        if self.items().saturating_mul(self.macs_per_item()) < PAR_MIN_MACS {
-            out.chunks_mut(item_len).enumerate().for_each(fill_item);
-        } else if rows >= self.m {
-            out.par_chunks_mut(item_len).enumerate().for_each(fill_item);
+        } else if self.items() == 1 || self.macs_per_item() >= PAR_MIN_MACS {
+            for (item, c) in out.chunks_mut(item_len).enumerate() {
+                self.fill_item(item, c, true);
+            }
         } else {
-            // Nested splits: rayon balances row blocks of all items over its threads.
             out.par_chunks_mut(item_len)
                 .enumerate()
-                .for_each(|(item, c)| {
-                    c.par_chunks_mut(rows * self.n)
-                        .enumerate()
-                        .for_each(|(r, block)| self.fill_block(item, r * rows, block));
-                });
-        }
-    }
-
-    /// True when computing `C^T = B^T @ A^T` splits better: a single product too short for
-    /// two row blocks but wide enough for several (e.g. a Linear layer on a batch of 64 with
-    /// thousands of outputs). The transposed result costs one extra copy of `C`, small next
-    /// to the `k` multiply-adds behind each of its elements.
-    fn wants_transpose(&self) -> bool {
-        let (m, k, n) = (self.m, self.k, self.n);
-        self.items() == 1 && m <= rows_per_task(m, k, n) && n > rows_per_task(n, k, m)
-    }
-
-    /// The transposed problem: `B^T @ A^T`, whose output is `C^T`.
-    fn transposed(self) -> Self {
-        Product {
-            a: self.b.t(),
-            b: self.a.t(),
-            m: self.n,
-            k: self.k,
-            n: self.m,
+                .for_each(|(item, c)| self.fill_item(item, c, false));
         }
     }
 }
@@ -327,17 +263,6 @@ fn compute(plan: &Plan, a3: &NdArray, b3: &NdArray) -> NdArray {
         n: plan.n,
     };
     let mut full = plan.batch.clone();
-    if product.wants_transpose() {
-        let mut out = vec![0.0f32; plan.m * plan.n];
-        product.transposed().run(&mut out);
-        full.extend([plan.n, plan.m]);
-        let ct = NdArray::from_dense(out, &full);
-        let nd = full.len();
-        return ct
-            .transpose(nd - 2, nd - 1)
-            .contiguous()
-            .reshape(&plan.out_shape);
-    }
     let mut out = vec![0.0f32; full.iter().product::<usize>() * plan.m * plan.n];
     product.run(&mut out);
     full.extend([plan.m, plan.n]);
@@ -451,14 +376,20 @@ mod tests {
     }
 
     #[test]
-    fn large_products_take_the_split_paths() {
-        // Three 64-row blocks, and the transposed split (m = 3: one block; n = 2000: many).
+    fn large_products_take_the_parallel_paths() {
+        // One large product (a parallel GEMM), a short-and-wide one, and a stack of
+        // medium products (matrices in parallel).
         for (m, k, n) in [(150, 90, 100), (3, 200, 2000)] {
             let a = seq(&[m, k], 0.01);
             let b = seq(&[n, k], 0.02).transpose(0, 1);
-            assert!(rows_per_task(m, k, n) < m || rows_per_task(n, k, m) < n);
+            assert!(m * k * n >= PAR_MIN_MACS);
             assert_near(&a.matmul(&b).to_vec(), &naive2(&a, &b));
         }
+        let a = seq(&[8, 70, 60], 0.01);
+        let b = seq(&[60, 50], 0.02);
+        let c = a.matmul(&b);
+        let item = |x: &NdArray, i: usize| x.narrow(0, i, 1).squeeze(0);
+        assert_near(&item(&c, 5).to_vec(), &naive2(&item(&a, 5), &b));
     }
 
     #[test]

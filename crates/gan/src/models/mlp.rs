@@ -137,7 +137,7 @@ impl Mlp {
     #[track_caller]
     pub fn packed(mut self, m: usize) -> Self {
         assert!(
-            m > 0 && self.sizes[0] % m == 0,
+            m > 0 && self.sizes[0].is_multiple_of(m),
             "Mlp::packed: packing degree {m} does not divide the input width {}",
             self.sizes[0]
         );

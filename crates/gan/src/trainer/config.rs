@@ -285,7 +285,7 @@ impl TrainConfig {
         if self.batch_size == 0 {
             return err("batch_size must be at least 1".into());
         }
-        if self.model.pack == 0 || self.batch_size % self.model.pack != 0 {
+        if self.model.pack == 0 || !self.batch_size.is_multiple_of(self.model.pack) {
             return err(format!(
                 "model.pack = {} must divide batch_size = {}",
                 self.model.pack, self.batch_size

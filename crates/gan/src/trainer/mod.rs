@@ -372,7 +372,7 @@ impl Trainer {
                 penalty = Some(gp.mul_scalar(cfg.loss.gp_weight));
             }
             let d_updates = self.step * cfg.optim.n_critic + critic_step;
-            if cfg.loss.r1_gamma > 0.0 && d_updates % cfg.loss.r1_every == 0 {
+            if cfg.loss.r1_gamma > 0.0 && d_updates.is_multiple_of(cfg.loss.r1_every) {
                 // Lazy R1 (StyleGAN2): every k-th D step, weighted by k.
                 let r1 = r1_penalty(self.d.as_ref(), &real, labels.as_ref());
                 let w = cfg.loss.r1_gamma / 2.0 * cfg.loss.r1_every as f32;

@@ -2,9 +2,10 @@
 
 use rayon::prelude::*;
 
-use super::im2col::{im2col, with_scratch, Geometry, Plan};
+use super::im2col::{with_scratch, Geometry, Plan};
+use super::patches::Patches;
 use super::{check_4d, check_bias, Conv2dParams};
-use crate::gemm::{sgemm, MatMut, MatRef};
+use crate::gemm::{Gemm, MatMut, MatRef, PackedA};
 use crate::NdArray;
 
 impl NdArray {
@@ -23,13 +24,12 @@ impl NdArray {
     /// assert_eq!(y.to_vec(), vec![10.0, 18.0, 42.0, 50.0, 110.0, 118.0, 142.0, 150.0]);
     /// ```
     ///
-    /// Rayon tasks run over the batch. A task holding one image walks its output positions
-    /// in tiles: it builds the tile's column matrix `[Cin*kh*kw, tile]` in a buffer reused
-    /// across tiles and multiplies `W [Cout, Cin*kh*kw]` by it straight into the output
-    /// window (a strided matrix view, no copy). Images with few output positions (a 7x7
-    /// map has 49) are instead put side by side, a few per task, so each gemm call is wide
-    /// enough to amortise packing the weights. Non-contiguous inputs are made contiguous
-    /// once.
+    /// An implicit GEMM: the weights `[Cout, Cin*kh*kw]` are packed once per call, and
+    /// image patches are packed straight into the GEMM's panels (no im2col matrix is
+    /// built). Rayon tasks run over the batch; a task holding one image multiplies straight
+    /// into its output, bias added as the tiles are written. Images with few output
+    /// positions (a 7x7 map has 49) are put side by side, a few per task. Non-contiguous
+    /// inputs are made contiguous once.
     ///
     /// # Panics
     /// If `self` or `weight` is not 4-D, the channel counts differ, a stride, dilation or
@@ -78,6 +78,12 @@ impl NdArray {
 
 /// `out [N, Cout, Ho*Wo] = W [Cout, K] @ im2col(x[n]) (+ bias)` for every batch item, in
 /// parallel over blocks of images; `out` must be non-empty.
+///
+/// The weights are packed once for the whole batch; each task's images reach the GEMM as
+/// implicit patch matrices ([`Patches`]). A task holding one image multiplies straight into
+/// its output (`[Cout, L]`, bias added in the GEMM's epilogue); images with few output
+/// positions (a 7x7 map has 49, which would leave most of a 32-wide tile empty) are put
+/// side by side, a few per task, into a staging matrix that is then copied out.
 fn conv2d_into(
     x: &[f32],
     w: &[f32],
@@ -88,110 +94,40 @@ fn conv2d_into(
 ) {
     let (k, l) = (g.rows(), g.positions());
     let image = g.channels * g.in_hw[0] * g.in_hw[1];
-    let plan = Plan::new(k, l);
-    let w = MatRef::row_major(w, cout, k);
-    out.par_chunks_mut(plan.images * cout * l)
+    let per_task = Plan::new(k, l).images;
+    let packed = PackedA::new(MatRef::row_major(w, cout, k));
+    let tasks = out.len().div_ceil(per_task * cout * l);
+    // Few tasks (a small batch of large images): let each GEMM split its own tile grid too.
+    // This changes which thread computes a tile, never the bits.
+    let gemm = Gemm::new().parallel(tasks < rayon::current_num_threads());
+    let gemm = match bias {
+        Some(bias) => gemm.row_bias(bias),
+        None => gemm,
+    };
+    out.par_chunks_mut(per_task * cout * l)
         .enumerate()
         .for_each(|(b, out_b)| {
-            let first = b * plan.images;
             let count = out_b.len() / (cout * l);
-            let x_b = &x[first * image..(first + count) * image];
-            let staging = if plan.images > 1 {
-                cout * plan.cols()
-            } else {
-                0
+            let first = b * per_task;
+            let patches = Patches {
+                x: &x[first * image..(first + count) * image],
+                g,
+                images: count,
             };
-            // The thread's reusable scratch: the column matrix, then the staging matrix.
-            with_scratch(k * plan.cols() + staging, |scratch| {
-                let (cols, staging) = scratch.split_at_mut(k * plan.cols());
-                if plan.images == 1 {
-                    one_image(x_b, w, bias, g, plan.tile, cols, out_b);
-                } else {
-                    side_by_side(x_b, w, bias, g, count, cols, staging, out_b);
+            if count == 1 {
+                let c = MatMut::row_major(out_b, cout, l);
+                gemm.run_packed_source(1.0, &packed, &patches, 0.0, c);
+                return;
+            }
+            let width = count * l;
+            with_scratch(cout * width, |staging| {
+                let c = MatMut::row_major(staging, cout, width);
+                gemm.run_packed_source(1.0, &packed, &patches, 0.0, c);
+                for (i, out_i) in out_b.chunks_exact_mut(cout * l).enumerate() {
+                    for (o, row) in out_i.chunks_exact_mut(l).enumerate() {
+                        row.copy_from_slice(&staging[o * width + i * l..o * width + (i + 1) * l]);
+                    }
                 }
             });
         });
-}
-
-/// One image, in tiles of output positions, each multiplied straight into its window of
-/// the output (`[Cout, tile]` with row stride `Ho*Wo`): no copy.
-fn one_image(
-    x: &[f32],
-    w: MatRef<'_>,
-    bias: Option<&[f32]>,
-    g: &Geometry,
-    tile: usize,
-    cols: &mut [f32],
-    out: &mut [f32],
-) {
-    let [cout, k] = w.dims();
-    let l = g.positions();
-    let beta = match bias {
-        Some(b) => {
-            for (row, &bv) in out.chunks_exact_mut(l).zip(b) {
-                row.fill(bv);
-            }
-            1.0
-        }
-        None => 0.0,
-    };
-    let mut l0 = 0;
-    while l0 < l {
-        let t = tile.min(l - l0);
-        im2col(x, g, l0, t, cols, t);
-        let c = MatMut::new(out, l0, [cout, t], [l, 1]);
-        sgemm(1.0, w, MatRef::row_major(&cols[..k * t], k, t), beta, c);
-        l0 += t;
-    }
-}
-
-/// `count` small images side by side in one column matrix `[K, count*L]`, one gemm into a
-/// staging matrix `[Cout, count*L]`, then copied (with the bias) into each image's output.
-/// The copy is `Cout*L` per image, against the `Cout*K` weight re-packing it saves.
-#[allow(clippy::too_many_arguments)]
-fn side_by_side(
-    x: &[f32],
-    w: MatRef<'_>,
-    bias: Option<&[f32]>,
-    g: &Geometry,
-    count: usize,
-    cols: &mut [f32],
-    staging: &mut [f32],
-    out: &mut [f32],
-) {
-    let [cout, k] = w.dims();
-    let l = g.positions();
-    let image = g.channels * g.in_hw[0] * g.in_hw[1];
-    let width = count * l;
-    for i in 0..count {
-        im2col(
-            &x[i * image..(i + 1) * image],
-            g,
-            0,
-            l,
-            &mut cols[i * l..],
-            width,
-        );
-    }
-    let c = MatMut::row_major(&mut staging[..cout * width], cout, width);
-    sgemm(
-        1.0,
-        w,
-        MatRef::row_major(&cols[..k * width], k, width),
-        0.0,
-        c,
-    );
-    for (i, out_i) in out.chunks_exact_mut(cout * l).enumerate() {
-        for (o, row) in out_i.chunks_exact_mut(l).enumerate() {
-            let src = &staging[o * width + i * l..o * width + (i + 1) * l];
-            match bias {
-                Some(b) => {
-                    for (d, &v) in row.iter_mut().zip(src) {
-                        *d = v + b[o];
-                    }
-                }
-                None => row.copy_from_slice(src),
-            }
-        }
-    }
 }

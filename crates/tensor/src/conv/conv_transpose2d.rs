@@ -4,7 +4,7 @@ use rayon::prelude::*;
 
 use super::im2col::{col2im, with_scratch, Geometry, Plan};
 use super::{check_4d, check_bias, Conv2dParams};
-use crate::gemm::{sgemm, MatMut, MatRef};
+use crate::gemm::{Gemm, MatMut, MatRef, PackedA};
 use crate::NdArray;
 
 impl NdArray {
@@ -106,7 +106,8 @@ fn conv_transpose2d_into(
     let out_image = g.channels * plane;
     let plan = Plan::new(rows, l);
     // w is [Cin, Cout*kh*kw] row-major; its transpose is a view.
-    let wt = MatRef::row_major(w, cin, rows).t();
+    // Packed once for the whole batch.
+    let wt = PackedA::new(MatRef::row_major(w, cin, rows).t());
     out.par_chunks_mut(plan.images * out_image)
         .enumerate()
         .for_each(|(b, out_b)| {
@@ -134,7 +135,7 @@ fn conv_transpose2d_into(
                         let t = plan.tile.min(l - l0);
                         let xs = MatRef::new(x_b, l0, [cin, t], [l, 1]);
                         let c = MatMut::row_major(&mut cols[..rows * t], rows, t);
-                        sgemm(1.0, wt, xs, 0.0, c);
+                        Gemm::new().run_packed(1.0, &wt, xs, 0.0, c);
                         col2im(cols, t, g, l0, t, out_b);
                         l0 += t;
                     }
@@ -151,7 +152,7 @@ fn conv_transpose2d_into(
                     }
                     let xs = MatRef::row_major(&staging[..cin * width], cin, width);
                     let c = MatMut::row_major(&mut cols[..rows * width], rows, width);
-                    sgemm(1.0, wt, xs, 0.0, c);
+                    Gemm::new().run_packed(1.0, &wt, xs, 0.0, c);
                     for (i, out_i) in out_b.chunks_exact_mut(out_image).enumerate() {
                         col2im(&cols[i * l..], width, g, 0, l, out_i);
                     }

@@ -5,15 +5,16 @@
 //!
 //! | op | shapes | implementation |
 //! |----|--------|----------------|
-//! | [`conv2d`](NdArray::conv2d) | `x [N,Cin,H,W] * w [Cout,Cin,kh,kw] -> [N,Cout,Ho,Wo]` | tiled im2col + gemm |
+//! | [`conv2d`](NdArray::conv2d) | `x [N,Cin,H,W] * w [Cout,Cin,kh,kw] -> [N,Cout,Ho,Wo]` | implicit gemm (patches packed straight into the gemm's panels) |
 //! | [`conv_transpose2d`](NdArray::conv_transpose2d) | `x [N,Cin,H,W] * w [Cin,Cout,kh,kw] -> [N,Cout,H',W']` | gemm + col2im |
 //! | [`conv2d_weight`](NdArray::conv2d_weight) | `x [N,Cin,H,W], g [N,Cout,Ho,Wo] -> [Cout,Cin,kh,kw]` | im2col + gemm, chunked reduction |
 //!
 //! with `Ho = (H + 2p - d(kh-1) - 1) / s + 1` and `H' = (H-1)s - 2p + d(kh-1) + output_padding + 1`.
 //!
-//! Every kernel splits the batch into rayon tasks whose size depends on the shapes only
-//! (never on the thread count) and runs a single-threaded [`sgemm`](crate::gemm::sgemm) inside
-//! each task: one image in tiles of output positions, or a few small images side by side so
+//! The weight operand is packed once per call ([`PackedA`](crate::gemm::PackedA)) and
+//! shared by every task. Every kernel splits the batch into rayon tasks whose size depends
+//! on the shapes only (never on the thread count) and runs a [`Gemm`](crate::gemm::Gemm)
+//! inside each task: one image in tiles of output positions, or a few small images side by side so
 //! each gemm call is wide enough. `conv2d_weight` sums per-chunk partial gradients along a
 //! fixed binary tree. Outputs are therefore bit-identical for any number of threads. Column
 //! buffers come from a per-thread scratch that is reused across calls.
@@ -24,6 +25,7 @@ mod conv2d;
 mod conv2d_weight;
 mod conv_transpose2d;
 mod im2col;
+mod patches;
 
 /// Stride, padding and dilation of a 2-D convolution, per spatial axis `[h, w]`.
 ///

@@ -1,33 +1,32 @@
-//! The one safe wrapper around `matrixmultiply::sgemm`: `C = alpha * A @ B + beta * C`.
+//! Strided matrix windows: the operands of every GEMM entry point.
 //!
 //! Matrices are described as strided windows into slices, so transposes and sub-blocks cost
 //! nothing: a transposed matrix is the same window with its two strides swapped. Every
-//! window is bounds-checked before the unsafe call, which is the only `unsafe` in the gemm
-//! path. matrixmultiply's own `threading` feature stays off: callers parallelise with rayon,
-//! and a second thread pool inside each rayon task would oversubscribe the cores.
+//! window is bounds-checked when it is built, which is what lets the packing routines and
+//! micro-kernels read and write through raw pointers afterwards.
 
 /// A read-only `rows x cols` matrix inside a slice: element `(i, j)` is at
 /// `offset + i * row_stride + j * col_stride`.
 #[derive(Clone, Copy, Debug)]
 pub struct MatRef<'a> {
-    data: &'a [f32],
-    offset: usize,
-    rows: usize,
-    cols: usize,
-    row_stride: usize,
-    col_stride: usize,
+    pub(super) data: &'a [f32],
+    pub(super) offset: usize,
+    pub(super) rows: usize,
+    pub(super) cols: usize,
+    pub(super) row_stride: usize,
+    pub(super) col_stride: usize,
 }
 
 /// A writable `rows x cols` matrix inside a slice (same addressing as [`MatRef`]); its
 /// elements must not overlap.
 #[derive(Debug)]
 pub struct MatMut<'a> {
-    data: &'a mut [f32],
-    offset: usize,
-    rows: usize,
-    cols: usize,
-    row_stride: usize,
-    col_stride: usize,
+    pub(super) data: &'a mut [f32],
+    pub(super) offset: usize,
+    pub(super) rows: usize,
+    pub(super) cols: usize,
+    pub(super) row_stride: usize,
+    pub(super) col_stride: usize,
 }
 
 /// Largest storage index a strided window touches, or `None` when it is empty.
@@ -149,70 +148,6 @@ impl<'a> MatMut<'a> {
     }
 }
 
-/// `C = alpha * A @ B + beta * C` on one thread, with matrixmultiply's SIMD kernels
-/// (AVX2/FMA when the CPU has them, chosen at run time). When `beta == 0`, `C` is not read,
-/// so it may hold garbage or NaN.
-///
-/// ```
-/// use agon_tensor::gemm::{sgemm, MatMut, MatRef};
-/// let a = [1.0, 2.0, 3.0, 4.0]; // [[1, 2], [3, 4]]
-/// let b = [1.0, 0.0, 0.0, 1.0];
-/// let mut c = [0.0; 4];
-/// // A^T @ I, the transpose taken by swapping strides.
-/// sgemm(1.0, MatRef::row_major(&a, 2, 2).t(), MatRef::row_major(&b, 2, 2), 0.0,
-///       MatMut::row_major(&mut c, 2, 2));
-/// assert_eq!(c, [1.0, 3.0, 2.0, 4.0]);
-/// ```
-///
-/// # Panics
-/// If the inner dimensions or the output shape do not match.
-#[track_caller]
-pub fn sgemm(alpha: f32, a: MatRef<'_>, b: MatRef<'_>, beta: f32, c: MatMut<'_>) {
-    let [m, k] = a.dims();
-    let [kb, n] = b.dims();
-    assert!(
-        k == kb && c.dims() == [m, n],
-        "sgemm: A is {m}x{k}, B is {kb}x{n}, C is {}x{} (need A: m x k, B: k x n, C: m x n)",
-        c.rows,
-        c.cols
-    );
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        // A @ B is the zero matrix: only the beta term remains.
-        for i in 0..m {
-            for j in 0..n {
-                let x = &mut c.data[c.offset + i * c.row_stride + j * c.col_stride];
-                *x = if beta == 0.0 { 0.0 } else { beta * *x };
-            }
-        }
-        return;
-    }
-    // SAFETY: the constructors checked that every element of the three windows lies inside
-    // its slice (last index < len) and that C's elements are pairwise distinct; `c.data` is
-    // a unique borrow, so C aliases neither A nor B. Strides fit in isize because they are
-    // bounded by slice lengths, which are at most isize::MAX.
-    unsafe {
-        matrixmultiply::sgemm(
-            m,
-            k,
-            n,
-            alpha,
-            a.data.as_ptr().add(a.offset),
-            a.row_stride as isize,
-            a.col_stride as isize,
-            b.data.as_ptr().add(b.offset),
-            b.row_stride as isize,
-            b.col_stride as isize,
-            beta,
-            c.data.as_mut_ptr().add(c.offset),
-            c.row_stride as isize,
-            c.col_stride as isize,
-        );
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,18 +164,5 @@ mod tests {
     fn overlapping_output_panics() {
         let mut data = [0.0; 8];
         let _ = MatMut::new(&mut data, 0, [2, 3], [1, 1]);
-    }
-
-    #[test]
-    fn k_zero_scales_c_by_beta() {
-        let mut c = [1.0, 2.0];
-        sgemm(
-            1.0,
-            MatRef::row_major(&[], 1, 0),
-            MatRef::row_major(&[], 0, 2),
-            0.5,
-            MatMut::row_major(&mut c, 1, 2),
-        );
-        assert_eq!(c, [0.5, 1.0]);
     }
 }

@@ -1,0 +1,290 @@
+//! The loops around the micro-kernel (BLIS's five loops, with the parallel split on the
+//! tile grid).
+//!
+//! ```text
+//! for jc in column blocks of C (NC wide):        pack B[.., jc..] into NR slivers (all of K)
+//!   for each task (rows ic.., slivers jr0..jr1):  tasks run in parallel; they own disjoint
+//!     for pc in K blocks (KC deep):                                        tiles of C
+//!       A slivers of rows ic.. over pc..   (packed here, or read from a packed A)
+//!       for jr in jr0..jr1:                B sliver stays in L1 across the ir loop
+//!         for ir in A slivers:             micro-kernel: C tile (+)= A sliver @ B sliver
+//! ```
+//!
+//! Determinism: a tile of C is always computed by one task, which adds the K blocks in
+//! order `pc = 0, KC, 2 KC, ..`; KC depends on the shape and the cache sizes only. How tiles
+//! are grouped into tasks, and which thread runs a task, changes nothing in the arithmetic,
+//! so results are bit-identical for any thread count (and between the serial and parallel
+//! entry points).
+
+use rayon::prelude::*;
+
+use super::blocking::{Blocking, CacheSizes};
+use super::kernel::MicroKernel;
+use super::matrix::MatRef;
+use super::pack::{pack_a, with_scratch, PackB, A_SCRATCH, B_SCRATCH, P_SCRATCH};
+use super::Epilogue;
+
+/// A's slivers packed over the whole of K: sliver `s` at `s * k * mr`, its K block starting
+/// at `pc` at `s * k * mr + pc * mr`.
+#[derive(Clone, Copy)]
+pub(super) struct Slivers<'a> {
+    pub data: &'a [f32],
+    pub k: usize,
+    pub mr: usize,
+}
+
+impl Slivers<'_> {
+    /// Packs every row of `a` (`m x k`) into `dst` (at least `m.div_ceil(mr) * k * mr` floats).
+    pub fn pack<'d>(a: &MatRef<'_>, mr: usize, dst: &'d mut [f32], parallel: bool) -> Slivers<'d> {
+        let [m, k] = [a.rows, a.cols];
+        let len = m.div_ceil(mr) * k * mr;
+        let dst = &mut dst[..len];
+        let one = |(s, d): (usize, &mut [f32])| pack_a(a, s * mr, mr, 0, k, mr, d);
+        if parallel {
+            dst.par_chunks_mut(k * mr).enumerate().for_each(one);
+        } else {
+            dst.chunks_mut(k * mr).enumerate().for_each(one);
+        }
+        Slivers { data: dst, k, mr }
+    }
+}
+
+/// Where the driver gets A from.
+#[derive(Clone, Copy)]
+pub(super) enum ASource<'a> {
+    /// A strided matrix, packed block by block as the loops reach it.
+    Strided(MatRef<'a>),
+    /// Already packed (a layer's weights, packed once and reused).
+    Packed(Slivers<'a>),
+}
+
+/// The output as a raw pointer that tasks share: each task writes only its own tiles.
+#[derive(Clone, Copy)]
+struct Out {
+    ptr: *mut f32,
+    rs: usize,
+    cs: usize,
+}
+
+// SAFETY: `Out` is only dereferenced inside `run_task`, and the task grid gives every tile of
+// C to exactly one task, so no element is accessed by two threads; the pointer stays valid
+// for the whole call because `run` holds the unique borrow of C until all tasks finish.
+unsafe impl Send for Out {}
+// SAFETY: as for Send: shared references to `Out` only hand out disjoint tiles.
+unsafe impl Sync for Out {}
+
+/// Most of A (in floats, 16 MiB) the parallel path packs up front so that tasks splitting
+/// the same rows by columns share one packed copy instead of each packing its own. Beyond
+/// it A has so many rows that tasks split by rows anyway.
+const PREPACK_MAX: usize = 1 << 22;
+
+/// Most of B (in floats, 8 MiB) packed at once: NC is chosen so that `k * NC` fits.
+const B_BLOCK_MAX: usize = 1 << 21;
+
+/// Tasks per thread the parallel split aims for, so that uneven tiles still balance. The
+/// grid never changes results (see the module docs), so it may use the thread count.
+const TASKS_PER_THREAD: usize = 3;
+
+/// Rows `ic .. ic + rows` of C against B slivers `jr0 .. jr1` of the current column block.
+#[derive(Clone, Copy, Debug)]
+struct Task {
+    ic: usize,
+    rows: usize,
+    jr0: usize,
+    jr1: usize,
+}
+
+/// `C = alpha * A @ B + beta * C`, then the epilogue, on kernel `K`, for A with `m` rows.
+/// Shapes were checked by the caller; `m, n, k >= 1`; `c` is the output window's first element with its strides
+/// and every `(i, j) < (m, n)` addresses a distinct element of a unique borrow.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn run<K: MicroKernel>(
+    alpha: f32,
+    a: ASource<'_>,
+    m: usize,
+    b: &(impl PackB + ?Sized),
+    beta: f32,
+    c: *mut f32,
+    [rs, cs]: [usize; 2],
+    epilogue: &Epilogue<'_>,
+    parallel: bool,
+) {
+    let blocking = Blocking::new(CacheSizes::detected(), K::MR, K::NR);
+    let out = Out { ptr: c, rs, cs };
+    let k = b.dims()[0];
+    let prepack = matches!(a, ASource::Strided(_)) && parallel && m * k <= PREPACK_MAX;
+    if prepack {
+        let ASource::Strided(ar) = a else {
+            unreachable!()
+        };
+        with_scratch(&P_SCRATCH, m.div_ceil(K::MR) * k * K::MR, |buf| {
+            let slivers = Slivers::pack(&ar, K::MR, buf, true);
+            columns::<K>(
+                alpha,
+                ASource::Packed(slivers),
+                m,
+                b,
+                beta,
+                out,
+                epilogue,
+                blocking,
+                parallel,
+            );
+        });
+    } else {
+        columns::<K>(alpha, a, m, b, beta, out, epilogue, blocking, parallel);
+    }
+}
+
+/// The jc loop: B packed one column block at a time, then the block's tasks.
+#[allow(clippy::too_many_arguments)]
+fn columns<K: MicroKernel>(
+    alpha: f32,
+    a: ASource<'_>,
+    m: usize,
+    b: &(impl PackB + ?Sized),
+    beta: f32,
+    out: Out,
+    epilogue: &Epilogue<'_>,
+    blocking: Blocking,
+    parallel: bool,
+) {
+    let [k, n] = b.dims();
+    let nc = ((B_BLOCK_MAX / k) / K::NR * K::NR).max(K::NR);
+    let kc = blocking.kc_for(k);
+    let mut jc = 0;
+    while jc < n {
+        let width = nc.min(n - jc);
+        let slivers = width.div_ceil(K::NR);
+        with_scratch(&B_SCRATCH, slivers * K::NR * k, |bbuf| {
+            let pack = |(s, dst): (usize, &mut [f32])| b.pack_sliver(jc + s * K::NR, K::NR, dst);
+            if parallel && slivers > 1 {
+                bbuf.par_chunks_mut(K::NR * k).enumerate().for_each(pack);
+            } else {
+                bbuf.chunks_mut(K::NR * k).enumerate().for_each(pack);
+            }
+            let bbuf: &[f32] = bbuf;
+            let tasks = grid(
+                m,
+                slivers,
+                blocking.mc,
+                matches!(a, ASource::Packed(_)),
+                parallel,
+            );
+            let run =
+                |t: &Task| run_task::<K>(alpha, a, bbuf, k, kc, width, jc, beta, out, epilogue, *t);
+            if parallel && tasks.len() > 1 {
+                tasks.par_iter().for_each(run);
+            } else {
+                tasks.iter().for_each(run);
+            }
+        });
+        jc += width;
+    }
+}
+
+/// Splits `m` rows x `slivers` B slivers into tasks: row blocks of `mc`, and, when running
+/// in parallel with a shared packed A, each row block cut by columns until there are a few
+/// tasks per thread.
+fn grid(m: usize, slivers: usize, mc: usize, shared_a: bool, parallel: bool) -> Vec<Task> {
+    let row_blocks = m.div_ceil(mc);
+    let want = if parallel {
+        TASKS_PER_THREAD * rayon::current_num_threads()
+    } else {
+        1
+    };
+    let chunks = if shared_a {
+        want.div_ceil(row_blocks).clamp(1, slivers)
+    } else {
+        1
+    };
+    let per = slivers.div_ceil(chunks);
+    let mut tasks = Vec::with_capacity(row_blocks * chunks);
+    for rb in 0..row_blocks {
+        let ic = rb * mc;
+        for ch in 0..chunks {
+            let jr0 = ch * per;
+            if jr0 < slivers {
+                tasks.push(Task {
+                    ic,
+                    rows: mc.min(m - ic),
+                    jr0,
+                    jr1: (jr0 + per).min(slivers),
+                });
+            }
+        }
+    }
+    tasks
+}
+
+/// One task: its rows against its B slivers, over every K block in order.
+#[allow(clippy::too_many_arguments)]
+fn run_task<K: MicroKernel>(
+    alpha: f32,
+    a: ASource<'_>,
+    bbuf: &[f32],
+    k: usize,
+    kc: usize,
+    width: usize,
+    jc: usize,
+    beta: f32,
+    out: Out,
+    epilogue: &Epilogue<'_>,
+    t: Task,
+) {
+    let a_slivers = t.rows.div_ceil(K::MR);
+    let mut pc = 0;
+    while pc < k {
+        let depth = kc.min(k - pc);
+        let beta_block = if pc == 0 { beta } else { 1.0 };
+        let last = pc + depth == k;
+        let body = |a_sliver: &dyn Fn(usize) -> *const f32| {
+            for jr in t.jr0..t.jr1 {
+                let b_ptr = bbuf[jr * K::NR * k + pc * K::NR..].as_ptr();
+                let cols = K::NR.min(width - jr * K::NR);
+                let j = jc + jr * K::NR;
+                for s in 0..a_slivers {
+                    let i = t.ic + s * K::MR;
+                    let rows = K::MR.min(t.ic + t.rows - i);
+                    // SAFETY: tile (i.., j..) of `rows x cols` lies inside C (i < m,
+                    // j < n) and belongs to this task alone (see `Out`); the A sliver holds
+                    // depth * MR floats and the B sliver depth * NR (they were packed over
+                    // this K block, zero-padded); the kernel's ISA was checked by `Isa`
+                    // before dispatching to this monomorphisation.
+                    unsafe {
+                        let c = out.ptr.add(i * out.rs + j * out.cs);
+                        K::tile(
+                            depth,
+                            a_sliver(s),
+                            b_ptr,
+                            c,
+                            out.rs,
+                            out.cs,
+                            rows,
+                            cols,
+                            alpha,
+                            beta_block,
+                        );
+                        if last && epilogue.is_active() {
+                            epilogue.apply(c, out.rs, out.cs, i, j, rows, cols);
+                        }
+                    }
+                }
+            }
+        };
+        match a {
+            ASource::Packed(p) => {
+                let first = t.ic / K::MR;
+                body(&|s| p.data[(first + s) * p.k * p.mr + pc * p.mr..].as_ptr());
+            }
+            ASource::Strided(ar) => {
+                with_scratch(&A_SCRATCH, a_slivers * depth * K::MR, |abuf| {
+                    pack_a(&ar, t.ic, t.rows, pc, depth, K::MR, abuf);
+                    let abuf: &[f32] = abuf;
+                    body(&|s| abuf[s * depth * K::MR..].as_ptr());
+                });
+            }
+        }
+        pc += depth;
+    }
+}

@@ -1,0 +1,139 @@
+//! The AVX-512F micro-kernel: a 12 x 32 tile of C in 24 zmm accumulators.
+//!
+//! Per step `p` of the inner product it loads one 32-wide row of the B sliver (two zmm
+//! registers), broadcasts each of the 12 values of A's column, and issues 24 FMAs. Why
+//! 12 x 32: 24 accumulators + 2 B registers + 1 broadcast = 27 of the 32 zmm registers,
+//! and 24 independent FMA chains cover the FMA latency (4 cycles) times the two FMA ports
+//! (8 in flight) three times over; the 14 loads per 24 FMAs stay under the two load ports'
+//! rate. A taller tile (14 rows) leaves no register for a second broadcast in flight, a
+//! shorter one (8) does more loads per FMA; measured on a Xeon (AVX-512) 12 rows was
+//! fastest (BENCHMARKS.md).
+
+use std::arch::x86_64::*;
+
+use super::{store_scalar, MicroKernel};
+
+/// The AVX-512F 12 x 32 kernel.
+pub(in crate::gemm) struct Avx512;
+
+const MR: usize = 12;
+const NR: usize = 32;
+
+impl MicroKernel for Avx512 {
+    const MR: usize = MR;
+    const NR: usize = NR;
+
+    #[inline]
+    unsafe fn tile(
+        kc: usize,
+        a: *const f32,
+        b: *const f32,
+        c: *mut f32,
+        rs_c: usize,
+        cs_c: usize,
+        m: usize,
+        n: usize,
+        alpha: f32,
+        beta: f32,
+    ) {
+        // SAFETY: the caller guarantees AVX-512F and the pointer contract of `tile`.
+        unsafe { tile_avx512(kc, a, b, c, rs_c, cs_c, m, n, alpha, beta) }
+    }
+}
+
+/// Lane mask selecting the first `n` (clamped to 0..=16) of 16 lanes.
+#[inline(always)]
+fn lanes(n: usize) -> __mmask16 {
+    if n >= 16 {
+        0xffff
+    } else {
+        ((1u32 << n) - 1) as __mmask16
+    }
+}
+
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn tile_avx512(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    c: *mut f32,
+    rs_c: usize,
+    cs_c: usize,
+    m: usize,
+    n: usize,
+    alpha: f32,
+    beta: f32,
+) {
+    let mut acc = [[_mm512_setzero_ps(); 2]; MR];
+    // One step of the inner product at A column `a` and B row `b`.
+    #[inline(always)]
+    unsafe fn step(acc: &mut [[__m512; 2]; MR], a: *const f32, b: *const f32) {
+        // SAFETY: the caller of `tile_avx512` provides these MR + NR floats.
+        unsafe {
+            let b0 = _mm512_loadu_ps(b);
+            let b1 = _mm512_loadu_ps(b.add(16));
+            for (i, row) in acc.iter_mut().enumerate() {
+                let ai = _mm512_set1_ps(*a.add(i));
+                row[0] = _mm512_fmadd_ps(ai, b0, row[0]);
+                row[1] = _mm512_fmadd_ps(ai, b1, row[1]);
+            }
+        }
+    }
+    let (mut a, mut b) = (a, b);
+    // Unrolled by 4: the loop's pointer and counter updates run on the same ports as the
+    // FMAs, so doing them once per 96 FMAs instead of once per 24 frees FMA slots.
+    let mut left = kc;
+    while left >= 4 {
+        // SAFETY: at least 4 steps of A (4 * MR floats) and B (4 * NR) remain.
+        unsafe {
+            step(&mut acc, a, b);
+            step(&mut acc, a.add(MR), b.add(NR));
+            step(&mut acc, a.add(2 * MR), b.add(2 * NR));
+            step(&mut acc, a.add(3 * MR), b.add(3 * NR));
+            a = a.add(4 * MR);
+            b = b.add(4 * NR);
+        }
+        left -= 4;
+    }
+    for _ in 0..left {
+        // SAFETY: one more step of A and B remains.
+        unsafe {
+            step(&mut acc, a, b);
+            a = a.add(MR);
+            b = b.add(NR);
+        }
+    }
+    let alpha_v = _mm512_set1_ps(alpha);
+    if cs_c == 1 {
+        // Rows of C are contiguous: masked vector stores cover full and edge tiles alike
+        // (masked-off lanes are neither read nor written, so they cannot fault).
+        let beta_v = _mm512_set1_ps(beta);
+        let masks = [lanes(n), lanes(n.saturating_sub(16))];
+        for (i, row) in acc.iter().enumerate().take(m) {
+            for (half, &mask) in masks.iter().enumerate() {
+                // SAFETY: lanes selected by `mask` are columns < n of row i < m, inside
+                // the window the caller vouches for.
+                unsafe {
+                    let dst = c.add(i * rs_c + half * 16);
+                    let mut v = _mm512_mul_ps(alpha_v, row[half]);
+                    if beta != 0.0 {
+                        v = _mm512_fmadd_ps(beta_v, _mm512_maskz_loadu_ps(mask, dst), v);
+                    }
+                    _mm512_mask_storeu_ps(dst, mask, v);
+                }
+            }
+        }
+    } else {
+        let mut tile = [0.0f32; MR * NR];
+        for (i, row) in acc.iter().enumerate() {
+            // SAFETY: `tile` has MR * NR floats; row i's 32 go to i * NR.
+            unsafe {
+                _mm512_storeu_ps(tile.as_mut_ptr().add(i * NR), row[0]);
+                _mm512_storeu_ps(tile.as_mut_ptr().add(i * NR + 16), row[1]);
+            }
+        }
+        // SAFETY: forwarded from the caller.
+        unsafe { store_scalar(&tile, NR, c, rs_c, cs_c, m, n, alpha, beta) };
+    }
+}

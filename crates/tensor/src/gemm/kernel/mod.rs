@@ -1,0 +1,76 @@
+//! Register-blocked micro-kernels: `C[0..m, 0..n] = alpha * A_sliver @ B_sliver + beta * C`
+//! for one `MR x NR` tile.
+//!
+//! Both operands arrive packed (see `pack.rs`): the A sliver holds `kc` columns of `MR`
+//! values (`a[p * MR + i] = A[i, p]`), the B sliver `kc` rows of `NR` values
+//! (`b[p * NR + j] = B[p, j]`), both zero-padded past the matrix edge. The kernel therefore
+//! always computes a whole tile with the same instruction sequence, and only its store
+//! respects `m <= MR`, `n <= NR`: edge tiles take no slower path through the arithmetic.
+//!
+//! Each output element is `sum_p a[p] * b[p]` accumulated in `p` order with fused
+//! multiply-adds, then scaled: the order depends on nothing but `kc`, so the result is the
+//! same on any thread.
+
+#[cfg(target_arch = "x86_64")]
+pub(super) mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub(super) mod avx512;
+
+/// A micro-kernel of one ISA.
+pub(super) trait MicroKernel {
+    /// Rows of the register tile.
+    const MR: usize;
+    /// Columns of the register tile.
+    const NR: usize;
+
+    /// Computes one tile.
+    ///
+    /// # Safety
+    /// The CPU supports the kernel's instruction set; `a` points to `kc * MR` readable
+    /// floats and `b` to `kc * NR`; `1 <= m <= MR`, `1 <= n <= NR`; for every `i < m`,
+    /// `j < n`, `c + i * rs_c + j * cs_c` is a valid, writable float that no other thread
+    /// touches during the call, and distinct `(i, j)` give distinct addresses. When
+    /// `beta == 0`, C is only written, never read.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile(
+        kc: usize,
+        a: *const f32,
+        b: *const f32,
+        c: *mut f32,
+        rs_c: usize,
+        cs_c: usize,
+        m: usize,
+        n: usize,
+        alpha: f32,
+        beta: f32,
+    );
+}
+
+/// Writes a computed tile `acc` (row-major `MR x NR` in memory) into C with alpha and beta:
+/// the store used where vector stores do not apply (strided C columns, narrow edge tiles).
+///
+/// # Safety
+/// As [`MicroKernel::tile`] for `c`, `rs_c`, `cs_c`, `m`, `n`; `acc` holds `m` rows of `nr`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn store_scalar(
+    acc: &[f32],
+    nr: usize,
+    c: *mut f32,
+    rs_c: usize,
+    cs_c: usize,
+    m: usize,
+    n: usize,
+    alpha: f32,
+    beta: f32,
+) {
+    for i in 0..m {
+        for j in 0..n {
+            // SAFETY: (i, j) is inside the m x n window the caller vouches for.
+            let dst = unsafe { c.add(i * rs_c + j * cs_c) };
+            let v = alpha * acc[i * nr + j];
+            // SAFETY: as above; beta == 0 must not read C (it may hold NaN).
+            unsafe { *dst = if beta == 0.0 { v } else { v + beta * *dst } };
+        }
+    }
+}
