@@ -8,7 +8,7 @@ Optional; CI never runs it. From the repository root, with any Python that has t
 What it measures (CPU, float32, `torch.set_num_threads(--threads)`, default 2 threads to match
 the 2-core target; everything under `torch.no_grad()`, inputs from `torch.randn`):
 
-* `sgemm/square_N`, N in 64..1024: `torch.mm(a, b)` on N x N matrices; 2*N^3 FLOP.
+* `sgemm/square_N`, N in 64, 128, 256, 512, 1024: `torch.mm(a, b)` on N x N matrices; 2*N^3 FLOP.
 * `conv/<layer>_<op>` for each convolution of the `dcgan28` workload at batch 64:
       D1 = Conv2d(1, 64, k5, s2, p2)            28x28 -> 14x14
       D2 = Conv2d(64, 128, k5, s2, p2)          14x14 -> 7x7
@@ -42,20 +42,79 @@ the 2-core target; everything under `torch.no_grad()`, inputs from `torch.randn`
   data N(0, 1). Models in training mode (BatchNorm batch statistics, Dropout active);
   autograd enabled; no GFLOP/s.
 
-Reported per row: median seconds per call (torch.utils.benchmark.Timer.blocked_autorange,
-which runs a warm-up and then timed blocks for at least --min-time seconds) and GFLOP/s.
-Row names match Agon's criterion benchmark ids (benches/sgemm.rs, benches/conv.rs,
-benches/autodiff.rs, benches/train_step.rs).
+* `train_step/default`: the same step for the model `agon train` builds by default
+  (torch_default_model.py's G and D: DCGAN width 32, latent 64, nearest x2 + 3x3 convs in
+  G, no BatchNorm in D; G 225,761 and D 36,513 parameters), batch 64, Adam(2e-4, (0.5,
+  0.999)), real data uniform on [-1, 1).
+* `gen/gen28_forward_256`, `gen/default_forward_256`: the dcgan28 / default generator's
+  forward on z ~ N(0, 1) of batch 256 (drawn once, outside the timed call), in evaluation
+  mode (BatchNorm on running statistics, as when sampling) under `torch.no_grad()`; no
+  GFLOP/s.
+
+Row names are Agon's criterion benchmark ids (benches/sgemm.rs, benches/conv.rs,
+benches/autodiff.rs, benches/train_step.rs); `train_step/default` and the `gen/` rows are
+the ids the Rust benchmarks for them are to use.
+
+How a row is timed
+------------------
+Threads are set once, first (`torch.set_num_threads`), and never touched again. Each row is
+called for `--warmup` seconds (at least 3 calls: the first call pays for the OpenMP pool's
+start, MKL/oneDNN's kernel selection and allocations), then timed with `time.perf_counter`
+in blocks of k calls, k chosen so that a block lasts about 2 ms (k = 1 for anything slower),
+until `--min-time` seconds and at least 5 blocks have run. The row's time is the median of
+the block means; `min_s`, `p25_s` and `p75_s` of the block means are kept in the JSON.
+
+While a row runs the script also reads /proc/stat and its own CPU time (getrusage), so it
+knows how much CPU *other* processes (and the hypervisor's steal) took meanwhile, in cores:
+`other_cpu`. Before a row it waits (up to `--wait` seconds) for the machine to be quiet
+(other_cpu below `--max-other`, 0.15 of a core by default), and a row measured while it was
+not is measured again (up to `--retries` times). A row still measured on a busy machine is
+marked `busy` and printed with a `!`: its time is not a figure for a table.
+
+Sanity check: within a family of rows that differ only in size (`sgemm/square_N`), a row
+whose time per call is longer than a larger size's, or whose GFLOP/s is below 1/16 of the
+best GFLOP/s at a larger size, is impossible on a quiet machine; the script prints a
+WARNING for each such row and marks it `implausible` in the JSON.
+
+Why the old figures were impossible (issue 10: sgemm 64^3 in 6.8 ms, slower than 512^3)
+--------------------------------------------------------------------------------------
+Not the Timer's lambda/globals (about 0.1 us), not denormals (randn inputs have none), not
+AMX (float32 GEMM does not use it), and not a first-call cost (a warm-up absorbs it). The
+cause was CPU contention meeting the OpenMP fork/join: the 2 cores were also running another
+engineer's cargo builds (one rustc per core). With `--threads 2`, even a 64x64 `torch.mm`
+opens an OpenMP parallel region (idle machine: 10 us with 2 threads, 5.4 us with 1), and the
+call returns only when the second thread has run its share. That thread busy-waits in
+libgomp between regions (the default spin policy), which uses up its fair share of a core
+that a compiler process also wants; the kernel's scheduler (EEVDF, tick-driven) then lets the
+compiler run out its slice before the pool thread runs again, so a parallel region costs
+a scheduler slice, seen in per-call times as steps of about 4 and 8 ms. (That the spinning
+is what makes it this bad is inferred, not traced: with OMP_WAIT_POLICY=PASSIVE, where the
+pool threads sleep at once instead of spinning, the same calls cost 16 us, below.) That cost is per call,
+not per FLOP, which is why 64^3 came out as slow as or slower than 512^3, and why whole
+training steps (hundreds of parallel regions) came out 15-50x slow (mlp2d step with one
+rustc running: 15 ms with 1 thread, 720 ms with 2). Measured on this machine with both
+cores busy: `torch.mm` 64^3, 2 threads, per-call median 8.0 ms (1 thread: 5.3 us; 2 threads
+with OMP_WAIT_POLICY=PASSIVE: 16 us). `Timer.blocked_autorange` could not filter any of
+this: it times blocks of thousands of calls (10,000 for 64^3) and takes the median of the
+*block means*, and every block contained its share of stalls. Nothing in the old script
+noticed that the machine was busy, so the rows were printed as if valid.
+
+The fix is the timing above: short blocks (so a stall spoils a block, not the row), the
+busy-machine check, waits and retries, and the size-family sanity check. Figures for a
+table must come from a run with no row marked `busy` or `implausible`.
 """
 
 import argparse
 import json
+import os
 import platform
+import resource
+import subprocess
 import sys
+import time
 
 import torch
 import torch.nn.functional as F
-from torch.utils.benchmark import Timer
 
 BATCH = 64
 
@@ -220,10 +279,28 @@ def train_step_cases():
     real = torch.rand(64, 1, 28, 28) * 2 - 1
     yield "train_step/dcgan28", make_step(g, d, real, 100, 2e-4), None
 
+    from torch_default_model import D as DefaultD, G as DefaultG, LATENT_DIM
+    g, d = DefaultG(), DefaultD()
+    real = torch.rand(64, 1, 28, 28) * 2 - 1
+    yield "train_step/default", make_step(g, d, real, LATENT_DIM, 2e-4), None
+
     g = mlp([2, 128, 128, 128, 2], torch.nn.ReLU)
     d = mlp([2, 128, 128, 128, 1], lambda: torch.nn.LeakyReLU(0.2))
     real = torch.randn(256, 2)
     yield "train_step/mlp2d", make_step(g, d, real, 2, 1e-3), None
+
+
+def gen_cases():
+    """Generator forwards at batch 256 in evaluation mode; the caller runs them under
+    no_grad."""
+    sys.dont_write_bytecode = True
+    from torch_dcgan28 import G as Dcgan28G
+    from torch_default_model import G as DefaultG, LATENT_DIM
+    for name, g, latent in (("gen/gen28_forward_256", Dcgan28G(), 100),
+                            ("gen/default_forward_256", DefaultG(), LATENT_DIM)):
+        g.eval()
+        z = torch.randn(256, latent)
+        yield name, (lambda g=g, z=z: g(z)), None
 
 
 def cpu_name():
@@ -238,48 +315,245 @@ def cpu_name():
     return platform.processor() or platform.machine()
 
 
+def lscpu_model_name():
+    """`lscpu`'s "Model name" line, or None where lscpu is missing."""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    for line in out.splitlines():
+        if line.startswith("Model name:"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+def cpu_flags(wanted=("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile")):
+    """Which of the ISA extensions that matter here /proc/cpuinfo lists."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    have = set(line.split(":", 1)[1].split())
+                    return [w for w in wanted if w in have]
+    except OSError:
+        pass
+    return []
+
+
+class CpuMeter:
+    """CPU time taken by everything but this process while it runs, in cores.
+
+    Busy time of the whole machine comes from /proc/stat's first line (user, nice, system,
+    irq, softirq, steal; guest time is already in user), this process's from getrusage
+    (all its threads). other = machine busy - own. Where /proc/stat is missing (not Linux)
+    it reports None, and the busy-machine check is off.
+    """
+
+    TICK = 1.0 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.01
+
+    @staticmethod
+    def _machine_busy_s():
+        try:
+            with open("/proc/stat") as f:
+                fields = f.readline().split()
+        except OSError:
+            return None
+        user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[1:9])
+        return (user + nice + system + irq + softirq + steal) * CpuMeter.TICK
+
+    @staticmethod
+    def _own_s():
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    def __enter__(self):
+        self.t0, self.busy0, self.own0 = time.perf_counter(), self._machine_busy_s(), self._own_s()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.t0
+        busy1 = self._machine_busy_s()
+        if busy1 is None or self.busy0 is None:
+            self.other = None
+        else:
+            other_s = (busy1 - self.busy0) - (self._own_s() - self.own0)
+            self.other = max(0.0, other_s) / max(self.wall, 1e-9)
+        return False
+
+
+def machine_other_cpu(seconds=0.25):
+    """Cores' worth of CPU other processes use, sampled over `seconds` while we sleep."""
+    with CpuMeter() as m:
+        time.sleep(seconds)
+    return m.other
+
+
+BLOCK_TARGET_S = 2e-3  # aim of one timed block: short, so one scheduler stall spoils one block
+
+
+def time_row(fn, min_time, warmup):
+    """Warm-up, then the median (and spread) of block means; see the module docs."""
+    t_end = time.perf_counter() + warmup
+    calls, t0 = 0, time.perf_counter()
+    while calls < 3 or time.perf_counter() < t_end:
+        fn()
+        calls += 1
+    per_call = (time.perf_counter() - t0) / calls  # includes the first call: an upper bound
+    # Re-estimate from a last few calls, now warm.
+    t0 = time.perf_counter()
+    for _ in range(3):
+        fn()
+    per_call = min(per_call, (time.perf_counter() - t0) / 3)
+    number = max(1, int(BLOCK_TARGET_S / max(per_call, 1e-9)))
+    means = []
+    t_stop = time.perf_counter() + min_time
+    while len(means) < 5 or time.perf_counter() < t_stop:
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        means.append((time.perf_counter() - t0) / number)
+    means.sort()
+
+    def q(p):
+        return means[min(len(means) - 1, int(p * len(means)))]
+
+    return {"median_s": q(0.5), "min_s": means[0], "p25_s": q(0.25), "p75_s": q(0.75),
+            "blocks": len(means), "calls_per_block": number}
+
+
+def size_family(name):
+    """("sgemm/square", 64) for "sgemm/square_64"; None for names without a size."""
+    head, _, tail = name.rpartition("_")
+    return (head, int(tail)) if head and tail.isdigit() else None
+
+
+def sanity_check(rows, ratio=16.0):
+    """Flags rows that are impossible next to a larger size of the same family."""
+    warnings = []
+    for r in rows:
+        fam = size_family(r["name"])
+        if fam is None or r["gflops"] is None:
+            continue
+        larger = [o for o in rows if o is not r and o["gflops"] is not None
+                  and size_family(o["name"]) is not None
+                  and size_family(o["name"])[0] == fam[0] and size_family(o["name"])[1] > fam[1]]
+        if not larger:
+            continue
+        slower = [o["name"] for o in larger if o["median_s"] <= r["median_s"]]
+        best = max(larger, key=lambda o: o["gflops"])
+        why = []
+        if slower:
+            why.append(f"slower per call than {', '.join(slower)}")
+        if r["gflops"] * ratio < best["gflops"]:
+            why.append(f"{r['gflops']:.1f} GFLOP/s is under 1/{ratio:g} of {best['name']}'s "
+                       f"{best['gflops']:.1f}")
+        if why:
+            r["implausible"] = "; ".join(why)
+            warnings.append(f"WARNING: {r['name']}: {r['implausible']} (on a quiet machine "
+                            f"this cannot happen: see 'Why the old figures were impossible')")
+    return warnings
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads (2)")
     ap.add_argument("--min-time", type=float, default=0.5,
                     help="seconds of timed runs per row (0.5)")
+    ap.add_argument("--warmup", type=float, default=0.1,
+                    help="seconds of untimed calls per row, at least 3 calls (0.1)")
+    ap.add_argument("--max-other", type=float, default=0.15,
+                    help="cores other processes may use during a row before it counts as "
+                         "measured on a busy machine (0.15)")
+    ap.add_argument("--wait", type=float, default=30.0,
+                    help="seconds to wait for a quiet machine before each row (30)")
+    ap.add_argument("--retries", type=int, default=2,
+                    help="re-measurements of a row measured on a busy machine (2)")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     ap.add_argument("--filter", default="", help="only rows whose name contains this")
     args = ap.parse_args()
 
-    torch.manual_seed(0)
+    # Threads first, before any tensor work starts the pools, and only once.
     torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
     rows = []
+
+    def wait_for_quiet():
+        deadline = time.perf_counter() + args.wait
+        other = machine_other_cpu()
+        while other is not None and other > args.max_other and time.perf_counter() < deadline:
+            time.sleep(1.0)
+            other = machine_other_cpu()
+        return other
 
     def measure(cases):
         for name, fn, flops in cases:
             if args.filter not in name:
                 continue
-            t = Timer(stmt="fn()", globals={"fn": fn}, num_threads=args.threads)
-            m = t.blocked_autorange(min_run_time=args.min_time)
-            rows.append({"name": name, "median_s": m.median, "flop": flops,
-                         "gflops": flops / m.median / 1e9 if flops else None})
+            best = None
+            for attempt in range(1 + args.retries):
+                wait_for_quiet()
+                with CpuMeter() as meter:
+                    m = time_row(fn, args.min_time, args.warmup)
+                m["other_cpu"] = meter.other
+                m["attempts"] = attempt + 1
+                busy = meter.other is not None and meter.other > args.max_other
+                if best is None or (meter.other or 0.0) < (best["other_cpu"] or 0.0):
+                    best = m
+                if not busy:
+                    break
+            best["busy"] = best["other_cpu"] is not None and best["other_cpu"] > args.max_other
+            row = {"name": name, "flop": flops,
+                   "gflops": flops / best["median_s"] / 1e9 if flops else None}
+            row.update(best)
+            rows.append(row)
+            mark = "  BUSY" if row["busy"] else ""
+            print(f"  {name}: {fmt_time(row['median_s'])} (other processes "
+                  f"{row['other_cpu'] if row['other_cpu'] is not None else float('nan'):.2f} "
+                  f"cores){mark}", file=sys.stderr, flush=True)
 
+    load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     with torch.no_grad():
         measure(list(sgemm_cases()) + list(conv_cases()))
+        measure(gen_cases())
     measure(autodiff_cases())
     measure(train_step_cases())
+    warnings = sanity_check(rows)
 
     env = {"torch": torch.__version__, "threads": args.threads,
+           "cpu_capability": torch.backends.cpu.get_cpu_capability(),
            "python": platform.python_version(), "machine": platform.machine(),
-           "processor": cpu_name()}
-    print(f"PyTorch {env['torch']}, {args.threads} thread(s), {env['processor']}\n")
-    print("| benchmark | median time | GFLOP/s |")
-    print("|---|---:|---:|")
+           "processor": cpu_name(), "lscpu_model_name": lscpu_model_name(),
+           "cpu_flags": cpu_flags(), "online_cpus": os.cpu_count(),
+           "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+           "loadavg_before": load_before,
+           "loadavg_after": os.getloadavg() if hasattr(os, "getloadavg") else None,
+           "min_time_s": args.min_time, "max_other_cores": args.max_other,
+           "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    print(f"PyTorch {env['torch']}, {args.threads} thread(s), {env['lscpu_model_name'] or env['processor']}, "
+          f"ATen CPU capability {env['cpu_capability']}, ISA flags {' '.join(env['cpu_flags'])}\n")
+    print("| benchmark | median time | GFLOP/s | min | other CPU |")
+    print("|---|---:|---:|---:|---:|")
     for r in rows:
-        t = r["median_s"]
-        shown = f"{t * 1e6:.1f} us" if t < 1e-3 else f"{t * 1e3:.3f} ms"
         gflops = f"{r['gflops']:.1f}" if r["gflops"] is not None else "-"
-        print(f"| {r['name']} | {shown} | {gflops} |")
+        other = f"{r['other_cpu']:.2f}" if r["other_cpu"] is not None else "-"
+        flag = " !" if r["busy"] or r.get("implausible") else ""
+        print(f"| {r['name']}{flag} | {fmt_time(r['median_s'])} | {gflops} | "
+              f"{fmt_time(r['min_s'])} | {other} |")
+    busy = [r["name"] for r in rows if r["busy"]]
+    if busy:
+        warnings.append(f"WARNING: {len(busy)} row(s) measured while other processes used more "
+                        f"than {args.max_other} of a core (marked !, column 'other CPU'): "
+                        f"{', '.join(busy)}; rerun on a quiet machine before using them")
+    for w in warnings:
+        print(w)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"env": env, "results": rows}, f, indent=2)
+            json.dump({"env": env, "results": rows, "warnings": warnings}, f, indent=2)
         print(f"\nwrote {args.json}", file=sys.stderr)
+
+
+def fmt_time(t):
+    return f"{t * 1e6:.1f} us" if t < 1e-3 else f"{t * 1e3:.3f} ms"
 
 
 if __name__ == "__main__":
