@@ -27,7 +27,6 @@ use agon::autodiff::Tensor;
 use agon::gan::trainer::{build_models, TrainConfig};
 use agon::gan::{Dcgan28Discriminator, Dcgan28Generator, Discriminator, GanLoss, Generator, Mlp};
 use agon::nn::optim::{Adam, AdamConfig, Optimizer};
-use agon::nn::Module;
 use agon::tensor::NdArray;
 use criterion::{criterion_group, criterion_main, Criterion};
 use rand::rngs::StdRng;
