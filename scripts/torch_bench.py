@@ -4,6 +4,10 @@ can be compared on the same machine in the same session (DESIGN.md section 6).
 Optional; CI never runs it. From the repository root, with any Python that has torch:
 
     /work/torchenv/bin/python scripts/torch_bench.py [--threads 2] [--min-time 0.5] [--json FILE]
+        [--only sgemm,conv,gen,autodiff,train_step] [--filter SUBSTRING] [--match REGEX]
+
+scripts/run_benchmarks.py runs it one group at a time (`--only <group>`) between Agon's
+criterion benchmarks and writes BENCHMARKS.md's tables from both.
 
 What it measures (CPU, float32, `torch.set_num_threads(--threads)`, default 2 threads to match
 the 2-core target; everything under `torch.no_grad()`, inputs from `torch.randn`):
@@ -105,9 +109,11 @@ table must come from a run with no row marked `busy` or `implausible`.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import platform
+import re
 import resource
 import subprocess
 import sys
@@ -303,6 +309,16 @@ def gen_cases():
         yield name, (lambda g=g, z=z: g(z)), None
 
 
+# Row groups in the order they run: (name prefix, case generator, timed under no_grad).
+CASE_GROUPS = [
+    ("sgemm", sgemm_cases, True),
+    ("conv", conv_cases, True),
+    ("gen", gen_cases, True),
+    ("autodiff", autodiff_cases, False),
+    ("train_step", train_step_cases, False),
+]
+
+
 def cpu_name():
     """The CPU model (from /proc/cpuinfo on Linux), else the platform's machine type."""
     try:
@@ -470,7 +486,18 @@ def main():
                     help="re-measurements of a row measured on a busy machine (2)")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     ap.add_argument("--filter", default="", help="only rows whose name contains this")
+    ap.add_argument("--only", metavar="GROUPS", default="",
+                    help="comma-separated row groups (the part of a name before its first "
+                         "'/': " + ", ".join(g for g, _, _ in CASE_GROUPS) + "); only these "
+                         "groups' cases are built and timed (default: all)")
+    ap.add_argument("--match", metavar="REGEX", default="",
+                    help="only rows whose name matches this regular expression (re.search)")
     args = ap.parse_args()
+    only = [g.strip() for g in args.only.split(",") if g.strip()]
+    unknown = [g for g in only if g not in {name for name, _, _ in CASE_GROUPS}]
+    if unknown:
+        ap.error(f"--only: unknown group(s) {', '.join(unknown)}")
+    pattern = re.compile(args.match) if args.match else None
 
     # Threads first, before any tensor work starts the pools, and only once.
     torch.set_num_threads(args.threads)
@@ -487,7 +514,7 @@ def main():
 
     def measure(cases):
         for name, fn, flops in cases:
-            if args.filter not in name:
+            if args.filter not in name or (pattern is not None and not pattern.search(name)):
                 continue
             best = None
             for attempt in range(1 + args.retries):
@@ -512,11 +539,11 @@ def main():
                   f"cores){mark}", file=sys.stderr, flush=True)
 
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
-    with torch.no_grad():
-        measure(list(sgemm_cases()) + list(conv_cases()))
-        measure(gen_cases())
-    measure(autodiff_cases())
-    measure(train_step_cases())
+    for group, cases, no_grad in CASE_GROUPS:
+        if only and group not in only:
+            continue  # not even built: train_step's models need numpy and safetensors
+        with torch.no_grad() if no_grad else contextlib.nullcontext():
+            measure(cases())
     warnings = sanity_check(rows)
 
     env = {"torch": torch.__version__, "threads": args.threads,
@@ -528,6 +555,7 @@ def main():
            "loadavg_before": load_before,
            "loadavg_after": os.getloadavg() if hasattr(os, "getloadavg") else None,
            "min_time_s": args.min_time, "max_other_cores": args.max_other,
+           "only": only, "filter": args.filter, "match": args.match,
            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     print(f"PyTorch {env['torch']}, {args.threads} thread(s), {env['lscpu_model_name'] or env['processor']}, "
           f"ATen CPU capability {env['cpu_capability']}, ISA flags {' '.join(env['cpu_flags'])}\n")
