@@ -1,4 +1,5 @@
-//! `conv_transpose2d`: gemm + col2im, one rayon task per batch item.
+//! `conv_transpose2d`: at stride 1 a plain conv2d (implicit GEMM) with the flipped weight;
+//! otherwise gemm + col2im, one rayon task per batch item.
 
 use rayon::prelude::*;
 
@@ -29,7 +30,10 @@ impl NdArray {
     /// assert_eq!(y.get(&[0, 0, 3, 2]), 4.0);
     /// ```
     ///
-    /// Rayon tasks run over the batch: each multiplies the transposed weight
+    /// At stride 1 without output padding (a stride-1 layer's input gradient), it is computed
+    /// as the conv2d it equals: `conv2d(x, flip(w)^T, padding d(k-1) - p)`, with the weight's
+    /// channel axes swapped and its taps reversed, so it runs as an implicit GEMM with no
+    /// column matrix at all. Otherwise rayon tasks run over the batch: each multiplies the transposed weight
     /// `W^T [Cout*kh*kw, Cin]` (a strided view, no copy) by a tile of an image's pixels
     /// `[Cin, tile]` into a reused column buffer, then col2im adds the columns onto the
     /// output image. Images with few pixels (a 7x7 map has 49) are put side by side, a few
@@ -62,6 +66,9 @@ impl NdArray {
         );
         check_bias(OP, bias, cout);
         let [oh, ow] = p.conv_transpose2d_output_hw([h, w], [kh, kw], output_padding);
+        if let Some(direct) = as_stride1_conv2d(p, [kh, kw], output_padding) {
+            return self.conv2d(&flip_transpose(weight), bias, &direct);
+        }
         // The conv2d this op is the adjoint of: it maps the [Cout, oh, ow] output image to
         // the [Cin, h, w] input grid, so the column grid is the input's pixels.
         let g = Geometry {
@@ -159,4 +166,48 @@ fn conv_transpose2d_into(
                 }
             });
         });
+}
+
+/// The conv2d parameters that compute a stride-1 transposed convolution, when there are
+/// some: each output pixel `o` gathers `x[o + p - d*k]` over taps `k`, which is a conv2d
+/// over the reversed taps with padding `d(k-1) - p` (that must not be negative) and the same
+/// dilation. Output padding would need asymmetric padding, so it is left to the general
+/// path.
+fn as_stride1_conv2d(
+    p: &Conv2dParams,
+    kernel: [usize; 2],
+    output_padding: [usize; 2],
+) -> Option<Conv2dParams> {
+    if p.stride != [1, 1] || output_padding != [0, 0] {
+        return None;
+    }
+    let mut padding = [0; 2];
+    for a in 0..2 {
+        padding[a] = (p.dilation[a] * (kernel[a] - 1)).checked_sub(p.padding[a])?;
+    }
+    Some(Conv2dParams {
+        stride: [1, 1],
+        padding,
+        dilation: p.dilation,
+    })
+}
+
+/// `[Cin, Cout, kh, kw] -> [Cout, Cin, kh, kw]` with both spatial axes reversed: the conv2d
+/// weight of the same linear map read from the other side.
+fn flip_transpose(weight: &NdArray) -> NdArray {
+    let [cin, cout, kh, kw] = [0, 1, 2, 3].map(|a| weight.shape()[a]);
+    let w = weight.contiguous();
+    let src = w.as_slice().expect("contiguous");
+    let mut out = vec![0.0f32; src.len()];
+    for i in 0..cin {
+        for o in 0..cout {
+            for a in 0..kh {
+                for b in 0..kw {
+                    out[((o * cin + i) * kh + a) * kw + b] =
+                        src[((i * cout + o) * kh + (kh - 1 - a)) * kw + (kw - 1 - b)];
+                }
+            }
+        }
+    }
+    NdArray::from_dense(out, &[cout, cin, kh, kw])
 }

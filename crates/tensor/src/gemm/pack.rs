@@ -54,19 +54,28 @@ impl PackB for MatRef<'_> {
             let depth = self.rows;
             assert!(dst.len() == depth * width);
             if valid > 0 {
-                // Column-major B (a transposed weight, x @ W^T): walk each column down,
-                // reading contiguously, writing with stride `width`.
+                // Column-major B (a transposed weight, x @ W^T, or the transposed patch
+                // matrix of a weight gradient): a transpose, done in blocks of TILE rows so
+                // that the TILE rows of `dst` being written stay in L1 while every column
+                // of the block is read contiguously. Unblocked, each write lands on a new
+                // cache line of a sliver far larger than L1.
+                const TILE: usize = 16;
                 // SAFETY: column j0 < cols, row 0: inside the window MatRef::new checked.
                 let src = unsafe { self.data.as_ptr().add(base) };
-                for j in 0..valid {
-                    for p in 0..depth {
-                        // SAFETY: (p, j0 + j) with p < rows, j < valid is inside the
-                        // window; p * width + j < depth * width = dst.len().
-                        unsafe {
-                            *dst.get_unchecked_mut(p * width + j) =
-                                *src.add(p * self.row_stride + j * self.col_stride);
+                let mut p0 = 0;
+                while p0 < depth {
+                    let p1 = (p0 + TILE).min(depth);
+                    for j in 0..valid {
+                        for p in p0..p1 {
+                            // SAFETY: (p, j0 + j) with p < rows, j < valid is inside the
+                            // window; p * width + j < depth * width = dst.len().
+                            unsafe {
+                                *dst.get_unchecked_mut(p * width + j) =
+                                    *src.add(p * self.row_stride + j * self.col_stride);
+                            }
                         }
                     }
+                    p0 = p1;
                 }
             }
             for row in dst.chunks_exact_mut(width) {
