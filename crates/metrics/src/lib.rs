@@ -54,11 +54,14 @@
 mod classifier;
 mod density_coverage;
 mod frechet;
+mod gram;
 mod inception_score;
 mod kid;
 pub mod linalg;
 mod modes;
 mod precision_recall;
+#[cfg(test)]
+mod reference;
 
 pub use classifier::{
     accuracy, mean_loss, train_classifier, train_classifier_with, Classifier,

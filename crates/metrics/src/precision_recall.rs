@@ -9,13 +9,15 @@
 //!   covered?).
 //!
 //! "Inside" is strict, `d(x, c) < r_c`, as in the `prdc` reference code (ties have
-//! probability zero for continuous features). Distances are Euclidean in `f64`, computed
-//! block by block through [`for_each_sq_distance_block`] in `O((N + M)^2 D)` time and
-//! bounded memory; radii cost `O(N)` per sample by selection, not sorting.
+//! probability zero for continuous features). Distances come from `f32` Gram tiles
+//! ([`crate::gram`]) in `O((N + M)^2 D)` time and bounded memory; a comparison that the
+//! tile's error bound cannot settle is redone with the exact `f64` distance, so the scores
+//! are those of exact `f64` distances. Radii cost `O(N)` per sample by a fixed-size
+//! selection, not sorting.
 
 use agon_tensor::NdArray;
 
-use crate::linalg::{for_each_sq_distance_block, Matrix};
+use crate::gram::{map_tiles, tile_rows, union_mean, Centred};
 
 /// The neighbourhood size of precision and recall in the paper and its reference code.
 pub const PR_K: usize = 3;
@@ -29,46 +31,157 @@ pub struct PrecisionRecall {
     pub recall: f64,
 }
 
-/// The squared distance from each row of `x` to its `k`-th nearest other row (`O(n^2 d)`).
-pub(crate) fn kth_nn_sq_radii(x: &Matrix, k: usize) -> Vec<f64> {
-    let mut radii = vec![0.0; x.rows()];
-    let mut others = Vec::with_capacity(x.rows());
-    for_each_sq_distance_block(x, x, |i0, block| {
-        for r in 0..block.rows() {
-            let i = i0 + r;
-            others.clear();
-            others.extend(
-                block
-                    .row(r)
-                    .iter()
-                    .enumerate()
-                    .filter(|&(j, _)| j != i)
-                    .map(|(_, &d)| d),
-            );
-            let (_, kth, _) = others.select_nth_unstable_by(k - 1, f64::total_cmp);
-            radii[i] = *kth;
-        }
-    });
-    radii
+/// The squared distance between rows with shifted squared norms `na`, `nb` and shifted
+/// dot product `g`, and its error bound for the bound factor `t`
+/// ([`Centred::sq_distance_bound`]). The clamp at 0 only moves it towards the exact value.
+#[inline]
+fn sq_distance(na: f64, nb: f64, g: f32, t: f64) -> (f64, f64) {
+    let s = na + nb;
+    ((s - 2.0 * f64::from(g)).max(0.0), t * s)
 }
 
-/// The fraction of rows of `queries` inside the manifold of `centres` whose squared radii
-/// are `radii`.
-pub(crate) fn fraction_inside(queries: &Matrix, centres: &Matrix, radii: &[f64]) -> f64 {
-    let mut inside = 0usize;
-    for_each_sq_distance_block(queries, centres, |_, block| {
-        for r in 0..block.rows() {
-            if block.row(r).iter().zip(radii).any(|(d, rad)| d < rad) {
-                inside += 1;
+/// The `k` smallest values seen, for `k`-th nearest radii in one pass over a row.
+struct Smallest {
+    k: usize,
+    /// Ascending, at most `k` values.
+    values: Vec<f64>,
+}
+
+impl Smallest {
+    fn new(k: usize) -> Self {
+        Smallest {
+            k,
+            values: Vec::with_capacity(k + 1),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.values.clear();
+    }
+
+    /// The value a candidate must beat to enter (infinite until `k` are held).
+    #[inline]
+    fn threshold(&self) -> f64 {
+        if self.values.len() < self.k {
+            f64::INFINITY
+        } else {
+            self.values[self.k - 1]
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, v: f64) {
+        if v < self.threshold() {
+            let at = self.values.partition_point(|&x| x <= v);
+            self.values.insert(at, v);
+            self.values.truncate(self.k);
+        }
+    }
+}
+
+/// The squared distance from each row of `x` to its `k`-th nearest other row
+/// (`O(n^2 d)`), in Gram tiles of `tile` rows.
+///
+/// Per row: the `k`-th smallest *upper* bound `U` of the tile distances bounds the exact
+/// `k`-th distance from above, so every row at least as near has a lower bound `<= U`;
+/// those candidates (usually exactly `k`) get exact distances, and the `k`-th of them is
+/// the radius.
+pub(crate) fn kth_nn_sq_radii(x: &Centred, k: usize, tile: usize) -> Vec<f64> {
+    let t = x.sq_distance_bound();
+    let norms = x.sq_norms();
+    let per_tile = map_tiles(x, x, tile, false, |tile| {
+        let mut smallest = Smallest::new(k);
+        let mut candidates = Vec::new();
+        let mut radii = Vec::with_capacity(tile.rows());
+        for r in 0..tile.rows() {
+            let i = tile.i0 + r;
+            let row = tile.row(r);
+            smallest.clear();
+            for (j, (&g, &nb)) in row.iter().zip(norms).enumerate() {
+                let (d, e) = sq_distance(norms[i], nb, g, t);
+                if j != i {
+                    smallest.push(d + e);
+                }
             }
+            let upper = smallest.threshold();
+            candidates.clear();
+            for (j, (&g, &nb)) in row.iter().zip(norms).enumerate() {
+                let (d, e) = sq_distance(norms[i], nb, g, t);
+                if j != i && d - e <= upper {
+                    candidates.push(x.exact_sq_distance(i, x, j));
+                }
+            }
+            if candidates.len() < k {
+                // Only NaN features get here (every finite row has a finite upper
+                // bound): rank all exact distances, as the f64 loops did.
+                candidates.clear();
+                candidates.extend(
+                    (0..x.rows())
+                        .filter(|&j| j != i)
+                        .map(|j| x.exact_sq_distance(i, x, j)),
+                );
+            }
+            let (_, kth, _) = candidates.select_nth_unstable_by(k - 1, f64::total_cmp);
+            radii.push(*kth);
         }
+        radii
     });
-    inside as f64 / queries.rows() as f64
+    per_tile.concat()
 }
 
-/// Checks two feature matrices for the k-NN scores and widens them to `f64`.
+/// `sum_i min(cap, #{j : |q_i - c_j|^2 < radius(i, j)})` over the rows `q_i` of `queries`
+/// and `c_j` of `centres`, in Gram tiles of `tile` rows. With `cap = 1` it counts the
+/// queries inside the union of balls; with `usize::MAX`, all (query, ball) pairs.
+///
+/// A pair is decided by its tile distance when the error bound keeps it clear of the
+/// radius, and by the exact distance otherwise.
+pub(crate) fn count_inside(
+    queries: &Centred,
+    centres: &Centred,
+    tile: usize,
+    cap: usize,
+    radius: impl Fn(usize, usize) -> f64 + Sync,
+) -> usize {
+    let t = queries.sq_distance_bound();
+    let (nq, nc) = (queries.sq_norms(), centres.sq_norms());
+    let per_tile = map_tiles(queries, centres, tile, false, |tile| {
+        let mut candidates = Vec::new();
+        let mut total = 0usize;
+        for r in 0..tile.rows() {
+            let i = tile.i0 + r;
+            let mut count = 0usize;
+            candidates.clear();
+            for (j, (&g, &nb)) in tile.row(r).iter().zip(nc).enumerate() {
+                let (d, e) = sq_distance(nq[i], nb, g, t);
+                let rad = radius(i, j);
+                if d + e < rad {
+                    count += 1;
+                    if count == cap {
+                        break;
+                    }
+                } else if d - e < rad {
+                    candidates.push(j);
+                }
+            }
+            for &j in &candidates {
+                if count == cap {
+                    break;
+                }
+                if queries.exact_sq_distance(i, centres, j) < radius(i, j) {
+                    count += 1;
+                }
+            }
+            total += count;
+        }
+        total
+    });
+    per_tile.into_iter().sum()
+}
+
+/// Checks two feature matrices for the k-NN scores and shifts both by the mean of their
+/// union (see [`crate::gram`]).
 #[track_caller]
-pub(crate) fn knn_inputs(op: &str, real: &NdArray, fake: &NdArray, k: usize) -> (Matrix, Matrix) {
+pub(crate) fn knn_inputs(op: &str, real: &NdArray, fake: &NdArray, k: usize) -> (Centred, Centred) {
     assert!(
         real.ndim() == 2 && fake.ndim() == 2 && real.shape()[1] == fake.shape()[1],
         "{op}: need feature matrices real [N, D] and fake [M, D], got {:?} and {:?}",
@@ -82,7 +195,26 @@ pub(crate) fn knn_inputs(op: &str, real: &NdArray, fake: &NdArray, k: usize) -> 
         real.shape(),
         fake.shape()
     );
-    (Matrix::from_ndarray(real), Matrix::from_ndarray(fake))
+    let centre = union_mean(&[real, fake]);
+    (Centred::new(real, &centre), Centred::new(fake, &centre))
+}
+
+/// [`precision_recall`] on prepared sets, with Gram tiles of `tile(columns)` rows.
+pub(crate) fn precision_recall_of(
+    real: &Centred,
+    fake: &Centred,
+    k: usize,
+    tile: impl Fn(usize) -> usize,
+) -> PrecisionRecall {
+    let real_radii = kth_nn_sq_radii(real, k, tile(real.rows()));
+    let fake_radii = kth_nn_sq_radii(fake, k, tile(fake.rows()));
+    let inside = |q: &Centred, c: &Centred, radii: &[f64]| {
+        count_inside(q, c, tile(c.rows()), 1, |_, j| radii[j]) as f64 / q.rows() as f64
+    };
+    PrecisionRecall {
+        precision: inside(fake, real, &real_radii),
+        recall: inside(real, fake, &fake_radii),
+    }
 }
 
 /// Improved precision and recall of `fake` (`[M, D]`) against `real` (`[N, D]`) with
@@ -104,10 +236,5 @@ pub(crate) fn knn_inputs(op: &str, real: &NdArray, fake: &NdArray, k: usize) -> 
 #[track_caller]
 pub fn precision_recall(real: &NdArray, fake: &NdArray, k: usize) -> PrecisionRecall {
     let (real, fake) = knn_inputs("precision_recall", real, fake, k);
-    let real_radii = kth_nn_sq_radii(&real, k);
-    let fake_radii = kth_nn_sq_radii(&fake, k);
-    PrecisionRecall {
-        precision: fraction_inside(&fake, &real, &real_radii),
-        recall: fraction_inside(&real, &fake, &fake_radii),
-    }
+    precision_recall_of(&real, &fake, k, tile_rows)
 }
