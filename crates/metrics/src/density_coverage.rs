@@ -16,8 +16,9 @@
 
 use agon_tensor::NdArray;
 
+use crate::balls::{count_both_ways, Radii};
 use crate::gram::{tile_rows, Centred};
-use crate::precision_recall::{count_inside, knn_inputs, kth_nn_sq_radii};
+use crate::knn::{knn_inputs, kth_nn_sq_radii};
 
 /// The neighbourhood size of density and coverage in the paper.
 pub const DC_K: usize = 5;
@@ -40,10 +41,10 @@ pub(crate) fn density_coverage_of(
     tile: impl Fn(usize) -> usize,
 ) -> DensityCoverage {
     let radii = kth_nn_sq_radii(real, k, tile(real.rows()));
-    // Every (fake, real ball) pair counts towards density; a real ball is covered by its
-    // first fake inside it.
-    let hits = count_inside(fake, real, tile(real.rows()), usize::MAX, |_, i| radii[i]);
-    let covered = count_inside(real, fake, tile(fake.rows()), 1, |i, _| radii[i]);
+    // Every (fake, real ball) pair counts towards density (rows); a real ball is covered
+    // when some fake is inside it (columns).
+    let ball = Radii::PerCentre(&radii);
+    let (hits, covered) = count_both_ways(fake, real, tile(real.rows()), (usize::MAX, ball), ball);
     DensityCoverage {
         density: hits as f64 / (k * fake.rows()) as f64,
         coverage: covered as f64 / real.rows() as f64,

@@ -209,26 +209,23 @@ pub(crate) fn map_tiles<R: Send>(
     let starts: Vec<usize> = (0..n).step_by(tile_rows.max(1)).collect();
     starts
         .into_par_iter()
-        .map(|i0| {
+        // One buffer per rayon job, reused across its tiles: zero-filling 16 MiB per tile
+        // cost 5% of precision/recall, and sgemm with beta = 0 never reads it.
+        .map_init(Vec::new, |data: &mut Vec<f32>, i0| {
             let rows = tile_rows.min(n - i0);
             let j0 = if upper { i0 } else { 0 };
             let cols = m - j0;
-            let mut data = vec![0.0f32; rows * cols];
+            data.resize(rows * cols, 0.0);
             if cols > 0 {
                 sgemm(
                     1.0,
                     MatRef::new(&a.shifted, i0 * d, [rows, d], [d, 1]),
                     MatRef::new(&b.shifted, j0 * d, [cols, d], [d, 1]).t(),
                     0.0,
-                    MatMut::row_major(&mut data, rows, cols),
+                    MatMut::row_major(data, rows, cols),
                 );
             }
-            reduce(&GramTile {
-                i0,
-                j0,
-                cols,
-                data: &data,
-            })
+            reduce(&GramTile { i0, j0, cols, data })
         })
         .collect()
 }

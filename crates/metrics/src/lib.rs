@@ -51,12 +51,14 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod balls;
 mod classifier;
 mod density_coverage;
 mod frechet;
 mod gram;
 mod inception_score;
 mod kid;
+mod knn;
 pub mod linalg;
 mod modes;
 mod precision_recall;
