@@ -36,7 +36,7 @@ pub const KID_SUBSET_SIZE: usize = 1000;
 /// `sum_{i, j} k(x_i, y_j)`, or with `same` (`x` and `y` the same set) `sum_{i != j}`, in
 /// Gram tiles of `tile` rows.
 fn kernel_sum(x: &Centred, y: &Centred, same: bool, tile: usize) -> f64 {
-    let d = x.cols() as f64;
+    let inv_d = 1.0 / x.cols() as f64;
     let (ox, oy) = (x.offsets(), y.offsets());
     let per_tile = map_tiles(x, y, tile, same, |tile| {
         let mut sum = 0.0;
@@ -44,10 +44,8 @@ fn kernel_sum(x: &Centred, y: &Centred, same: bool, tile: usize) -> f64 {
             let (i, row) = (tile.i0 + r, tile.row(r));
             // Within one set, the tile starts at column i0: the pairs j > i are past r.
             let first = if same { r + 1 } else { 0 };
-            for (c, &g) in row.iter().enumerate().skip(first) {
-                let dot = f64::from(g) + ox[i] + oy[tile.j0 + c];
-                sum += (dot / d + 1.0).powi(3);
-            }
+            let cols = &oy[tile.j0 + first..tile.j0 + row.len()];
+            sum += row_kernel_sum(&row[first..], cols, ox[i], inv_d);
         }
         sum
     });
@@ -57,6 +55,25 @@ fn kernel_sum(x: &Centred, y: &Centred, same: bool, tile: usize) -> f64 {
     } else {
         sum
     }
+}
+
+/// `sum_j (x . y_j / d + 1)^3` for one tile row, with `x . y_j = g[j] + off_x + off_y[j]`.
+/// Eight running sums in a fixed order instead of one: a single sum waits on each
+/// addition, and took a third of `kid_full`'s time.
+fn row_kernel_sum(g: &[f32], off_y: &[f64], off_x: f64, inv_d: f64) -> f64 {
+    let kernel = |g: f32, oy: f64| {
+        let v = (f64::from(g) + off_x + oy) * inv_d + 1.0;
+        v * v * v
+    };
+    let mut lanes = [0.0f64; 8];
+    let (mut gs, mut os) = (g.chunks_exact(8), off_y.chunks_exact(8));
+    for (g8, o8) in (&mut gs).zip(&mut os) {
+        for ((lane, &g), &oy) in lanes.iter_mut().zip(g8).zip(o8) {
+            *lane += kernel(g, oy);
+        }
+    }
+    let tail = gs.remainder().iter().zip(os.remainder());
+    lanes.iter().sum::<f64>() + tail.map(|(&g, &oy)| kernel(g, oy)).sum::<f64>()
 }
 
 /// The unbiased MMD^2 of row sets `x` and `y` (the same centre), with Gram tiles of
