@@ -10,13 +10,15 @@
 //!   neighbourhoods that contain at least one fake sample, in `[0, 1]`.
 //!
 //! Only the real manifold is used, so a few outlying fakes cannot inflate the scores as
-//! they inflate recall. Strict inequalities as in the `prdc` reference code; distances in
-//! `f64`, blockwise (see [`precision_recall`](crate::precision_recall)).
+//! they inflate recall. Strict inequalities as in the `prdc` reference code; distances from
+//! `f32` Gram tiles with exact `f64` tie-breaks (see
+//! [`precision_recall`](crate::precision_recall)).
 
 use agon_tensor::NdArray;
 
-use crate::linalg::for_each_sq_distance_block;
-use crate::precision_recall::{knn_inputs, kth_nn_sq_radii};
+use crate::balls::{count_both_ways, Radii};
+use crate::gram::{tile_rows, Centred};
+use crate::knn::{knn_inputs, kth_nn_sq_radii};
 
 /// The neighbourhood size of density and coverage in the paper.
 pub const DC_K: usize = 5;
@@ -29,6 +31,24 @@ pub struct DensityCoverage {
     pub density: f64,
     /// Fraction of real neighbourhoods containing at least one fake sample, in `[0, 1]`.
     pub coverage: f64,
+}
+
+/// [`density_coverage`] on prepared sets, with Gram tiles of `tile(columns)` rows.
+pub(crate) fn density_coverage_of(
+    real: &Centred,
+    fake: &Centred,
+    k: usize,
+    tile: impl Fn(usize) -> usize,
+) -> DensityCoverage {
+    let radii = kth_nn_sq_radii(real, k, tile(real.rows()));
+    // Every (fake, real ball) pair counts towards density (rows); a real ball is covered
+    // when some fake is inside it (columns).
+    let ball = Radii::PerCentre(&radii);
+    let (hits, covered) = count_both_ways(fake, real, tile(real.rows()), (usize::MAX, ball), ball);
+    DensityCoverage {
+        density: hits as f64 / (k * fake.rows()) as f64,
+        coverage: covered as f64 / real.rows() as f64,
+    }
 }
 
 /// Density and coverage of `fake` (`[M, D]`) against `real` (`[N, D]`) with
@@ -51,29 +71,5 @@ pub struct DensityCoverage {
 #[track_caller]
 pub fn density_coverage(real: &NdArray, fake: &NdArray, k: usize) -> DensityCoverage {
     let (real, fake) = knn_inputs("density_coverage", real, fake, k);
-    let radii = kth_nn_sq_radii(&real, k);
-    let mut hits = 0usize;
-    for_each_sq_distance_block(&fake, &real, |_, block| {
-        for r in 0..block.rows() {
-            hits += block
-                .row(r)
-                .iter()
-                .zip(&radii)
-                .filter(|(d, rad)| d < rad)
-                .count();
-        }
-    });
-    let mut covered = 0usize;
-    for_each_sq_distance_block(&real, &fake, |i0, block| {
-        for r in 0..block.rows() {
-            let nearest_fake = block.row(r).iter().copied().fold(f64::INFINITY, f64::min);
-            if nearest_fake < radii[i0 + r] {
-                covered += 1;
-            }
-        }
-    });
-    DensityCoverage {
-        density: hits as f64 / (k * fake.rows()) as f64,
-        coverage: covered as f64 / real.rows() as f64,
-    }
+    density_coverage_of(&real, &fake, k, tile_rows)
 }

@@ -9,13 +9,17 @@
 //!   covered?).
 //!
 //! "Inside" is strict, `d(x, c) < r_c`, as in the `prdc` reference code (ties have
-//! probability zero for continuous features). Distances are Euclidean in `f64`, computed
-//! block by block through [`for_each_sq_distance_block`] in `O((N + M)^2 D)` time and
-//! bounded memory; radii cost `O(N)` per sample by selection, not sorting.
+//! probability zero for continuous features). Distances come from `f32` Gram tiles
+//! ([`crate::gram`]) in `O((N + M)^2 D)` time and bounded memory; a comparison that the
+//! tile's error bound cannot settle is redone with the exact `f64` distance
+//! ([`crate::balls`]), so the scores are those of exact `f64` distances. Radii cost `O(N)`
+//! per sample by a fixed-size selection, not sorting.
 
 use agon_tensor::NdArray;
 
-use crate::linalg::{for_each_sq_distance_block, Matrix};
+use crate::balls::{count_both_ways, Radii};
+use crate::gram::{tile_rows, Centred};
+use crate::knn::{knn_inputs, kth_nn_sq_radii};
 
 /// The neighbourhood size of precision and recall in the paper and its reference code.
 pub const PR_K: usize = 3;
@@ -29,60 +33,27 @@ pub struct PrecisionRecall {
     pub recall: f64,
 }
 
-/// The squared distance from each row of `x` to its `k`-th nearest other row (`O(n^2 d)`).
-pub(crate) fn kth_nn_sq_radii(x: &Matrix, k: usize) -> Vec<f64> {
-    let mut radii = vec![0.0; x.rows()];
-    let mut others = Vec::with_capacity(x.rows());
-    for_each_sq_distance_block(x, x, |i0, block| {
-        for r in 0..block.rows() {
-            let i = i0 + r;
-            others.clear();
-            others.extend(
-                block
-                    .row(r)
-                    .iter()
-                    .enumerate()
-                    .filter(|&(j, _)| j != i)
-                    .map(|(_, &d)| d),
-            );
-            let (_, kth, _) = others.select_nth_unstable_by(k - 1, f64::total_cmp);
-            radii[i] = *kth;
-        }
-    });
-    radii
-}
-
-/// The fraction of rows of `queries` inside the manifold of `centres` whose squared radii
-/// are `radii`.
-pub(crate) fn fraction_inside(queries: &Matrix, centres: &Matrix, radii: &[f64]) -> f64 {
-    let mut inside = 0usize;
-    for_each_sq_distance_block(queries, centres, |_, block| {
-        for r in 0..block.rows() {
-            if block.row(r).iter().zip(radii).any(|(d, rad)| d < rad) {
-                inside += 1;
-            }
-        }
-    });
-    inside as f64 / queries.rows() as f64
-}
-
-/// Checks two feature matrices for the k-NN scores and widens them to `f64`.
-#[track_caller]
-pub(crate) fn knn_inputs(op: &str, real: &NdArray, fake: &NdArray, k: usize) -> (Matrix, Matrix) {
-    assert!(
-        real.ndim() == 2 && fake.ndim() == 2 && real.shape()[1] == fake.shape()[1],
-        "{op}: need feature matrices real [N, D] and fake [M, D], got {:?} and {:?}",
-        real.shape(),
-        fake.shape()
+/// [`precision_recall`] on prepared sets, with Gram tiles of `tile(columns)` rows.
+pub(crate) fn precision_recall_of(
+    real: &Centred,
+    fake: &Centred,
+    k: usize,
+    tile: impl Fn(usize) -> usize,
+) -> PrecisionRecall {
+    let real_radii = kth_nn_sq_radii(real, k, tile(real.rows()));
+    let fake_radii = kth_nn_sq_radii(fake, k, tile(fake.rows()));
+    // Fakes in real balls (rows) and reals in fake balls (columns) of one fake x real pass.
+    let (fakes_inside, reals_inside) = count_both_ways(
+        fake,
+        real,
+        tile(real.rows()),
+        (1, Radii::PerCentre(&real_radii)),
+        Radii::PerQuery(&fake_radii),
     );
-    assert!(
-        k >= 1 && real.shape()[0] > k && fake.shape()[0] > k,
-        "{op}: k = {k} nearest neighbours need k >= 1 and more than k samples per set, got \
-         {:?} and {:?}",
-        real.shape(),
-        fake.shape()
-    );
-    (Matrix::from_ndarray(real), Matrix::from_ndarray(fake))
+    PrecisionRecall {
+        precision: fakes_inside as f64 / fake.rows() as f64,
+        recall: reals_inside as f64 / real.rows() as f64,
+    }
 }
 
 /// Improved precision and recall of `fake` (`[M, D]`) against `real` (`[N, D]`) with
@@ -104,10 +75,5 @@ pub(crate) fn knn_inputs(op: &str, real: &NdArray, fake: &NdArray, k: usize) -> 
 #[track_caller]
 pub fn precision_recall(real: &NdArray, fake: &NdArray, k: usize) -> PrecisionRecall {
     let (real, fake) = knn_inputs("precision_recall", real, fake, k);
-    let real_radii = kth_nn_sq_radii(&real, k);
-    let fake_radii = kth_nn_sq_radii(&fake, k);
-    PrecisionRecall {
-        precision: fraction_inside(&fake, &real, &real_radii),
-        recall: fraction_inside(&real, &fake, &fake_radii),
-    }
+    precision_recall_of(&real, &fake, k, tile_rows)
 }
