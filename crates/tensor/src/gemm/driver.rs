@@ -49,6 +49,16 @@ impl Slivers<'_> {
     }
 }
 
+impl<'a> Slivers<'a> {
+    /// The slivers from row `r0` (a multiple of `mr`) on.
+    fn from_row(self, r0: usize) -> Slivers<'a> {
+        Slivers {
+            data: &self.data[r0 / self.mr * self.k * self.mr..],
+            ..self
+        }
+    }
+}
+
 /// Where the driver gets A from.
 #[derive(Clone, Copy)]
 pub(super) enum ASource<'a> {
@@ -73,10 +83,22 @@ unsafe impl Send for Out {}
 // SAFETY: as for Send: shared references to `Out` only hand out disjoint tiles.
 unsafe impl Sync for Out {}
 
+impl Out {
+    /// The value itself: a method, so that closures capture the `Send` wrapper rather than
+    /// its raw-pointer field.
+    fn whole(self) -> Out {
+        self
+    }
+}
+
 /// Most of A (in floats, 16 MiB) the parallel path packs up front so that tasks splitting
 /// the same rows by columns share one packed copy instead of each packing its own. Beyond
 /// it A has so many rows that tasks split by rows anyway.
 const PREPACK_MAX: usize = 1 << 22;
+
+/// Products below this many multiply-adds (about 320^3) run in parallel by rows with
+/// private packing (see `run`); larger ones share packed operands across their tasks.
+const PRIVATE_MAX: usize = 1 << 25;
 
 /// Most of B (in floats, 8 MiB) packed at once: NC is chosen so that `k * NC` fits.
 const B_BLOCK_MAX: usize = 1 << 21;
@@ -109,10 +131,66 @@ pub(super) fn run<K: MicroKernel>(
     epilogue: &Epilogue<'_>,
     parallel: bool,
 ) {
-    let blocking = Blocking::new(CacheSizes::detected(), K::MR, K::NR);
     let out = Out { ptr: c, rs, cs };
-    let k = b.dims()[0];
-    let prepack = matches!(a, ASource::Strided(_)) && parallel && m * k <= PREPACK_MAX;
+    if parallel && rayon::current_thread_index().is_none() {
+        // Called from outside the pool (the main thread): enter it once for the whole
+        // product. Each parallel phase below (pack A, pack B, the tile grid) started from
+        // outside would be a separate hand-off to a worker and back, ~6 us each on a 2-core
+        // VM, more than a 128^3 product's whole parallel gain.
+        rayon::scope(|_| {
+            let c = out.whole();
+            run::<K>(
+                alpha,
+                a,
+                m,
+                b,
+                beta,
+                c.ptr,
+                [c.rs, c.cs],
+                epilogue,
+                parallel,
+            )
+        });
+        return;
+    }
+    let blocking = Blocking::new(CacheSizes::detected(), K::MR, K::NR);
+    let [k, n] = b.dims();
+    let threads = rayon::current_num_threads();
+    if parallel
+        && threads > 1
+        && m >= 2 * K::MR
+        && m.saturating_mul(k).saturating_mul(n) < PRIVATE_MAX
+    {
+        // A product too small to amortise shared packing's extra phases: split its rows
+        // into one part per thread, each packing its own A rows and its own copy of B,
+        // all in a single parallel phase.
+        let rows = m.div_ceil(threads.min(m / K::MR)).div_ceil(K::MR) * K::MR;
+        let part = |p: usize| {
+            let (r0, c) = (p * rows, out.whole());
+            let a = match a {
+                ASource::Strided(ar) => ASource::Strided(ar.row_window(r0, rows.min(m - r0))),
+                ASource::Packed(s) => ASource::Packed(s.from_row(r0)),
+            };
+            let e = epilogue.from_row(r0);
+            // SAFETY: row r0 < m of C: inside the caller's window.
+            let ptr = unsafe { c.ptr.add(r0 * c.rs) };
+            let c = Out { ptr, ..c };
+            columns::<K>(alpha, a, rows.min(m - r0), b, beta, c, &e, blocking, false);
+        };
+        (0..m.div_ceil(rows)).into_par_iter().for_each(part);
+        return;
+    }
+    // Enough rows for a few row blocks per thread: tasks split by rows and each packs its
+    // own A block (BLIS's parallel ic loop), B shared. Fewer: tasks split by columns too,
+    // sharing one A packed up front.
+    let mut blocking = blocking;
+    let row_split = parallel && m >= 4 * threads * K::MR;
+    if row_split {
+        let mc = m.div_ceil(2 * threads).div_ceil(K::MR) * K::MR;
+        blocking.mc = blocking.mc.min(mc);
+    }
+    let prepack =
+        matches!(a, ASource::Strided(_)) && parallel && !row_split && m * k <= PREPACK_MAX;
     if prepack {
         let ASource::Strided(ar) = a else {
             unreachable!()

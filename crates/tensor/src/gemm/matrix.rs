@@ -90,6 +90,16 @@ impl<'a> MatRef<'a> {
     pub fn dims(&self) -> [usize; 2] {
         [self.rows, self.cols]
     }
+
+    /// Rows `r0 .. r0 + rows` (inside this window, so still in bounds).
+    pub(super) fn row_window(self, r0: usize, rows: usize) -> Self {
+        assert!(r0 + rows <= self.rows, "row window past the matrix");
+        MatRef {
+            offset: self.offset + r0 * self.row_stride,
+            rows,
+            ..self
+        }
+    }
 }
 
 impl<'a> MatMut<'a> {

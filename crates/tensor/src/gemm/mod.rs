@@ -74,7 +74,15 @@ struct Epilogue<'a> {
     activation: Activation,
 }
 
-impl Epilogue<'_> {
+impl<'a> Epilogue<'a> {
+    /// The epilogue of the rows from `r0` on (the row bias shifted).
+    fn from_row(&self, r0: usize) -> Epilogue<'a> {
+        Epilogue {
+            row_bias: self.row_bias.map(|b| &b[r0..]),
+            ..*self
+        }
+    }
+
     fn is_active(&self) -> bool {
         self.row_bias.is_some()
             || self.col_bias.is_some()
