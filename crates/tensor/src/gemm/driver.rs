@@ -51,7 +51,7 @@ impl Slivers<'_> {
 
 impl<'a> Slivers<'a> {
     /// The slivers from row `r0` (a multiple of `mr`) on.
-    fn from_row(self, r0: usize) -> Slivers<'a> {
+    fn rows_from(self, r0: usize) -> Slivers<'a> {
         Slivers {
             data: &self.data[r0 / self.mr * self.k * self.mr..],
             ..self
@@ -169,9 +169,9 @@ pub(super) fn run<K: MicroKernel>(
             let (r0, c) = (p * rows, out.whole());
             let a = match a {
                 ASource::Strided(ar) => ASource::Strided(ar.row_window(r0, rows.min(m - r0))),
-                ASource::Packed(s) => ASource::Packed(s.from_row(r0)),
+                ASource::Packed(s) => ASource::Packed(s.rows_from(r0)),
             };
-            let e = epilogue.from_row(r0);
+            let e = epilogue.rows_from(r0);
             // SAFETY: row r0 < m of C: inside the caller's window.
             let ptr = unsafe { c.ptr.add(r0 * c.rs) };
             let c = Out { ptr, ..c };

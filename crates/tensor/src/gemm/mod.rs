@@ -76,7 +76,7 @@ struct Epilogue<'a> {
 
 impl<'a> Epilogue<'a> {
     /// The epilogue of the rows from `r0` on (the row bias shifted).
-    fn from_row(&self, r0: usize) -> Epilogue<'a> {
+    fn rows_from(&self, r0: usize) -> Epilogue<'a> {
         Epilogue {
             row_bias: self.row_bias.map(|b| &b[r0..]),
             ..*self
