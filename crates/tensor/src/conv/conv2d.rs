@@ -2,8 +2,9 @@
 
 use rayon::prelude::*;
 
-use super::im2col::{with_scratch, Geometry, Plan};
+use super::im2col::{with_scratch, Geometry, Plan, GEMM_MIN_COLS};
 use super::patches::Patches;
+use super::wide_rows::{WidePatches, WideRows};
 use super::{check_4d, check_bias, Conv2dParams};
 use crate::gemm::{Gemm, MatMut, MatRef, PackedA};
 use crate::NdArray;
@@ -104,6 +105,9 @@ fn conv2d_into(
         Some(bias) => gemm.row_bias(bias),
         None => gemm,
     };
+    if g.stride == [1, 1] {
+        return conv2d_wide(x, &packed, gemm, g, cout, out);
+    }
     out.par_chunks_mut(per_task * cout * l)
         .enumerate()
         .for_each(|(b, out_b)| {
@@ -127,6 +131,48 @@ fn conv2d_into(
                     for (o, row) in out_i.chunks_exact_mut(l).enumerate() {
                         row.copy_from_slice(&staging[o * width + i * l..o * width + (i + 1) * l]);
                     }
+                }
+            });
+        });
+}
+
+/// Stride-1 conv2d over wide rows ([`WideRows`]): each task pads its images, multiplies the
+/// packed weights by their wide patch matrices into a staging matrix (bias in the GEMM's
+/// epilogue) and copies the valid columns out.
+fn conv2d_wide(
+    x: &[f32],
+    packed: &PackedA,
+    gemm: Gemm<'_>,
+    g: &Geometry,
+    cout: usize,
+    out: &mut [f32],
+) {
+    let wide = WideRows::new(g);
+    let (l, cols, padded_len) = (g.positions(), wide.columns(), wide.padded_len());
+    let image = g.channels * g.in_hw[0] * g.in_hw[1];
+    // Images side by side until a task's GEMM is GEMM_MIN_COLS wide.
+    let per_task = GEMM_MIN_COLS.div_ceil(cols).max(1);
+    out.par_chunks_mut(per_task * cout * l)
+        .enumerate()
+        .for_each(|(b, out_b)| {
+            let count = out_b.len() / (cout * l);
+            let first = b * per_task;
+            let width = count * cols;
+            with_scratch(count * padded_len + cout * width, |buf| {
+                let (padded, staging) = buf.split_at_mut(count * padded_len);
+                for (i, dst) in padded.chunks_exact_mut(padded_len).enumerate() {
+                    let src = &x[(first + i) * image..(first + i + 1) * image];
+                    wide.pad(src, g.padding, dst);
+                }
+                let patches = WidePatches {
+                    padded,
+                    geometry: wide,
+                    images: count,
+                };
+                let c = MatMut::row_major(staging, cout, width);
+                gemm.run_packed_source(1.0, packed, &patches, 0.0, c);
+                for (i, out_i) in out_b.chunks_exact_mut(cout * l).enumerate() {
+                    wide.compact(staging, width, i * cols, out_i);
                 }
             });
         });

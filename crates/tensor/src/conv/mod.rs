@@ -5,8 +5,8 @@
 //!
 //! | op | shapes | implementation |
 //! |----|--------|----------------|
-//! | [`conv2d`](NdArray::conv2d) | `x [N,Cin,H,W] * w [Cout,Cin,kh,kw] -> [N,Cout,Ho,Wo]` | implicit gemm (patches packed straight into the gemm's panels) |
-//! | [`conv_transpose2d`](NdArray::conv_transpose2d) | `x [N,Cin,H,W] * w [Cin,Cout,kh,kw] -> [N,Cout,H',W']` | gemm + col2im |
+//! | [`conv2d`](NdArray::conv2d) | `x [N,Cin,H,W] * w [Cout,Cin,kh,kw] -> [N,Cout,Ho,Wo]` | implicit gemm: patches packed straight into the gemm's panels (stride 1: over wide rows of the padded image) |
+//! | [`conv_transpose2d`](NdArray::conv_transpose2d) | `x [N,Cin,H,W] * w [Cin,Cout,kh,kw] -> [N,Cout,H',W']` | stride 1: conv2d with the flipped weight; else gemm + col2im |
 //! | [`conv2d_weight`](NdArray::conv2d_weight) | `x [N,Cin,H,W], g [N,Cout,Ho,Wo] -> [Cout,Cin,kh,kw]` | im2col + gemm, chunked reduction |
 //!
 //! with `Ho = (H + 2p - d(kh-1) - 1) / s + 1` and `H' = (H-1)s - 2p + d(kh-1) + output_padding + 1`.
@@ -26,6 +26,7 @@ mod conv2d_weight;
 mod conv_transpose2d;
 mod im2col;
 mod patches;
+mod wide_rows;
 
 /// Stride, padding and dilation of a 2-D convolution, per spatial axis `[h, w]`.
 ///
