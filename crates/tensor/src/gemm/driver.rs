@@ -96,6 +96,10 @@ impl Out {
 /// it A has so many rows that tasks split by rows anyway.
 const PREPACK_MAX: usize = 1 << 22;
 
+/// Products below this many multiply-adds (80^3; a 64^3 product takes ~5 us on one core) run serially
+/// even when parallelism is allowed.
+const PAR_MIN_MACS: usize = 1 << 19;
+
 /// Products below this many multiply-adds (about 320^3) run in parallel by rows with
 /// private packing (see `run`); larger ones share packed operands across their tasks.
 const PRIVATE_MAX: usize = 1 << 25;
@@ -132,6 +136,10 @@ pub(super) fn run<K: MicroKernel>(
     parallel: bool,
 ) {
     let out = Out { ptr: c, rs, cs };
+    let [k, n] = b.dims();
+    // Too small to gain from a second thread: a hand-off costs several microseconds, the
+    // whole product less than ~10 (the bits are the same either way).
+    let parallel = parallel && m.saturating_mul(k).saturating_mul(n) >= PAR_MIN_MACS;
     if parallel && rayon::current_thread_index().is_none() {
         // Called from outside the pool (the main thread): enter it once for the whole
         // product. Each parallel phase below (pack A, pack B, the tile grid) started from
@@ -154,7 +162,6 @@ pub(super) fn run<K: MicroKernel>(
         return;
     }
     let blocking = Blocking::new(CacheSizes::detected(), K::MR, K::NR);
-    let [k, n] = b.dims();
     let threads = rayon::current_num_threads();
     if parallel
         && threads > 1
