@@ -35,7 +35,6 @@ use std::time::Duration;
 use agon::tensor::gemm::{fma_peak_flops, fma_peak_loop, Gemm, Isa, MatMut, MatRef};
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
-use rayon::prelude::*;
 
 /// A dcgan28 layer's per-image GEMM: `m x k @ k x n`, with A stored transposed for
 /// ConvTranspose2d layers (their weight is `[Cin, Cout*kh*kw]`).
@@ -146,8 +145,9 @@ fn conv_layer_gemms(group: &mut BenchmarkGroup<'_, WallTime>) {
     }
 }
 
-/// FMA loop rounds per benchmark iteration: ~1.5 M FMAs, a few hundred microseconds.
-const PEAK_ROUNDS: usize = 1 << 16;
+/// FMA loop rounds per benchmark iteration: ~25 M FMAs per thread, a few milliseconds, so
+/// spawning the threads is noise.
+const PEAK_ROUNDS: usize = 1 << 20;
 
 fn fma_peaks(group: &mut BenchmarkGroup<'_, WallTime>) {
     let threads = rayon::current_num_threads();
@@ -160,11 +160,15 @@ fn fma_peaks(group: &mut BenchmarkGroup<'_, WallTime>) {
                 fma_peak_flops(isa, PEAK_ROUNDS) * t as u64,
             ));
             group.bench_function(format!("fma_peak/{}/{t}t", isa.name()), |bench| {
+                // Plain scoped threads, not rayon: the loop must occupy every core for its
+                // whole length, and a pool's hand-offs would show up as missing peak.
                 bench.iter(|| {
-                    (0..t)
-                        .into_par_iter()
-                        .map(|_| fma_peak_loop(isa, black_box(PEAK_ROUNDS)))
-                        .sum::<f32>()
+                    std::thread::scope(|s| {
+                        let handles: Vec<_> = (0..t)
+                            .map(|_| s.spawn(|| fma_peak_loop(isa, black_box(PEAK_ROUNDS))))
+                            .collect();
+                        handles.into_iter().map(|h| h.join().unwrap()).sum::<f32>()
+                    })
                 })
             });
         }

@@ -3,7 +3,7 @@
 //! Agon's numeric core: an f32 n-dimensional array ([`NdArray`]) with shared storage and
 //! strided, zero-copy views; elementwise, reduction and indexing kernels; its own BLIS-style
 //! SIMD GEMM ([`gemm`]: AVX-512 and AVX2 micro-kernels chosen at run time, matrixmultiply as
-//! the portable path); and rayon-parallel convolution (implicit GEMM) and pooling with
+//! the portable path); and rayon-parallel convolution (GEMM-based, implicit at stride 1) and pooling with
 //! PyTorch's NCHW semantics. It has no notion of gradients: `agon-autodiff` builds on it.
 //!
 //! ```

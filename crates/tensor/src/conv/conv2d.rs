@@ -2,8 +2,7 @@
 
 use rayon::prelude::*;
 
-use super::im2col::{with_scratch, Geometry, Plan, GEMM_MIN_COLS};
-use super::patches::Patches;
+use super::im2col::{im2col, with_scratch, Geometry, Plan, GEMM_MIN_COLS};
 use super::wide_rows::{WidePatches, WideRows};
 use super::{check_4d, check_bias, Conv2dParams};
 use crate::gemm::{Gemm, MatMut, MatRef, PackedA};
@@ -25,12 +24,15 @@ impl NdArray {
     /// assert_eq!(y.to_vec(), vec![10.0, 18.0, 42.0, 50.0, 110.0, 118.0, 142.0, 150.0]);
     /// ```
     ///
-    /// An implicit GEMM: the weights `[Cout, Cin*kh*kw]` are packed once per call, and
-    /// image patches are packed straight into the GEMM's panels (no im2col matrix is
-    /// built). Rayon tasks run over the batch; a task holding one image multiplies straight
-    /// into its output, bias added as the tiles are written. Images with few output
-    /// positions (a 7x7 map has 49) are put side by side, a few per task. Non-contiguous
-    /// inputs are made contiguous once.
+    /// The weights `[Cout, Cin*kh*kw]` are packed once per call and shared by every task;
+    /// the bias is added as the GEMM writes its tiles. Stride-1 convolutions (when the
+    /// padding adds at most a fifth to the row width) are implicit GEMMs: patches are
+    /// packed straight from the padded image into the GEMM's panels, no column matrix is
+    /// built. Other convolutions build the column matrix of a tile (im2col) in a reused
+    /// buffer: measured faster than packing patches per 32-column panel, whose short runs
+    /// (one per output row per tap) cost more than the extra copy. Rayon tasks run over
+    /// the batch; images with few output positions (a 7x7 map has 49) are put side by
+    /// side, a few per task. Non-contiguous inputs are made contiguous once.
     ///
     /// # Panics
     /// If `self` or `weight` is not 4-D, the channel counts differ, a stride, dilation or
@@ -80,11 +82,11 @@ impl NdArray {
 /// `out [N, Cout, Ho*Wo] = W [Cout, K] @ im2col(x[n]) (+ bias)` for every batch item, in
 /// parallel over blocks of images; `out` must be non-empty.
 ///
-/// The weights are packed once for the whole batch; each task's images reach the GEMM as
-/// implicit patch matrices ([`Patches`]). A task holding one image multiplies straight into
-/// its output (`[Cout, L]`, bias added in the GEMM's epilogue); images with few output
-/// positions (a 7x7 map has 49, which would leave most of a 32-wide tile empty) are put
-/// side by side, a few per task, into a staging matrix that is then copied out.
+/// The weights are packed once for the whole batch and the bias is added in the GEMM's
+/// epilogue. Stride-1 layers whose padded rows are not much wider than their output run as
+/// an implicit GEMM over wide rows ([`WideRows`]); the others build each tile's column
+/// matrix (im2col) and multiply it, a task holding one image straight into its output, or
+/// a few small images side by side.
 fn conv2d_into(
     x: &[f32],
     w: &[f32],
@@ -105,35 +107,97 @@ fn conv2d_into(
         Some(bias) => gemm.row_bias(bias),
         None => gemm,
     };
-    if g.stride == [1, 1] {
+    if g.stride == [1, 1] && WideRows::new(g).pays_off() {
         return conv2d_wide(x, &packed, gemm, g, cout, out);
     }
-    out.par_chunks_mut(per_task * cout * l)
+    let plan = Plan::new(k, l);
+    out.par_chunks_mut(plan.images * cout * l)
         .enumerate()
         .for_each(|(b, out_b)| {
+            let first = b * plan.images;
             let count = out_b.len() / (cout * l);
-            let first = b * per_task;
-            let patches = Patches {
-                x: &x[first * image..(first + count) * image],
-                g,
-                images: count,
+            let x_b = &x[first * image..(first + count) * image];
+            let staging = if plan.images > 1 {
+                cout * plan.cols()
+            } else {
+                0
             };
-            if count == 1 {
-                let c = MatMut::row_major(out_b, cout, l);
-                gemm.run_packed_source(1.0, &packed, &patches, 0.0, c);
-                return;
-            }
-            let width = count * l;
-            with_scratch(cout * width, |staging| {
-                let c = MatMut::row_major(staging, cout, width);
-                gemm.run_packed_source(1.0, &packed, &patches, 0.0, c);
-                for (i, out_i) in out_b.chunks_exact_mut(cout * l).enumerate() {
-                    for (o, row) in out_i.chunks_exact_mut(l).enumerate() {
-                        row.copy_from_slice(&staging[o * width + i * l..o * width + (i + 1) * l]);
-                    }
+            // The thread's reusable scratch: the column matrix, then the staging matrix.
+            with_scratch(k * plan.cols() + staging, |scratch| {
+                let (cols, staging) = scratch.split_at_mut(k * plan.cols());
+                if plan.images == 1 {
+                    one_image(x_b, &packed, gemm, g, plan.tile, cols, out_b);
+                } else {
+                    side_by_side(x_b, &packed, gemm, g, count, cols, staging, out_b);
                 }
             });
         });
+}
+
+/// One image, in tiles of output positions: im2col of the tile, then one GEMM straight
+/// into its window of the output (`[Cout, tile]` with row stride `Ho*Wo`): no copy.
+fn one_image(
+    x: &[f32],
+    w: &PackedA,
+    gemm: Gemm<'_>,
+    g: &Geometry,
+    tile: usize,
+    cols: &mut [f32],
+    out: &mut [f32],
+) {
+    let [cout, k] = w.dims();
+    let l = g.positions();
+    let mut l0 = 0;
+    while l0 < l {
+        let t = tile.min(l - l0);
+        im2col(x, g, l0, t, cols, t);
+        let c = MatMut::new(out, l0, [cout, t], [l, 1]);
+        gemm.run_packed(1.0, w, MatRef::row_major(&cols[..k * t], k, t), 0.0, c);
+        l0 += t;
+    }
+}
+
+/// `count` small images side by side in one column matrix `[K, count*L]`, one GEMM into a
+/// staging matrix `[Cout, count*L]`, then copied into each image's output: a 7x7 map alone
+/// would fill only 49 of 64 columns of its 32-wide tiles.
+#[allow(clippy::too_many_arguments)]
+fn side_by_side(
+    x: &[f32],
+    w: &PackedA,
+    gemm: Gemm<'_>,
+    g: &Geometry,
+    count: usize,
+    cols: &mut [f32],
+    staging: &mut [f32],
+    out: &mut [f32],
+) {
+    let [cout, k] = w.dims();
+    let l = g.positions();
+    let image = g.channels * g.in_hw[0] * g.in_hw[1];
+    let width = count * l;
+    for i in 0..count {
+        im2col(
+            &x[i * image..(i + 1) * image],
+            g,
+            0,
+            l,
+            &mut cols[i * l..],
+            width,
+        );
+    }
+    let c = MatMut::row_major(&mut staging[..cout * width], cout, width);
+    gemm.run_packed(
+        1.0,
+        w,
+        MatRef::row_major(&cols[..k * width], k, width),
+        0.0,
+        c,
+    );
+    for (i, out_i) in out.chunks_exact_mut(cout * l).enumerate() {
+        for (o, row) in out_i.chunks_exact_mut(l).enumerate() {
+            row.copy_from_slice(&staging[o * width + i * l..o * width + (i + 1) * l]);
+        }
+    }
 }
 
 /// Stride-1 conv2d over wide rows ([`WideRows`]): each task pads its images, multiplies the

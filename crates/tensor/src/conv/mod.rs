@@ -5,7 +5,7 @@
 //!
 //! | op | shapes | implementation |
 //! |----|--------|----------------|
-//! | [`conv2d`](NdArray::conv2d) | `x [N,Cin,H,W] * w [Cout,Cin,kh,kw] -> [N,Cout,Ho,Wo]` | implicit gemm: patches packed straight into the gemm's panels (stride 1: over wide rows of the padded image) |
+//! | [`conv2d`](NdArray::conv2d) | `x [N,Cin,H,W] * w [Cout,Cin,kh,kw] -> [N,Cout,Ho,Wo]` | stride 1: implicit gemm over wide rows of the padded image; else tiled im2col + gemm |
 //! | [`conv_transpose2d`](NdArray::conv_transpose2d) | `x [N,Cin,H,W] * w [Cin,Cout,kh,kw] -> [N,Cout,H',W']` | stride 1: conv2d with the flipped weight; else gemm + col2im |
 //! | [`conv2d_weight`](NdArray::conv2d_weight) | `x [N,Cin,H,W], g [N,Cout,Ho,Wo] -> [Cout,Cin,kh,kw]` | im2col + gemm, chunked reduction |
 //!
@@ -25,7 +25,6 @@ mod conv2d;
 mod conv2d_weight;
 mod conv_transpose2d;
 mod im2col;
-mod patches;
 mod wide_rows;
 
 /// Stride, padding and dilation of a 2-D convolution, per spatial axis `[h, w]`.

@@ -40,6 +40,13 @@ impl WideRows {
         }
     }
 
+    /// Whether the wide grid is at most a fifth wider than the output (a 3x3 kernel with
+    /// padding 1 on a 14x14 map: 16 / 14), so the extra columns cost less than the short
+    /// runs they save. A 5x5 kernel on a 7x7 map (11 / 7) is left to im2col.
+    pub fn pays_off(&self) -> bool {
+        5 * self.wp <= 6 * self.out_hw[1]
+    }
+
     /// Floats of one padded image.
     pub fn padded_len(&self) -> usize {
         self.channels * self.hp * self.wp
