@@ -46,7 +46,7 @@ impl NdArray {
     ///
     /// Chunks of batch items (sized by the shapes, never by the thread count: at
     /// least 512 output positions unless that takes over 16 images) run as rayon tasks; each accumulates its
-    /// partial `dW^T` with `sgemm(cols[n] @ g[n]^T [Ho*Wo, Cout], beta = 1)` over tiles of
+    /// partial `dW` with `sgemm(g[n] [Cout, Ho*Wo] @ cols[n]^T, beta = 1)` over tiles of
     /// output positions. The partials are added pairwise along a binary tree over the chunk
     /// order whose shape depends only on the number of chunks, so the floating-point sums
     /// are the same on any number of threads, and at most a few partials (about one per
@@ -122,11 +122,6 @@ struct Problem<'a> {
 }
 
 /// `sum_n g[n] [Cout, L] @ im2col(x[n])^T` as `[Cout, K]`, for `n >= 1` and `Cout*K >= 1`.
-///
-/// The tree sums the transposed gradient `dW^T [K, Cout] = sum_n cols[n] @ g[n]^T`: that
-/// way the big operand (the column matrix, `K x L`) is the GEMM's row-major left operand,
-/// packed along its rows, and only the small one (`g`, `Cout x L`) has to be transposed
-/// while packing. One transpose of the `K x Cout` result at the end gives `dW`.
 fn conv2d_weight_dense(x: &[f32], go: &[f32], g: &Geometry, n: usize, cout: usize) -> Vec<f32> {
     let pb = Problem {
         x,
@@ -137,19 +132,12 @@ fn conv2d_weight_dense(x: &[f32], go: &[f32], g: &Geometry, n: usize, cout: usiz
         plan: Plan::new(g.rows(), g.positions()),
         chunk: batch_chunk(g.positions()),
     };
-    let k = g.rows();
-    let mut dwt = vec![0.0f32; k * cout];
-    accumulate(&pb, 0..n.div_ceil(pb.chunk), &mut dwt);
-    let mut dw = vec![0.0f32; cout * k];
-    for (r, row) in dwt.chunks_exact(cout).enumerate() {
-        for (o, &v) in row.iter().enumerate() {
-            dw[o * k + r] = v;
-        }
-    }
+    let mut dw = vec![0.0f32; cout * g.rows()];
+    accumulate(&pb, 0..n.div_ceil(pb.chunk), &mut dw);
     dw
 }
 
-/// Writes the sum of the partial gradients of `chunks` into `dw` (`[K, Cout]`): one chunk
+/// Writes the sum of the partial gradients of `chunks` into `dw` (`[Cout, K]`): one chunk
 /// directly, several as `left half + right half`, the halves computed in parallel (the
 /// right half into a buffer of its own).
 fn accumulate(pb: &Problem<'_>, chunks: Range<usize>, dw: &mut [f32]) {
@@ -182,7 +170,7 @@ fn accumulate(pb: &Problem<'_>, chunks: Range<usize>, dw: &mut [f32]) {
     }
 }
 
-/// `dw = sum over the batch items i of chunk c of im2col(x[i]) @ g[i]^T` (`[K, Cout]`): tile by tile for
+/// `dw = sum over the batch items i of chunk c of g[i] @ im2col(x[i])^T`: tile by tile for
 /// large images, or a few small images side by side per gemm (so its inner dimension is
 /// wide enough to amortise reading and writing all of `dw`).
 fn chunk_gradient(
@@ -205,9 +193,9 @@ fn chunk_gradient(
             while l0 < l {
                 let t = pb.plan.tile.min(l - l0);
                 im2col(x_i, g, l0, t, cols, t);
-                let a = MatRef::row_major(&cols[..k * t], k, t);
-                let b = MatRef::new(g_i, l0, [cout, t], [l, 1]).t();
-                sgemm(1.0, a, b, beta, MatMut::row_major(dw, k, cout));
+                let a = MatRef::new(g_i, l0, [cout, t], [l, 1]);
+                let b = MatRef::row_major(&cols[..k * t], k, t).t();
+                sgemm(1.0, a, b, beta, MatMut::row_major(dw, cout, k));
                 beta = 1.0;
                 l0 += t;
             }
@@ -233,9 +221,9 @@ fn chunk_gradient(
                 staging[o * width + j * l..o * width + (j + 1) * l].copy_from_slice(src);
             }
         }
-        let a = MatRef::row_major(&cols[..k * width], k, width);
-        let b = MatRef::row_major(&staging[..cout * width], cout, width).t();
-        sgemm(1.0, a, b, beta, MatMut::row_major(dw, k, cout));
+        let a = MatRef::row_major(&staging[..cout * width], cout, width);
+        let b = MatRef::row_major(&cols[..k * width], k, width).t();
+        sgemm(1.0, a, b, beta, MatMut::row_major(dw, cout, k));
         beta = 1.0;
         first += count;
     }

@@ -1,9 +1,10 @@
-//! `conv_transpose2d`: at stride 1 a plain conv2d (implicit GEMM) with the flipped weight;
-//! otherwise gemm + col2im, one rayon task per batch item.
+//! `conv_transpose2d`: at stride 1 (on maps wide enough) a plain conv2d, an implicit GEMM,
+//! with the flipped weight; otherwise gemm + col2im, one rayon task per batch item.
 
 use rayon::prelude::*;
 
 use super::im2col::{col2im, with_scratch, Geometry, Plan};
+use super::wide_rows::WideRows;
 use super::{check_4d, check_bias, Conv2dParams};
 use crate::gemm::{Gemm, MatMut, MatRef, PackedA};
 use crate::NdArray;
@@ -30,8 +31,9 @@ impl NdArray {
     /// assert_eq!(y.get(&[0, 0, 3, 2]), 4.0);
     /// ```
     ///
-    /// At stride 1 without output padding (a stride-1 layer's input gradient), it is computed
-    /// as the conv2d it equals: `conv2d(x, flip(w)^T, padding d(k-1) - p)`, with the weight's
+    /// At stride 1 without output padding (a stride-1 layer's input gradient), where the
+    /// padded rows are at most a fifth wider than the output, it is computed as the conv2d
+    /// it equals: `conv2d(x, flip(w)^T, padding d(k-1) - p)`, with the weight's
     /// channel axes swapped and its taps reversed, so it runs as an implicit GEMM with no
     /// column matrix at all. Otherwise rayon tasks run over the batch: each multiplies the transposed weight
     /// `W^T [Cout*kh*kw, Cin]` (a strided view, no copy) by a tile of an image's pixels
@@ -67,7 +69,21 @@ impl NdArray {
         check_bias(OP, bias, cout);
         let [oh, ow] = p.conv_transpose2d_output_hw([h, w], [kh, kw], output_padding);
         if let Some(direct) = as_stride1_conv2d(p, [kh, kw], output_padding) {
-            return self.conv2d(&flip_transpose(weight), bias, &direct);
+            let conv = Geometry {
+                channels: cin,
+                in_hw: [h, w],
+                kernel: [kh, kw],
+                stride: [1, 1],
+                padding: direct.padding,
+                dilation: direct.dilation,
+                out_hw: [oh, ow],
+            };
+            // Only where conv2d takes its implicit wide-row path; elsewhere (a 5x5 kernel
+            // on a 7x7 map) conv2d's column matrix is Cin*kh*kw tall, twice gemm + col2im's
+            // Cout*kh*kw buffer here when Cin = 2 Cout, and measured twice as slow.
+            if WideRows::new(&conv).pays_off() {
+                return self.conv2d(&flip_transpose(weight), bias, &direct);
+            }
         }
         // The conv2d this op is the adjoint of: it maps the [Cout, oh, ow] output image to
         // the [Cin, h, w] input grid, so the column grid is the input's pixels.
