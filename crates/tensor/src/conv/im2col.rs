@@ -18,16 +18,17 @@ use std::cell::RefCell;
 use std::ops::Range;
 
 /// Soft cap on one task's column buffer, in f32 elements (1 MiB). The buffer is written by
-/// im2col and then read by sgemm's packing; while it fits in L2 the second pass is a cache
-/// hit. Layers with many channels exceed it anyway because of [`GEMM_MIN_COLS`].
+/// im2col and then read by the GEMM's packing; while it fits in L2 the second pass is a
+/// cache hit. Layers with many channels exceed it anyway because of [`GEMM_MIN_COLS`].
 pub(crate) const COLS_BUDGET: usize = 1 << 18;
 
-/// Fewest columns (`n`) we hand to one sgemm call when the shapes allow it. matrixmultiply
-/// packs the whole weight operand on every call, so with narrow calls (a 7x7 feature map
-/// has 49 positions) re-packing the weights rivals the multiply itself; 256 columns (the
-/// depth of its f32 cache blocking) amortise it. Small images are therefore batched side
-/// by side, and large ones tiled no narrower than this, at the price of a column buffer
-/// beyond [`COLS_BUDGET`] on wide layers and fewer parallel tasks on small batches.
+/// Fewest columns (`n`) we hand to one sgemm call when the shapes allow it. The weights are
+/// packed once per call now (`PackedA`), but a narrow call still wastes its last tile (49
+/// positions of a 7x7 map fill 49 of 64 columns of 32-wide tiles) and pays the per-call
+/// set-up (B packing, a call per 32-column sliver); 256 columns make both small. Small
+/// images are therefore batched side by side, and large ones tiled no narrower than this,
+/// at the price of a column buffer beyond [`COLS_BUDGET`] on wide layers and fewer
+/// parallel tasks on small batches.
 pub(crate) const GEMM_MIN_COLS: usize = 256;
 
 /// How a batch's gemm columns are blocked; depends on shapes only (never on the thread
