@@ -19,8 +19,9 @@ use crate::gemm::{Gemm, MatMut, MatRef};
 use crate::layout::broadcast_shapes;
 use crate::strided::for_each_offsets;
 
-/// Below this many multiply-adds in the whole product, everything runs on the calling
-/// thread. ~1 Mi MACs is 10-40 us of single-core GEMM; waking rayon's workers costs a few
+/// A stack of matrices with fewer multiply-adds than this in all runs on the calling thread,
+/// and one with more per matrix runs matrix by matrix, each GEMM splitting its own tiles.
+/// ~1 Mi MACs is 10-40 us of single-core GEMM; waking rayon's workers costs a few
 /// microseconds, so above this size a split pays for itself even with two tasks.
 const PAR_MIN_MACS: usize = 1 << 20;
 
@@ -74,13 +75,15 @@ impl Product<'_> {
             return; // nothing to compute: the zero-filled buffer is already the answer
         }
         let total = self.items().saturating_mul(self.macs_per_item());
-        if total < PAR_MIN_MACS {
-            for (item, c) in out.chunks_mut(item_len).enumerate() {
-                self.fill_item(item, c, false);
-            }
-        } else if self.items() == 1 || self.macs_per_item() >= PAR_MIN_MACS {
+        if self.items() == 1 || self.macs_per_item() >= PAR_MIN_MACS {
+            // One GEMM per matrix, each free to use the pool (it decides itself whether the
+            // matrix is big enough to be worth splitting).
             for (item, c) in out.chunks_mut(item_len).enumerate() {
                 self.fill_item(item, c, true);
+            }
+        } else if total < PAR_MIN_MACS {
+            for (item, c) in out.chunks_mut(item_len).enumerate() {
+                self.fill_item(item, c, false);
             }
         } else {
             out.par_chunks_mut(item_len)

@@ -136,8 +136,9 @@ impl PackB for WidePatches<'_> {
     }
 }
 
-/// Copies a run of a sliver row (at most 32 floats) in fixed 8-float blocks, which compile
-/// to inline vector moves; `copy_from_slice` would call `memcpy` once per tap.
+/// Copies one tap's run of a sliver (32 or 16 floats on the in-house kernels; a whole image
+/// row when the portable path materialises B) in fixed 8-float blocks, which compile to
+/// inline vector moves; `copy_from_slice` would call `memcpy` once per tap.
 #[inline(always)]
 fn copy_run(out: &mut [f32], src: &[f32]) {
     let mut o = out.chunks_exact_mut(8);

@@ -96,10 +96,6 @@ impl Out {
 /// it A has so many rows that tasks split by rows anyway.
 const PREPACK_MAX: usize = 1 << 22;
 
-/// Products below this many multiply-adds (80^3; a 64^3 product takes ~5 us on one core) run serially
-/// even when parallelism is allowed.
-const PAR_MIN_MACS: usize = 1 << 19;
-
 /// Products below this many multiply-adds (about 320^3) run in parallel by rows with
 /// private packing (see `run`); larger ones share packed operands across their tasks.
 const PRIVATE_MAX: usize = 1 << 25;
@@ -121,8 +117,9 @@ struct Task {
 }
 
 /// `C = alpha * A @ B + beta * C`, then the epilogue, on kernel `K`, for A with `m` rows.
-/// Shapes were checked by the caller; `m, n, k >= 1`; `c` is the output window's first element with its strides
-/// and every `(i, j) < (m, n)` addresses a distinct element of a unique borrow.
+/// Shapes were checked by the caller; `m, n, k >= 1`; `c` is the output window's first
+/// element with its strides and every `(i, j) < (m, n)` addresses a distinct element of a
+/// unique borrow.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run<K: MicroKernel>(
     alpha: f32,
@@ -137,9 +134,6 @@ pub(super) fn run<K: MicroKernel>(
 ) {
     let out = Out { ptr: c, rs, cs };
     let [k, n] = b.dims();
-    // Too small to gain from a second thread: a hand-off costs several microseconds, the
-    // whole product less than ~10 (the bits are the same either way).
-    let parallel = parallel && m.saturating_mul(k).saturating_mul(n) >= PAR_MIN_MACS;
     if parallel && rayon::current_thread_index().is_none() {
         // Called from outside the pool (the main thread): enter it once for the whole
         // product. Each parallel phase below (pack A, pack B, the tile grid) started from
@@ -161,64 +155,65 @@ pub(super) fn run<K: MicroKernel>(
         });
         return;
     }
-    let blocking = Blocking::new(CacheSizes::detected(), K::MR, K::NR);
+    let mut blocking = Blocking::new(CacheSizes::detected(), K::MR, K::NR);
     let threads = rayon::current_num_threads();
     if parallel
         && threads > 1
         && m >= 2 * K::MR
         && m.saturating_mul(k).saturating_mul(n) < PRIVATE_MAX
     {
-        // A product too small to amortise shared packing's extra phases: split its rows
-        // into one part per thread, each packing its own A rows and its own copy of B,
-        // all in a single parallel phase.
-        let rows = m.div_ceil(threads.min(m / K::MR)).div_ceil(K::MR) * K::MR;
-        let part = |p: usize| {
-            let (r0, c) = (p * rows, out.whole());
-            let a = match a {
-                ASource::Strided(ar) => ASource::Strided(ar.row_window(r0, rows.min(m - r0))),
-                ASource::Packed(s) => ASource::Packed(s.rows_from(r0)),
-            };
-            let e = epilogue.rows_from(r0);
-            // SAFETY: row r0 < m of C: inside the caller's window.
-            let ptr = unsafe { c.ptr.add(r0 * c.rs) };
-            let c = Out { ptr, ..c };
-            columns::<K>(alpha, a, rows.min(m - r0), b, beta, c, &e, blocking, false);
-        };
-        (0..m.div_ceil(rows)).into_par_iter().for_each(part);
+        private_rows::<K>(alpha, a, m, b, beta, out, epilogue, blocking, threads);
         return;
     }
     // Enough rows for a few row blocks per thread: tasks split by rows and each packs its
     // own A block (BLIS's parallel ic loop), B shared. Fewer: tasks split by columns too,
     // sharing one A packed up front.
-    let mut blocking = blocking;
     let row_split = parallel && m >= 4 * threads * K::MR;
     if row_split {
         let mc = m.div_ceil(2 * threads).div_ceil(K::MR) * K::MR;
         blocking.mc = blocking.mc.min(mc);
     }
-    let prepack =
-        matches!(a, ASource::Strided(_)) && parallel && !row_split && m * k <= PREPACK_MAX;
-    if prepack {
-        let ASource::Strided(ar) = a else {
-            unreachable!()
-        };
-        with_scratch(&P_SCRATCH, m.div_ceil(K::MR) * k * K::MR, |buf| {
-            let slivers = Slivers::pack(&ar, K::MR, buf, true);
-            columns::<K>(
-                alpha,
-                ASource::Packed(slivers),
-                m,
-                b,
-                beta,
-                out,
-                epilogue,
-                blocking,
-                parallel,
-            );
-        });
-    } else {
-        columns::<K>(alpha, a, m, b, beta, out, epilogue, blocking, parallel);
+    match a {
+        ASource::Strided(ar) if parallel && !row_split && m * k <= PREPACK_MAX => {
+            with_scratch(&P_SCRATCH, m.div_ceil(K::MR) * k * K::MR, |buf| {
+                let slivers = Slivers::pack(&ar, K::MR, buf, true);
+                let a = ASource::Packed(slivers);
+                columns::<K>(alpha, a, m, b, beta, out, epilogue, blocking, parallel);
+            });
+        }
+        _ => columns::<K>(alpha, a, m, b, beta, out, epilogue, blocking, parallel),
     }
+}
+
+/// A product too small to amortise shared packing's extra phases: its rows split into one
+/// part per thread, each packing its own A rows and its own copy of B, all in a single
+/// parallel phase.
+#[allow(clippy::too_many_arguments)]
+fn private_rows<K: MicroKernel>(
+    alpha: f32,
+    a: ASource<'_>,
+    m: usize,
+    b: &(impl PackB + ?Sized),
+    beta: f32,
+    out: Out,
+    epilogue: &Epilogue<'_>,
+    blocking: Blocking,
+    threads: usize,
+) {
+    let rows = m.div_ceil(threads.min(m / K::MR)).div_ceil(K::MR) * K::MR;
+    let part = |p: usize| {
+        let (r0, c) = (p * rows, out.whole());
+        let a = match a {
+            ASource::Strided(ar) => ASource::Strided(ar.row_window(r0, rows.min(m - r0))),
+            ASource::Packed(s) => ASource::Packed(s.rows_from(r0)),
+        };
+        let e = epilogue.rows_from(r0);
+        // SAFETY: row r0 < m of C: inside the caller's window.
+        let ptr = unsafe { c.ptr.add(r0 * c.rs) };
+        let c = Out { ptr, ..c };
+        columns::<K>(alpha, a, rows.min(m - r0), b, beta, c, &e, blocking, false);
+    };
+    (0..m.div_ceil(rows)).into_par_iter().for_each(part);
 }
 
 /// The jc loop: B packed one column block at a time, then the block's tasks.

@@ -93,7 +93,7 @@ impl<'a> Epilogue<'a> {
     /// C's `(i0, j0)`.
     ///
     /// # Safety
-    /// Every `c + i * rs + j * cs` for `i < rows`, `j < cs` is a valid element that no other
+    /// Every `c + i * rs + j * cs` for `i < rows`, `j < cols` is a valid element that no other
     /// thread touches during the call; the biases cover rows `i0 + rows` and cols `j0 + cols`
     /// (checked when the [`Gemm`] was run).
     #[allow(clippy::too_many_arguments)]
@@ -120,6 +120,10 @@ impl<'a> Epilogue<'a> {
         }
     }
 }
+
+/// Products below this many multiply-adds (80^3; a 64^3 product takes ~5 us on one core)
+/// run serially even when [`Gemm::parallel`] allows the pool.
+const PAR_MIN_MACS: usize = 1 << 19;
 
 /// A GEMM call's options: which ISA path, serial or parallel, and the epilogue.
 ///
@@ -156,7 +160,8 @@ impl<'e> Gemm<'e> {
         self
     }
 
-    /// Splits the tile grid over rayon's pool (the same bits as serial).
+    /// Lets the product split its tile grid over rayon's pool, when it has at least
+    /// 2^19 multiply-adds (the same bits as serial).
     #[must_use]
     pub fn parallel(mut self, parallel: bool) -> Self {
         self.parallel = parallel;
@@ -277,7 +282,10 @@ impl<'e> Gemm<'e> {
             unsafe { e.apply(out, strides[0], strides[1], 0, 0, m, n) };
             return;
         }
-        let parallel = self.parallel;
+        // Too small to gain from a second thread, whatever the path: a hand-off costs
+        // several microseconds, the whole product less than ~10 (the bits are the same
+        // either way).
+        let parallel = self.parallel && m.saturating_mul(k).saturating_mul(n) >= PAR_MIN_MACS;
         match isa {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => {
