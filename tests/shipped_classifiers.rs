@@ -50,11 +50,8 @@ fn mnist_classifier_scores_its_recorded_accuracy_on_its_held_out_images() {
         "{trained_on}"
     );
     assert!(recorded >= 0.97, "recorded accuracy {recorded}");
-    let dir = repo("../shared/data/mnist");
-    if !dir.exists() {
-        eprintln!("{} is absent: checked the metadata only", dir.display());
-        return;
-    }
+    // Shipped in data/mnist since issue 11: no longer optional.
+    let dir = repo("data/mnist");
     let test = load_idx_dir(&dir, Some(Split::Test), "mnist").unwrap();
     let held_out: Vec<usize> = (8000..test.len()).collect();
     let measured = accuracy(&c, &test.subset(&held_out));

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use agon::data::{Dataset, Mixture, Split};
-use agon::gan::trainer::{load_dataset, load_generator, sample_from, TrainConfig};
+use agon::data::{DataRoot, Dataset, Split};
+use agon::gan::trainer::{load_dataset, load_generator, mixture_of, sample_from, TrainConfig};
 use agon::metrics::{
     accuracy, count_modes, density_coverage, inception_score, kid, precision_recall,
     train_classifier_with, Classifier, ClassifierTrainConfig, FeatureStats, DC_K, PR_K,
@@ -25,7 +25,12 @@ pub struct EvalArgs {
     /// IDX directory), report its test accuracy and save it (see --classifier).
     #[arg(long, value_name = "DATA")]
     train_classifier: Option<String>,
-    /// The feature classifier's weights (default: data/classifiers/<data>.safetensors).
+    /// The data directory (shipped datasets, classifiers); default: the run's data.dir,
+    /// then $AGON_DATA_DIR, then the data/ of the checkout this runs in.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// The feature classifier's weights (default: classifiers/<data>.safetensors in the
+    /// data directory).
     #[arg(long)]
     classifier: Option<PathBuf>,
     /// Generated samples to score (and real samples to compare with).
@@ -54,24 +59,21 @@ pub fn run(a: EvalArgs) -> Res<()> {
     }
 }
 
-/// `data/classifiers/<name>.safetensors` for the built-in datasets.
-fn default_classifier(data: &str) -> PathBuf {
-    let name = Path::new(data)
-        .file_name()
-        .map_or("classifier".into(), |n| n.to_string_lossy().into_owned());
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data/classifiers")
-        .join(format!("{name}.safetensors"))
+/// `classifiers/<name>.safetensors` in the data directory `dir` resolves to.
+fn default_classifier(data: &str, dir: Option<&Path>) -> Res<PathBuf> {
+    Ok(DataRoot::resolve(dir)?.classifier_path(data))
 }
 
 /// The dataset's train and test splits as (train, test, description). Without a train
 /// split, the shipped test split is divided: its first 8,000 images for training, the last
 /// 2,000 held out.
-fn splits(data: &str) -> Res<(Dataset, Dataset, String)> {
+fn splits(data: &str, data_dir: Option<&Path>) -> Res<(Dataset, Dataset, String)> {
     let dir = match data {
-        "fashion-mnist" => agon::data::pick_dataset_dir(&agon::data::default_dataset_dirs())
-            .ok_or("no Fashion-MNIST directory found")?,
-        "mnist" => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist"),
+        "fashion-mnist" => agon::data::pick_dataset_dir(&agon::data::fashion_mnist_dirs(
+            &DataRoot::resolve(data_dir)?,
+        ))
+        .ok_or("no Fashion-MNIST directory found")?,
+        "mnist" => DataRoot::resolve(data_dir)?.join("mnist"),
         path => PathBuf::from(path),
     };
     let test = agon::data::load_idx_dir(&dir, Some(Split::Test), data)?;
@@ -100,7 +102,7 @@ fn splits(data: &str) -> Res<(Dataset, Dataset, String)> {
 }
 
 fn train(a: &EvalArgs, data: &str) -> Res<()> {
-    let (train, test, what) = splits(data)?;
+    let (train, test, what) = splits(data, a.data_dir.as_deref())?;
     eprintln!(
         "training the feature classifier on the {what} ({} epochs, seed {})",
         a.epochs, a.seed
@@ -114,10 +116,10 @@ fn train(a: &EvalArgs, data: &str) -> Res<()> {
         eprintln!("  epoch {}: mean loss {:.4}", r.epoch, r.mean_loss)
     });
     let acc = accuracy(&c, &test);
-    let out = a
-        .classifier
-        .clone()
-        .unwrap_or_else(|| default_classifier(data));
+    let out = match &a.classifier {
+        Some(p) => p.clone(),
+        None => default_classifier(data, a.data_dir.as_deref())?,
+    };
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -153,13 +155,16 @@ fn score(a: &EvalArgs, ckpt: &Path) -> Res<()> {
     if a.n < 2 {
         return Err("--n must be at least 2".into());
     }
-    let (g, cfg) = load_generator(ckpt)?;
+    let (g, mut cfg) = load_generator(ckpt)?;
+    if let Some(dir) = &a.data_dir {
+        cfg.data.dir = dir.display().to_string();
+    }
     let mut rng = StdRng::seed_from_u64(a.seed);
     let mut fields: Vec<(String, String)> = vec![
         ("checkpoint".into(), format!("\"{}\"", ckpt.display())),
         ("data".into(), format!("\"{}\"", cfg.data.name)),
     ];
-    if let Some(mixture) = mixture(&cfg) {
+    if let Some(mixture) = mixture_of(&cfg) {
         // PacGAN's protocol: 2,500 samples.
         let n = agon::metrics::PACGAN_SAMPLES;
         let z = NdArray::rand_normal(&[n, g.latent_dim()], 0.0, 1.0, &mut rng);
@@ -190,14 +195,6 @@ fn score(a: &EvalArgs, ckpt: &Path) -> Res<()> {
     Ok(())
 }
 
-fn mixture(cfg: &TrainConfig) -> Option<Mixture> {
-    match cfg.data.name.as_str() {
-        "ring8" => Some(Mixture::ring8()),
-        "grid25" => Some(Mixture::grid25()),
-        _ => None,
-    }
-}
-
 fn image_scores(
     a: &EvalArgs,
     g: &dyn agon::gan::Generator,
@@ -205,17 +202,17 @@ fn image_scores(
     rng: &mut StdRng,
     fields: &mut Vec<(String, String)>,
 ) -> Res<()> {
-    let path = a
-        .classifier
-        .clone()
-        .unwrap_or_else(|| default_classifier(&cfg.data.name));
+    let path = match &a.classifier {
+        Some(p) => p.clone(),
+        None => default_classifier(&cfg.data.name, cfg.data.data_dir())?,
+    };
     let (c, _) = Classifier::load(&path).map_err(|e| {
         format!(
             "{e}\n(train one with: agon eval --train-classifier {} )",
             cfg.data.name
         )
     })?;
-    let real = load_dataset(&cfg.data.name, 0, cfg.seed)?;
+    let real = load_dataset(&cfg.data.name, cfg.data.data_dir(), 0, cfg.seed)?;
     let n = a.n.min(real.len());
     let labels = g
         .num_classes()
@@ -279,76 +276,4 @@ fn image_scores(
         fields.push(("class_accuracy".into(), format!("{acc:.6}")));
     }
     Ok(())
-}
-
-/// Scores computed during training (`log.eval_every`), appended to `eval.csv`.
-pub struct Periodic {
-    real: Option<(Classifier, NdArray, FeatureStats)>,
-    mixture: Option<Mixture>,
-}
-
-impl Periodic {
-    /// Prepares what every evaluation reuses: the real features (images) or the mixture.
-    pub fn new(cfg: &TrainConfig) -> Res<Self> {
-        if let Some(m) = mixture(cfg) {
-            return Ok(Periodic {
-                real: None,
-                mixture: Some(m),
-            });
-        }
-        let path = default_classifier(&cfg.data.name);
-        let (c, _) = Classifier::load(&path).map_err(|e| {
-            format!("log.eval_every needs a feature classifier: {e}\n(train one with: agon eval --train-classifier {})", cfg.data.name)
-        })?;
-        let real = load_dataset(&cfg.data.name, cfg.log.eval_samples, cfg.seed)?;
-        let features = c.embed(real.images());
-        let stats = FeatureStats::new(&features);
-        Ok(Periodic {
-            real: Some((c, features, stats)),
-            mixture: None,
-        })
-    }
-
-    /// Scores `g` at `step` and appends a row to `eval.csv` in `out_dir`; returns the row.
-    pub fn run(&self, g: &dyn agon::gan::Generator, cfg: &TrainConfig, step: u64) -> Res<String> {
-        let mut rng = StdRng::seed_from_u64(cfg.seed ^ 0xe7a1);
-        let n = if self.mixture.is_some() {
-            agon::metrics::PACGAN_SAMPLES
-        } else {
-            cfg.log.eval_samples
-        };
-        let z = NdArray::rand_normal(&[n, g.latent_dim()], 0.0, 1.0, &mut rng);
-        let labels = g
-            .num_classes()
-            .map(|k| Indices::from_vec((0..n).map(|i| i % k).collect(), &[n]));
-        let samples = sample_from(g, &z, labels.as_ref());
-        let (header, row) = match (&self.mixture, &self.real) {
-            (Some(m), _) => {
-                let r = count_modes(&samples, m);
-                (
-                    "step,modes,high_quality,reverse_kl",
-                    format!(
-                        "{step},{},{:.6},{:.6}",
-                        r.modes_captured, r.high_quality_fraction, r.reverse_kl
-                    ),
-                )
-            }
-            (None, Some((c, real, stats))) => {
-                let f = c.embed(&samples);
-                let fid = stats.frechet_distance(&FeatureStats::new(&f));
-                let pr = precision_recall(real, &f, PR_K);
-                (
-                    "step,fid,precision,recall",
-                    format!("{step},{fid:.4},{:.4},{:.4}", pr.precision, pr.recall),
-                )
-            }
-            (None, None) => unreachable!("Periodic::new sets one of them"),
-        };
-        let path = cfg.out_dir.join("eval.csv");
-        let mut text = std::fs::read_to_string(&path).unwrap_or_else(|_| format!("{header}\n"));
-        text.push_str(&row);
-        text.push('\n');
-        agon::data::write_atomic(&path, text.as_bytes())?;
-        Ok(row)
-    }
 }

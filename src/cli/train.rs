@@ -4,9 +4,11 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 
-use agon::gan::trainer::{StepStats, TrainConfig, TrainError, Trainer};
+use agon::gan::trainer::{
+    resume_run, run as train_loop, start_run, Progress, RunOutcome, StepStats, TrainConfig,
+};
 use clap::Args;
 
 use super::overrides;
@@ -23,6 +25,10 @@ pub struct TrainArgs {
     /// Data: fashion-mnist (default), mnist, ring8, grid25, cifar10, or a path.
     #[arg(long)]
     data: Option<String>,
+    /// The data directory (shipped datasets, classifiers); default: $AGON_DATA_DIR, then
+    /// the data/ of the checkout this runs in.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
     /// Total training steps.
     #[arg(long)]
     steps: Option<u64>,
@@ -59,6 +65,10 @@ fn build_config(a: &TrainArgs) -> Result<TrainConfig, Box<dyn std::error::Error>
     sets.extend(flag("model.kind", a.model.clone()));
     sets.extend(flag("data.name", a.data.clone()));
     sets.extend(flag(
+        "data.dir",
+        a.data_dir.as_ref().map(|p| p.display().to_string()),
+    ));
+    sets.extend(flag(
         "out_dir",
         a.out.as_ref().map(|p| p.display().to_string()),
     ));
@@ -82,8 +92,14 @@ pub fn run(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
             .out
             .clone()
             .unwrap_or_else(|| TrainConfig::default().out_dir);
-        let t = Trainer::resume(&out, a.steps)?;
-        t.truncate_log()?;
+        let t = resume_run(&out, |cfg| {
+            if let Some(s) = a.steps {
+                cfg.steps = s;
+            }
+            if let Some(dir) = &a.data_dir {
+                cfg.data.dir = dir.display().to_string();
+            }
+        })?;
         eprintln!(
             "resuming {} at step {} of {}",
             out.display(),
@@ -92,15 +108,7 @@ pub fn run(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         );
         t
     } else {
-        let cfg = build_config(&a)?;
-        std::fs::create_dir_all(&cfg.out_dir)?;
-        std::fs::write(cfg.out_dir.join("config.toml"), cfg.to_toml())?;
-        // A fresh run starts fresh logs: rows left by an earlier run in the same directory
-        // would otherwise be read as this run's.
-        for log in ["log.csv", "eval.csv"] {
-            let _ = std::fs::remove_file(cfg.out_dir.join(log));
-        }
-        Trainer::new(cfg)?
+        start_run(build_config(&a)?)?
     };
     let cfg = trainer.config().clone();
     eprintln!(
@@ -117,83 +125,49 @@ pub fn run(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     let flag = stop.clone();
     // A second Ctrl-C while saving would be lost, which is fine: the first one is honoured.
     let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
-
-    let evaluator = if cfg.log.eval_every > 0 {
-        Some(super::eval::Periodic::new(&cfg)?)
-    } else {
-        None
-    };
     let bar = !a.quiet && cfg.log.progress && std::io::stderr().is_terminal();
-    let (start, first) = (Instant::now(), trainer.step());
-    while !trainer.finished() && !stop.load(Ordering::SeqCst) {
-        let stats = match trainer.train_step() {
-            Ok(s) => s,
-            Err(e @ TrainError::NonFinite { .. }) => {
-                eprintln!();
-                return Err(e.into());
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let step = stats.step;
-        let done = trainer.finished();
-        if step % cfg.log.every == 0 || done {
-            trainer.append_log(&stats)?;
-        }
-        if step % cfg.log.sample_every == 0 || done {
-            trainer.save_samples()?;
-            trainer.save_loss_curve()?;
-        }
-        if step % cfg.log.checkpoint_every == 0 || done {
-            trainer.save_checkpoint()?;
-        }
-        if let Some(ev) = evaluator
-            .as_ref()
-            .filter(|_| step % cfg.log.eval_every == 0)
-        {
-            let row = ev.run(trainer.sampling_generator(), &cfg, step)?;
+    let result = train_loop(&mut trainer, &stop, &mut |p| match p {
+        Progress::Eval { row, .. } => {
             if bar {
                 eprintln!();
             }
             eprintln!("eval {row}");
         }
-        report(
-            &stats,
-            cfg.steps,
-            step - first,
-            start,
-            bar,
-            step % cfg.log.every == 0,
-        );
-    }
+        Progress::Step {
+            stats,
+            total,
+            run_here,
+            elapsed,
+            logged,
+        } => report(stats, total, run_here, elapsed, bar, logged),
+    });
     if bar {
         eprintln!();
     }
-    if !trainer.finished() {
-        trainer.save_checkpoint()?;
-        trainer.save_samples()?;
-        eprintln!(
+    let report = result?;
+    let out = &cfg.out_dir;
+    match report.outcome {
+        RunOutcome::Interrupted => eprintln!(
             "interrupted at step {}: checkpoint saved; continue with\n  agon train --resume --out {}",
             trainer.step(),
-            cfg.out_dir.display()
-        );
-        return Ok(());
+            out.display()
+        ),
+        RunOutcome::Finished => eprintln!(
+            "done: {} steps in {:.0?}\n  samples:    {}\n  loss log:   {} and {}\n  checkpoint: {}",
+            trainer.step(),
+            report.elapsed,
+            out.join("samples.png").display(),
+            out.join("log.csv").display(),
+            out.join("losses.png").display(),
+            out.join("checkpoint.safetensors").display()
+        ),
     }
-    let out = &cfg.out_dir;
-    eprintln!(
-        "done: {} steps in {:.0?}\n  samples:    {}\n  loss log:   {} and {}\n  checkpoint: {}",
-        trainer.step(),
-        start.elapsed(),
-        out.join("samples.png").display(),
-        out.join("log.csv").display(),
-        out.join("losses.png").display(),
-        out.join("checkpoint.safetensors").display()
-    );
     Ok(())
 }
 
 /// A progress line: step, speed, ETA and the latest losses.
-fn report(s: &StepStats, total: u64, done_here: u64, start: Instant, bar: bool, log_step: bool) {
-    let secs = start.elapsed().as_secs_f64().max(1e-9);
+fn report(s: &StepStats, total: u64, done_here: u64, elapsed: Duration, bar: bool, log_step: bool) {
+    let secs = elapsed.as_secs_f64().max(1e-9);
     let rate = done_here as f64 / secs;
     let eta = (total.saturating_sub(s.step)) as f64 / rate.max(1e-9);
     let line = format!(

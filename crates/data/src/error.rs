@@ -78,6 +78,12 @@ pub enum DataError {
         /// The file names looked for.
         looked_for: Vec<String>,
     },
+    /// No data directory was given and the current directory is not inside an Agon
+    /// checkout (see [`DataRoot`](crate::DataRoot)).
+    NoDataDir {
+        /// The current directory, where the search started.
+        cwd: PathBuf,
+    },
 }
 
 impl DataError {
@@ -92,6 +98,7 @@ impl DataError {
             | DataError::Invalid { path, .. } => path,
             DataError::CountMismatch { images, .. } => images,
             DataError::NotFound { dir, .. } => dir,
+            DataError::NoDataDir { cwd } => cwd,
         }
     }
 
@@ -162,6 +169,13 @@ impl fmt::Display for DataError {
                 "{}: no dataset files found (looked for {})",
                 dir.display(),
                 looked_for.join(", ")
+            ),
+            DataError::NoDataDir { cwd } => write!(
+                f,
+                "{}: no Agon data directory: pass --data-dir DIR, set AGON_DATA_DIR=DIR, or \
+                 run from inside a checkout of the Agon repository (its data/ holds the \
+                 shipped datasets and classifiers)",
+                cwd.display()
             ),
         }
     }

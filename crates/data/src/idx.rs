@@ -25,6 +25,7 @@ use flate2::read::GzDecoder;
 
 use crate::dataset::{u8_to_unit, Dataset};
 use crate::error::DataError;
+use crate::locate::DataRoot;
 
 /// The largest payload an IDX header may claim: 2 GiB (the MNIST-family files hold at
 /// most 47 MB).
@@ -441,23 +442,28 @@ fn names(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
-/// The Fashion-MNIST test split shipped in the repository (`data/fashion-mnist/`): the
-/// path compiled in from this crate's location when it exists, otherwise
-/// `./data/fashion-mnist` relative to the current directory.
+/// The Fashion-MNIST test split shipped in the repository: `fashion-mnist/` in the data
+/// directory [`DataRoot::resolve`] finds (`AGON_DATA_DIR`, or the checkout's `data/`),
+/// otherwise `./data/fashion-mnist`.
 pub fn shipped_fashion_mnist_dir() -> PathBuf {
-    let compiled = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../data/fashion-mnist"
-    ));
-    if compiled.is_dir() {
-        compiled.to_path_buf()
-    } else {
-        PathBuf::from("data/fashion-mnist")
-    }
+    DataRoot::resolve(None).map_or_else(
+        |_| PathBuf::from("data/fashion-mnist"),
+        |r| r.join("fashion-mnist"),
+    )
+}
+
+/// Where [`default_dataset_in`] looks, in order: the system-wide full dataset
+/// ([`SYSTEM_FASHION_MNIST_DIR`]), then `fashion-mnist/` in `root`.
+pub fn fashion_mnist_dirs(root: &DataRoot) -> Vec<PathBuf> {
+    vec![
+        PathBuf::from(SYSTEM_FASHION_MNIST_DIR),
+        root.join("fashion-mnist"),
+    ]
 }
 
 /// Where [`default_dataset`] looks, in order: the system-wide full dataset
-/// ([`SYSTEM_FASHION_MNIST_DIR`]), then the shipped test split.
+/// ([`SYSTEM_FASHION_MNIST_DIR`]), then the shipped test split
+/// ([`shipped_fashion_mnist_dir`]).
 pub fn default_dataset_dirs() -> Vec<PathBuf> {
     vec![
         PathBuf::from(SYSTEM_FASHION_MNIST_DIR),
@@ -484,21 +490,38 @@ pub fn pick_dataset_dir(candidates: &[PathBuf]) -> Option<PathBuf> {
 
 /// Agon's default dataset: Fashion-MNIST. The full training split (60,000 images) when
 /// installed at [`SYSTEM_FASHION_MNIST_DIR`] (Debian's `dataset-fashion-mnist`), otherwise
-/// the 10,000-image test split shipped in the repository's `data/fashion-mnist/`. Images
+/// the 10,000-image test split shipped in the data directory's `fashion-mnist/` (the
+/// repository's `data/`, or wherever `AGON_DATA_DIR` points: see [`DataRoot`]). Images
 /// `[N, 1, 28, 28]` in `[-1, 1]`, labels 0-9.
 ///
 /// # Errors
-/// [`DataError::NotFound`] when neither directory holds the files (e.g. a binary run away
-/// from the repository), and any read error.
+/// [`DataError::NoDataDir`] when there is no data directory and no system-wide copy (a
+/// binary run away from the repository without `AGON_DATA_DIR`), [`DataError::NotFound`]
+/// when neither directory holds the files, and any read error.
 pub fn default_dataset() -> Result<Dataset, DataError> {
-    let dirs = default_dataset_dirs();
+    match DataRoot::resolve(None) {
+        Ok(root) => default_dataset_in(&root),
+        Err(e) => match pick_dataset_dir(&[PathBuf::from(SYSTEM_FASHION_MNIST_DIR)]) {
+            Some(dir) => fashion_mnist(&dir),
+            None => Err(e),
+        },
+    }
+}
+
+/// [`default_dataset`] with the data directory given: the system-wide training split when
+/// installed, else `fashion-mnist/` in `root`.
+///
+/// # Errors
+/// [`DataError::NotFound`] when neither directory holds the files, and any read error.
+pub fn default_dataset_in(root: &DataRoot) -> Result<Dataset, DataError> {
+    let dirs = fashion_mnist_dirs(root);
     match pick_dataset_dir(&dirs) {
         Some(dir) => fashion_mnist(&dir),
         None => Err(DataError::NotFound {
             dir: dirs[dirs.len() - 1].clone(),
             looked_for: vec![
                 format!("{SYSTEM_FASHION_MNIST_DIR}/train-images-idx3-ubyte.gz"),
-                "data/fashion-mnist/t10k-images-idx3-ubyte.gz".into(),
+                "t10k-images-idx3-ubyte.gz".into(),
             ],
         }),
     }

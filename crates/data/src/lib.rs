@@ -46,6 +46,7 @@ mod dataset;
 mod error;
 mod idx;
 mod image_folder;
+mod locate;
 mod mixtures;
 mod png_grid;
 
@@ -62,12 +63,13 @@ pub use cifar::{
 pub use dataset::Dataset;
 pub use error::DataError;
 pub use idx::{
-    default_dataset, default_dataset_dirs, fashion_mnist, find_idx_pair, kmnist, load_idx_dir,
-    load_idx_pair, mnist, pick_dataset_dir, read_idx, shipped_fashion_mnist_dir, write_idx,
-    IdxArray, Split, FASHION_MNIST_CLASSES, KMNIST_CLASSES, MAX_IDX_BYTES,
-    SYSTEM_FASHION_MNIST_DIR,
+    default_dataset, default_dataset_dirs, default_dataset_in, fashion_mnist, fashion_mnist_dirs,
+    find_idx_pair, kmnist, load_idx_dir, load_idx_pair, mnist, pick_dataset_dir, read_idx,
+    shipped_fashion_mnist_dir, write_idx, IdxArray, Split, FASHION_MNIST_CLASSES, KMNIST_CLASSES,
+    MAX_IDX_BYTES, SYSTEM_FASHION_MNIST_DIR,
 };
 pub use image_folder::image_folder;
+pub use locate::{checkout_data_dir, DataRoot, RootOrigin, DATA_DIR_ENV};
 pub use mixtures::{grid25, ring8, Mixture, GRID25_STD, RING8_RADIUS, RING8_STD};
 pub use png_grid::{load_png, make_grid, save_grid, save_png, MAX_PNG_BYTES};
 

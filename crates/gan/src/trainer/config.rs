@@ -48,6 +48,10 @@ pub struct DataConfig {
     /// `ring8`, `grid25`, `cifar10`, or a path to an IDX directory, CIFAR-10 batches or a
     /// folder of PNG images.
     pub name: String,
+    /// The data directory holding the built-in datasets and feature classifiers; empty
+    /// (the default): `AGON_DATA_DIR`, then the `data/` of the checkout the command runs
+    /// in (see `agon_data::DataRoot`).
+    pub dir: String,
     /// Use at most this many training samples (0 = all); small runs and tests use it.
     pub limit: usize,
     /// DiffAugment policy applied to real and fake batches: "" (none) or a comma list of
@@ -154,10 +158,18 @@ impl Default for TrainConfig {
     }
 }
 
+impl DataConfig {
+    /// [`dir`](Self::dir) as a path, `None` when empty (resolve from the environment).
+    pub fn data_dir(&self) -> Option<&std::path::Path> {
+        (!self.dir.is_empty()).then(|| std::path::Path::new(&self.dir))
+    }
+}
+
 impl Default for DataConfig {
     fn default() -> Self {
         DataConfig {
             name: "fashion-mnist".into(),
+            dir: String::new(),
             limit: 0,
             augment: String::new(),
         }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use agon_data::{DataError, Dataset, Mixture};
+use agon_data::{DataError, DataRoot, Dataset, Mixture};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -10,18 +10,26 @@ use rand::SeedableRng;
 const MIXTURE_SAMPLES: usize = 20_000;
 
 /// Loads the dataset `name` (see [`DataConfig::name`](super::DataConfig::name)), keeping at
-/// most `limit` samples when `limit > 0`.
+/// most `limit` samples when `limit > 0`. The built-in image datasets are read from the
+/// data directory that [`DataRoot::resolve`] finds from `data_dir` (`None` or empty:
+/// `AGON_DATA_DIR`, then the checkout's `data/`); the 2-D mixtures and paths need none.
 ///
 /// # Errors
 /// A [`DataError`] naming the file or directory and the problem.
-pub fn load_dataset(name: &str, limit: usize, seed: u64) -> Result<Dataset, DataError> {
+pub fn load_dataset(
+    name: &str,
+    data_dir: Option<&Path>,
+    limit: usize,
+    seed: u64,
+) -> Result<Dataset, DataError> {
     let mut rng = StdRng::seed_from_u64(seed ^ 0xda7a);
+    let root = || DataRoot::resolve(data_dir);
     let ds = match name {
-        "fashion-mnist" => agon_data::default_dataset()?,
-        "mnist" => agon_data::mnist(&mnist_dir())?,
+        "fashion-mnist" => agon_data::default_dataset_in(&root()?)?,
+        "mnist" => agon_data::mnist(&root()?.join("mnist"))?,
         "ring8" => Mixture::ring8().sample(MIXTURE_SAMPLES, &mut rng),
         "grid25" => Mixture::grid25().sample(MIXTURE_SAMPLES, &mut rng),
-        "cifar10" => agon_data::cifar10(Path::new("data/cifar-10-batches-bin"))?,
+        "cifar10" => agon_data::cifar10(&root()?.join("cifar-10-batches-bin"))?,
         path => load_path(Path::new(path))?,
     };
     Ok(if limit > 0 && limit < ds.len() {
@@ -29,17 +37,6 @@ pub fn load_dataset(name: &str, limit: usize, seed: u64) -> Result<Dataset, Data
     } else {
         ds
     })
-}
-
-/// The MNIST test set shared beside the repository, or `data/mnist` in the current
-/// directory.
-fn mnist_dir() -> std::path::PathBuf {
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist");
-    if shared.is_dir() {
-        shared
-    } else {
-        "data/mnist".into()
-    }
 }
 
 /// A directory of IDX files, of CIFAR-10 batches, or of PNG images (28x28 grayscale).

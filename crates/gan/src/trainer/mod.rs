@@ -6,6 +6,17 @@
 //! count, the batcher position and the dropout counters, all saved in the checkpoint:
 //! training 2N steps in one go or N steps, stop, resume, N more gives the same bits.
 //!
+//! | file | what |
+//! |---|---|
+//! | `mod.rs` | [`Trainer`]: the models, optimisers, data and one [`train_step`](Trainer::train_step) |
+//! | `run_loop.rs` | [`run`]: the cadence of logs, grids, checkpoints and scores; [`start_run`], [`resume_run`] |
+//! | `checkpoint.rs` | the checkpoint schema: [`save_checkpoint`](Trainer::save_checkpoint), [`Trainer::resume_with`], [`load_generator`] |
+//! | `logs.rs` | `log.csv`, `losses.png`, trimming logs on resume |
+//! | `periodic_eval.rs` | [`PeriodicEval`]: `eval.csv` during training |
+//! | `config.rs`, `data.rs`, `models.rs`, `plot.rs` | configuration, datasets, model construction, the loss plot |
+//!
+//! [`run`] is what `agon train` runs. Driving the trainer by hand:
+//!
 //! ```no_run
 //! use agon_gan::trainer::{TrainConfig, Trainer};
 //! let mut cfg = TrainConfig::default();
@@ -18,30 +29,36 @@
 //! trainer.save_checkpoint().unwrap();
 //! ```
 
+mod checkpoint;
 mod config;
 mod data;
+mod logs;
 mod models;
+mod periodic_eval;
 mod plot;
+mod run_loop;
 
 use std::fmt;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use agon_autodiff::{no_grad, Tensor};
-use agon_data::{Batcher, BatcherState, DiffAugment};
-use agon_nn::checkpoint::{Checkpoint, CheckpointError};
+use agon_data::{Batcher, DiffAugment};
+use agon_nn::checkpoint::CheckpointError;
 use agon_nn::optim::{Adam, AdamConfig, Optimizer};
-use agon_nn::Module;
 use agon_tensor::{Indices, NdArray};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
+pub use checkpoint::load_generator;
 pub use config::{
     ConfigError, DataConfig, LogConfig, LossConfig, ModelConfig, OptimConfig, TrainConfig,
 };
 pub use data::load_dataset;
+use logs::read_log;
 pub use models::build_models;
+pub use periodic_eval::{mixture_of, PeriodicEval};
 pub use plot::save_loss_curve;
+pub use run_loop::{resume_run, run, start_run, Progress, RunOutcome, RunReport};
 
 use crate::{ema_update, gradient_penalty, r1_penalty, Discriminator, GanLoss, Generator};
 
@@ -73,6 +90,11 @@ pub enum TrainError {
         /// Its value.
         value: f32,
     },
+    /// Periodic evaluation could not be prepared (no feature classifier for the data).
+    Evaluation {
+        /// What is missing and how to make it.
+        message: String,
+    },
     /// The checkpoint does not fit this configuration or is missing trainer state.
     BadCheckpoint {
         /// The file.
@@ -95,6 +117,7 @@ impl fmt::Display for TrainError {
                  overwriting the last good checkpoint (try a lower learning rate or a \
                  gradient penalty)"
             ),
+            TrainError::Evaluation { message } => write!(f, "evaluation: {message}"),
             TrainError::BadCheckpoint { path, message } => {
                 write!(f, "{}: {message}", path.display())
             }
@@ -179,7 +202,12 @@ impl Trainer {
     /// Invalid configuration or unreadable data.
     pub fn new(config: TrainConfig) -> Result<Self, TrainError> {
         config.validate("configuration")?;
-        let ds = load_dataset(&config.data.name, config.data.limit, config.seed)?;
+        let ds = load_dataset(
+            &config.data.name,
+            config.data.data_dir(),
+            config.data.limit,
+            config.seed,
+        )?;
         let (g, d, ema) = build_models(&config, ds.image_shape(), ds.num_classes(), config.seed)?;
         let loss: GanLoss = config
             .loss
@@ -220,58 +248,6 @@ impl Trainer {
             fixed_labels,
             history: vec![],
         })
-    }
-
-    /// Continues the run whose checkpoint is in `out_dir`, with `steps` as the new total
-    /// (`None` keeps the saved one).
-    ///
-    /// # Errors
-    /// A missing or damaged checkpoint, or one that does not match its own configuration.
-    pub fn resume(out_dir: &Path, steps: Option<u64>) -> Result<Self, TrainError> {
-        let path = out_dir.join(CHECKPOINT_FILE);
-        let ckpt = Checkpoint::read(&path)?;
-        let bad = |message: String| TrainError::BadCheckpoint {
-            path: path.clone(),
-            message,
-        };
-        let meta = ckpt.metadata();
-        let text = meta
-            .get("agon.config")
-            .ok_or_else(|| bad("no agon.config entry: not a training checkpoint".into()))?;
-        let mut config =
-            TrainConfig::from_toml_str(text, &format!("{} (agon.config)", path.display()))?;
-        config.out_dir = out_dir.to_path_buf();
-        if let Some(s) = steps {
-            config.steps = s;
-        }
-        let mut t = Trainer::new(config)?;
-        let number = |key: &str| -> Result<u64, TrainError> {
-            meta.get(key)
-                .and_then(|v| v.parse().ok())
-                .ok_or_else(|| bad(format!("missing or malformed {key}")))
-        };
-        t.step = number("agon.step")?;
-        t.batcher
-            .restore(BatcherState {
-                seed: number("agon.batcher.seed")?,
-                epoch: number("agon.batcher.epoch")?,
-                position: number("agon.batcher.position")? as usize,
-            })
-            .map_err(|e| bad(format!("batcher state: {e}")))?;
-        ckpt.load_module_into("g", t.g.as_ref())?;
-        ckpt.load_module_into("d", t.d.as_ref())?;
-        if let Some(e) = &t.ema {
-            ckpt.load_module_into("ema", e.as_ref())?;
-        }
-        ckpt.load_optimizer_into("opt_g", &mut t.opt_g)?;
-        ckpt.load_optimizer_into("opt_d", &mut t.opt_d)?;
-        for (prefix, module) in [("g", t.g.as_ref() as &dyn Module), ("d", t.d.as_ref())] {
-            let states =
-                parse_rng_states(meta.get(&format!("agon.rng.{prefix}")).map_or("", |s| s));
-            module.load_rng_states(&states);
-        }
-        t.history = read_log(&out_dir.join("log.csv"), t.step);
-        Ok(t)
     }
 
     /// The configuration.
@@ -461,161 +437,6 @@ impl Trainer {
         }
         Ok(self.config.out_dir.join("samples.png"))
     }
-
-    /// Writes everything needed to resume, atomically, to `checkpoint.safetensors`.
-    ///
-    /// # Errors
-    /// When the file cannot be written.
-    pub fn save_checkpoint(&self) -> Result<PathBuf, TrainError> {
-        let dir = &self.config.out_dir;
-        std::fs::create_dir_all(dir).map_err(|source| TrainError::Io {
-            path: dir.clone(),
-            source,
-        })?;
-        let mut ckpt = Checkpoint::new();
-        ckpt.add_module("g", self.g.as_ref())
-            .add_module("d", self.d.as_ref());
-        if let Some(e) = &self.ema {
-            ckpt.add_module("ema", e.as_ref());
-        }
-        ckpt.add_optimizer("opt_g", &self.opt_g)
-            .add_optimizer("opt_d", &self.opt_d);
-        let b = self.batcher.state();
-        ckpt.set_metadata("agon.config", &self.config.to_toml())
-            .set_metadata("agon.step", &self.step.to_string())
-            .set_metadata("agon.batcher.seed", &b.seed.to_string())
-            .set_metadata("agon.batcher.epoch", &b.epoch.to_string())
-            .set_metadata("agon.batcher.position", &b.position.to_string())
-            .set_metadata("agon.rng.g", &format_rng_states(&self.g.named_rng_states()))
-            .set_metadata("agon.rng.d", &format_rng_states(&self.d.named_rng_states()))
-            .set_metadata(
-                "agon.data.shape",
-                &join(self.batcher.dataset().image_shape()),
-            )
-            .set_metadata(
-                "agon.data.classes",
-                &self
-                    .batcher
-                    .dataset()
-                    .num_classes()
-                    .map_or(String::new(), |k| k.to_string()),
-            );
-        let path = dir.join(CHECKPOINT_FILE);
-        ckpt.save(&path)?;
-        Ok(path)
-    }
-
-    /// Appends `stats` to `log.csv` (writing the header first for a new file).
-    ///
-    /// # Errors
-    /// When the file cannot be written.
-    pub fn append_log(&self, stats: &StepStats) -> Result<(), TrainError> {
-        let path = self.config.out_dir.join("log.csv");
-        let io = |source| TrainError::Io {
-            path: path.clone(),
-            source,
-        };
-        std::fs::create_dir_all(&self.config.out_dir).map_err(io)?;
-        let new = !path.exists();
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(io)?;
-        if new {
-            writeln!(f, "step,d_loss,g_loss,d_real,d_fake,penalty").map_err(io)?;
-        }
-        writeln!(
-            f,
-            "{},{},{},{},{},{}",
-            stats.step, stats.d_loss, stats.g_loss, stats.d_real, stats.d_fake, stats.penalty
-        )
-        .map_err(io)
-    }
-
-    /// Draws the loss history to `losses.png`.
-    ///
-    /// # Errors
-    /// When the file cannot be written.
-    pub fn save_loss_curve(&self) -> Result<(), TrainError> {
-        let steps: Vec<u64> = self.history.iter().map(|s| s.step).collect();
-        let d: Vec<f32> = self.history.iter().map(|s| s.d_loss).collect();
-        let g: Vec<f32> = self.history.iter().map(|s| s.g_loss).collect();
-        save_loss_curve(&steps, &d, &g, &self.config.out_dir.join("losses.png"))?;
-        Ok(())
-    }
-
-    /// Rewrites `log.csv` and `eval.csv` to hold only rows up to the current step (after a
-    /// resume, rows from beyond the checkpoint belong to the interrupted continuation).
-    ///
-    /// # Errors
-    /// When a file cannot be written.
-    pub fn truncate_log(&self) -> Result<(), TrainError> {
-        for file in ["log.csv", "eval.csv"] {
-            let path = self.config.out_dir.join(file);
-            let Ok(text) = std::fs::read_to_string(&path) else {
-                continue;
-            };
-            let kept: Vec<&str> = text
-                .lines()
-                .filter(|l| {
-                    l.split(',')
-                        .next()
-                        .and_then(|s| s.parse::<u64>().ok())
-                        .is_none_or(|s| s <= self.step)
-                })
-                .collect();
-            agon_data::write_atomic(&path, (kept.join("\n") + "\n").as_bytes())?;
-        }
-        Ok(())
-    }
-}
-
-fn join(shape: &[usize]) -> String {
-    shape
-        .iter()
-        .map(|d| d.to_string())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// A trained generator read back from a checkpoint (its EMA weights when the run kept
-/// them), with the run's configuration.
-///
-/// # Errors
-/// A missing, damaged or non-training checkpoint.
-pub fn load_generator(path: &Path) -> Result<(Box<dyn Generator>, TrainConfig), TrainError> {
-    let ckpt = Checkpoint::read(path)?;
-    let bad = |message: String| TrainError::BadCheckpoint {
-        path: path.to_path_buf(),
-        message,
-    };
-    let meta = ckpt.metadata();
-    let text = meta
-        .get("agon.config")
-        .ok_or_else(|| bad("no agon.config entry: not a training checkpoint".into()))?;
-    let config = TrainConfig::from_toml_str(text, &format!("{} (agon.config)", path.display()))?;
-    let shape: Vec<usize> = meta
-        .get("agon.data.shape")
-        .ok_or_else(|| bad("missing agon.data.shape".into()))?
-        .split(',')
-        .map(|d| {
-            d.parse()
-                .map_err(|_| bad("malformed agon.data.shape".into()))
-        })
-        .collect::<Result<_, _>>()?;
-    let classes = meta.get("agon.data.classes").and_then(|k| k.parse().ok());
-    let (g, _, ema) = build_models(&config, &shape, classes, config.seed)?;
-    match ema {
-        Some(e) if ckpt.names().iter().any(|n| n.starts_with("ema.")) => {
-            ckpt.load_module_into("ema", e.as_ref())?;
-            Ok((e, config))
-        }
-        _ => {
-            ckpt.load_module_into("g", g.as_ref())?;
-            Ok((g, config))
-        }
-    }
 }
 
 /// Samples from `g` in eval mode (restoring train mode after).
@@ -626,46 +447,4 @@ pub fn sample_from(g: &dyn Generator, z: &NdArray, labels: Option<&Indices>) -> 
         .clone();
     g.train();
     x
-}
-
-/// `name=seed:calls;...` (names have no `=`, `:` or `;`: they are dotted module paths).
-fn format_rng_states(states: &[(String, (u64, u64))]) -> String {
-    states
-        .iter()
-        .map(|(n, (s, c))| format!("{n}={s}:{c}"))
-        .collect::<Vec<_>>()
-        .join(";")
-}
-
-fn parse_rng_states(text: &str) -> Vec<(String, (u64, u64))> {
-    text.split(';')
-        .filter_map(|item| {
-            let (name, rest) = item.split_once('=')?;
-            let (s, c) = rest.split_once(':')?;
-            Some((name.to_string(), (s.parse().ok()?, c.parse().ok()?)))
-        })
-        .collect()
-}
-
-/// The statistics logged up to `step`, from `log.csv` (rows beyond it are ignored).
-fn read_log(path: &Path, step: u64) -> Vec<StepStats> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return vec![];
-    };
-    text.lines()
-        .skip(1)
-        .filter_map(|l| {
-            let v: Vec<&str> = l.split(',').collect();
-            let f = |i: usize| v.get(i)?.parse::<f32>().ok();
-            Some(StepStats {
-                step: v.first()?.parse().ok()?,
-                d_loss: f(1)?,
-                g_loss: f(2)?,
-                d_real: f(3)?,
-                d_fake: f(4)?,
-                penalty: f(5)?,
-            })
-        })
-        .filter(|s| s.step <= step)
-        .collect()
 }

@@ -1,0 +1,195 @@
+//! The checkpoint schema of a training run: which tensors and metadata keys a run saves,
+//! and how a run (or its generator alone) is read back.
+//!
+//! Tensors: each network under its name (`g.`, `d.`, `ema.`), each optimiser's state
+//! under its name (`opt_g.`, `opt_d.`). Metadata: `agon.config` (the TOML configuration),
+//! `agon.step`, `agon.batcher.{seed,epoch,position}`, `agon.rng.<net>` (dropout streams),
+//! `agon.data.shape` and `agon.data.classes` (what the models were built for).
+
+use std::path::{Path, PathBuf};
+
+use agon_nn::checkpoint::Checkpoint;
+use agon_nn::Module;
+
+use super::{build_models, read_log, TrainConfig, TrainError, Trainer, CHECKPOINT_FILE};
+use crate::Generator;
+use agon_data::BatcherState;
+
+impl Trainer {
+    /// Continues the run whose checkpoint is in `out_dir`, with `steps` as the new total
+    /// (`None` keeps the saved one).
+    ///
+    /// # Errors
+    /// A missing or damaged checkpoint, or one that does not match its own configuration.
+    pub fn resume(out_dir: &Path, steps: Option<u64>) -> Result<Self, TrainError> {
+        Trainer::resume_with(out_dir, |config| {
+            if let Some(s) = steps {
+                config.steps = s;
+            }
+        })
+    }
+
+    /// Continues the run whose checkpoint is in `out_dir`, after `edit` has changed its
+    /// saved configuration (a new step total, a data directory on another machine). The
+    /// keys that shape the models and the data must stay as saved for the weights and the
+    /// batcher position to fit.
+    ///
+    /// # Errors
+    /// As [`resume`](Self::resume).
+    pub fn resume_with(
+        out_dir: &Path,
+        edit: impl FnOnce(&mut TrainConfig),
+    ) -> Result<Self, TrainError> {
+        let path = out_dir.join(CHECKPOINT_FILE);
+        let ckpt = Checkpoint::read(&path)?;
+        let bad = |message: String| TrainError::BadCheckpoint {
+            path: path.clone(),
+            message,
+        };
+        let meta = ckpt.metadata();
+        let text = meta
+            .get("agon.config")
+            .ok_or_else(|| bad("no agon.config entry: not a training checkpoint".into()))?;
+        let mut config =
+            TrainConfig::from_toml_str(text, &format!("{} (agon.config)", path.display()))?;
+        config.out_dir = out_dir.to_path_buf();
+        edit(&mut config);
+        let mut t = Trainer::new(config)?;
+        let number = |key: &str| -> Result<u64, TrainError> {
+            meta.get(key)
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| bad(format!("missing or malformed {key}")))
+        };
+        t.step = number("agon.step")?;
+        t.batcher
+            .restore(BatcherState {
+                seed: number("agon.batcher.seed")?,
+                epoch: number("agon.batcher.epoch")?,
+                position: number("agon.batcher.position")? as usize,
+            })
+            .map_err(|e| bad(format!("batcher state: {e}")))?;
+        ckpt.load_module_into("g", t.g.as_ref())?;
+        ckpt.load_module_into("d", t.d.as_ref())?;
+        if let Some(e) = &t.ema {
+            ckpt.load_module_into("ema", e.as_ref())?;
+        }
+        ckpt.load_optimizer_into("opt_g", &mut t.opt_g)?;
+        ckpt.load_optimizer_into("opt_d", &mut t.opt_d)?;
+        for (prefix, module) in [("g", t.g.as_ref() as &dyn Module), ("d", t.d.as_ref())] {
+            let states =
+                parse_rng_states(meta.get(&format!("agon.rng.{prefix}")).map_or("", |s| s));
+            module.load_rng_states(&states);
+        }
+        t.history = read_log(&out_dir.join("log.csv"), t.step);
+        Ok(t)
+    }
+
+    /// Writes everything needed to resume, atomically, to `checkpoint.safetensors`.
+    ///
+    /// # Errors
+    /// When the file cannot be written.
+    pub fn save_checkpoint(&self) -> Result<PathBuf, TrainError> {
+        let dir = &self.config.out_dir;
+        std::fs::create_dir_all(dir).map_err(|source| TrainError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let mut ckpt = Checkpoint::new();
+        ckpt.add_module("g", self.g.as_ref())
+            .add_module("d", self.d.as_ref());
+        if let Some(e) = &self.ema {
+            ckpt.add_module("ema", e.as_ref());
+        }
+        ckpt.add_optimizer("opt_g", &self.opt_g)
+            .add_optimizer("opt_d", &self.opt_d);
+        let b = self.batcher.state();
+        ckpt.set_metadata("agon.config", &self.config.to_toml())
+            .set_metadata("agon.step", &self.step.to_string())
+            .set_metadata("agon.batcher.seed", &b.seed.to_string())
+            .set_metadata("agon.batcher.epoch", &b.epoch.to_string())
+            .set_metadata("agon.batcher.position", &b.position.to_string())
+            .set_metadata("agon.rng.g", &format_rng_states(&self.g.named_rng_states()))
+            .set_metadata("agon.rng.d", &format_rng_states(&self.d.named_rng_states()))
+            .set_metadata(
+                "agon.data.shape",
+                &join(self.batcher.dataset().image_shape()),
+            )
+            .set_metadata(
+                "agon.data.classes",
+                &self
+                    .batcher
+                    .dataset()
+                    .num_classes()
+                    .map_or(String::new(), |k| k.to_string()),
+            );
+        let path = dir.join(CHECKPOINT_FILE);
+        ckpt.save(&path)?;
+        Ok(path)
+    }
+}
+
+fn join(shape: &[usize]) -> String {
+    shape
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A trained generator read back from a checkpoint (its EMA weights when the run kept
+/// them), with the run's configuration.
+///
+/// # Errors
+/// A missing, damaged or non-training checkpoint.
+pub fn load_generator(path: &Path) -> Result<(Box<dyn Generator>, TrainConfig), TrainError> {
+    let ckpt = Checkpoint::read(path)?;
+    let bad = |message: String| TrainError::BadCheckpoint {
+        path: path.to_path_buf(),
+        message,
+    };
+    let meta = ckpt.metadata();
+    let text = meta
+        .get("agon.config")
+        .ok_or_else(|| bad("no agon.config entry: not a training checkpoint".into()))?;
+    let config = TrainConfig::from_toml_str(text, &format!("{} (agon.config)", path.display()))?;
+    let shape: Vec<usize> = meta
+        .get("agon.data.shape")
+        .ok_or_else(|| bad("missing agon.data.shape".into()))?
+        .split(',')
+        .map(|d| {
+            d.parse()
+                .map_err(|_| bad("malformed agon.data.shape".into()))
+        })
+        .collect::<Result<_, _>>()?;
+    let classes = meta.get("agon.data.classes").and_then(|k| k.parse().ok());
+    let (g, _, ema) = build_models(&config, &shape, classes, config.seed)?;
+    match ema {
+        Some(e) if ckpt.names().iter().any(|n| n.starts_with("ema.")) => {
+            ckpt.load_module_into("ema", e.as_ref())?;
+            Ok((e, config))
+        }
+        _ => {
+            ckpt.load_module_into("g", g.as_ref())?;
+            Ok((g, config))
+        }
+    }
+}
+
+/// `name=seed:calls;...` (names have no `=`, `:` or `;`: they are dotted module paths).
+fn format_rng_states(states: &[(String, (u64, u64))]) -> String {
+    states
+        .iter()
+        .map(|(n, (s, c))| format!("{n}={s}:{c}"))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+fn parse_rng_states(text: &str) -> Vec<(String, (u64, u64))> {
+    text.split(';')
+        .filter_map(|item| {
+            let (name, rest) = item.split_once('=')?;
+            let (s, c) = rest.split_once(':')?;
+            Some((name.to_string(), (s.parse().ok()?, c.parse().ok()?)))
+        })
+        .collect()
+}

@@ -1,0 +1,118 @@
+//! Scores computed while training (`log.eval_every`), appended to `eval.csv`: the
+//! FID-style distance and precision/recall in the feature classifier's space for image
+//! data, mode counts for the 2-D mixtures.
+
+use agon_data::{DataRoot, Mixture};
+use agon_metrics::{count_modes, precision_recall, Classifier, FeatureStats, PR_K};
+use agon_tensor::{Indices, NdArray};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use super::{load_dataset, sample_from, TrainConfig, TrainError};
+use crate::Generator;
+
+/// The 2-D mixture a configuration trains on, if any.
+pub fn mixture_of(cfg: &TrainConfig) -> Option<Mixture> {
+    match cfg.data.name.as_str() {
+        "ring8" => Some(Mixture::ring8()),
+        "grid25" => Some(Mixture::grid25()),
+        _ => None,
+    }
+}
+
+/// What every periodic evaluation of a run reuses: the classifier with the real data's
+/// features, or the mixture whose modes are counted.
+pub struct PeriodicEval {
+    real: Option<(Classifier, NdArray, FeatureStats)>,
+    mixture: Option<Mixture>,
+}
+
+impl PeriodicEval {
+    /// Prepares the evaluation for `cfg`: for image data it loads the feature classifier
+    /// (`classifiers/<data>.safetensors` in the data directory) and embeds
+    /// `log.eval_samples` real images once.
+    ///
+    /// # Errors
+    /// [`TrainError::Evaluation`] when no classifier is found for the data (saying how to
+    /// train one), or the data cannot be loaded.
+    pub fn new(cfg: &TrainConfig) -> Result<Self, TrainError> {
+        if let Some(m) = mixture_of(cfg) {
+            return Ok(PeriodicEval {
+                real: None,
+                mixture: Some(m),
+            });
+        }
+        let path = DataRoot::resolve(cfg.data.data_dir())?.classifier_path(&cfg.data.name);
+        let (c, _) = Classifier::load(&path).map_err(|e| TrainError::Evaluation {
+            message: format!(
+                "log.eval_every needs a feature classifier: {e}\n(train one with: agon eval \
+                 --train-classifier {})",
+                cfg.data.name
+            ),
+        })?;
+        let real = load_dataset(
+            &cfg.data.name,
+            cfg.data.data_dir(),
+            cfg.log.eval_samples,
+            cfg.seed,
+        )?;
+        let features = c.embed(real.images());
+        let stats = FeatureStats::new(&features);
+        Ok(PeriodicEval {
+            real: Some((c, features, stats)),
+            mixture: None,
+        })
+    }
+
+    /// Scores `g` at `step` and appends a row to `eval.csv` in `cfg.out_dir` (atomically);
+    /// returns the row.
+    ///
+    /// # Errors
+    /// When `eval.csv` cannot be written.
+    pub fn run(
+        &self,
+        g: &dyn Generator,
+        cfg: &TrainConfig,
+        step: u64,
+    ) -> Result<String, TrainError> {
+        let mut rng = StdRng::seed_from_u64(cfg.seed ^ 0xe7a1);
+        let n = if self.mixture.is_some() {
+            agon_metrics::PACGAN_SAMPLES
+        } else {
+            cfg.log.eval_samples
+        };
+        let z = NdArray::rand_normal(&[n, g.latent_dim()], 0.0, 1.0, &mut rng);
+        let labels = g
+            .num_classes()
+            .map(|k| Indices::from_vec((0..n).map(|i| i % k).collect(), &[n]));
+        let samples = sample_from(g, &z, labels.as_ref());
+        let (header, row) = match (&self.mixture, &self.real) {
+            (Some(m), _) => {
+                let r = count_modes(&samples, m);
+                (
+                    "step,modes,high_quality,reverse_kl",
+                    format!(
+                        "{step},{},{:.6},{:.6}",
+                        r.modes_captured, r.high_quality_fraction, r.reverse_kl
+                    ),
+                )
+            }
+            (None, Some((c, real, stats))) => {
+                let f = c.embed(&samples);
+                let fid = stats.frechet_distance(&FeatureStats::new(&f));
+                let pr = precision_recall(real, &f, PR_K);
+                (
+                    "step,fid,precision,recall",
+                    format!("{step},{fid:.4},{:.4},{:.4}", pr.precision, pr.recall),
+                )
+            }
+            (None, None) => unreachable!("PeriodicEval::new sets one of them"),
+        };
+        let path = cfg.out_dir.join("eval.csv");
+        let mut text = std::fs::read_to_string(&path).unwrap_or_else(|_| format!("{header}\n"));
+        text.push_str(&row);
+        text.push('\n');
+        agon_data::write_atomic(&path, text.as_bytes())?;
+        Ok(row)
+    }
+}

@@ -1,0 +1,176 @@
+//! The `agon` binary away from the repository: no compile-time paths, one data resolver
+//! (`--data-dir`, then `AGON_DATA_DIR`, then a checkout's `data/`) for train and eval.
+//!
+//! The default test copies the binary `cargo test` built into a directory outside the
+//! checkout and runs it from there, which is what `cargo install` does to it (the installed
+//! binary is the same code in the release profile). The ignored test runs the real
+//! `cargo install --path . --root TMP` (a full release build, minutes on two cores):
+//! `cargo test --test relocatable -- --ignored`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository's shipped data directory.
+fn repo_data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data")
+}
+
+/// A fresh directory outside the checkout (the system temp dir).
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("agon-reloc-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    assert!(
+        agon::data::checkout_data_dir(&dir).is_none(),
+        "{} is inside a checkout",
+        dir.display()
+    );
+    dir
+}
+
+/// Runs `bin args` in `cwd` with `AGON_DATA_DIR` set to `env_dir` (or unset).
+fn run(bin: &Path, cwd: &Path, env_dir: Option<&Path>, args: &[&str]) -> Output {
+    let mut cmd = Command::new(bin);
+    cmd.args(args).current_dir(cwd).env_remove("AGON_DATA_DIR");
+    if let Some(d) = env_dir {
+        cmd.env("AGON_DATA_DIR", d);
+    }
+    cmd.output().unwrap()
+}
+
+#[track_caller]
+fn ok(out: Output, what: &str) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{what} failed: {stderr}");
+    stderr + &String::from_utf8_lossy(&out.stdout)
+}
+
+const TINY: [&str; 14] = [
+    "--steps",
+    "2",
+    "--quiet",
+    "--set",
+    "data.limit=32",
+    "--set",
+    "model.width=4",
+    "--set",
+    "model.latent_dim=8",
+    "--set",
+    "batch_size=8",
+    "--set",
+    "log.samples=4",
+    "--set=log.sample_every=2",
+];
+
+/// Trains and scores with the binary at `bin`, run from a directory outside any checkout.
+fn check_relocated(bin: &Path, work: &Path) {
+    let data = repo_data();
+    let data_s = data.to_str().unwrap();
+
+    // Nothing to find: a clear error naming every way to give the directory, no panic.
+    let lost = run(
+        bin,
+        work,
+        None,
+        &[&["train", "--out", "lost"][..], &TINY].concat(),
+    );
+    let err = String::from_utf8_lossy(&lost.stderr);
+    assert!(!lost.status.success(), "trained without data: {err}");
+    assert!(
+        err.contains("--data-dir") && err.contains("AGON_DATA_DIR") && !err.contains("panicked"),
+        "{err}"
+    );
+    // A wrong directory is named.
+    let wrong = run(
+        bin,
+        work,
+        Some(&work.join("nope")),
+        &[&["train", "--out", "lost"][..], &TINY].concat(),
+    );
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        !wrong.status.success() && err.contains("nope") && err.contains("AGON_DATA_DIR"),
+        "{err}"
+    );
+
+    // --data-dir for the default data (Fashion-MNIST), AGON_DATA_DIR for the shipped MNIST.
+    for (data_name, out, flag, env) in [
+        ("fashion-mnist", "fm", Some(data_s), None),
+        ("mnist", "mn", None, Some(data.as_path())),
+    ] {
+        let mut args = vec!["train", "--data", data_name, "--out", out];
+        args.extend(flag.map(|d| ["--data-dir", d]).iter().flatten());
+        ok(run(bin, work, env, &[&args[..], &TINY].concat()), data_name);
+        for f in [
+            "checkpoint.safetensors",
+            "samples.png",
+            "log.csv",
+            "config.toml",
+        ] {
+            assert!(work.join(out).join(f).is_file(), "{out}/{f} missing");
+        }
+    }
+    let eval = |ckpt: &str, env: Option<&Path>, extra: &[&str]| {
+        let ckpt = work.join(ckpt);
+        let mut args = vec!["eval", "--checkpoint", ckpt.to_str().unwrap(), "--n", "40"];
+        args.extend_from_slice(extra);
+        run(bin, work, env, &args)
+    };
+    // The MNIST run recorded no directory: eval needs one, and says how to give it.
+    let lost = eval("mn/checkpoint.safetensors", None, &[]);
+    let err = String::from_utf8_lossy(&lost.stderr);
+    assert!(
+        !lost.status.success() && err.contains("AGON_DATA_DIR"),
+        "{err}"
+    );
+    let text = ok(
+        eval("mn/checkpoint.safetensors", Some(&data), &[]),
+        "eval (env)",
+    );
+    assert!(text.contains("FID (agon-mnist classifier)"), "{text}");
+    ok(
+        eval("mn/checkpoint.safetensors", None, &["--data-dir", data_s]),
+        "eval (--data-dir)",
+    );
+    assert!(work.join("mn/scores.json").is_file());
+    // The Fashion-MNIST run recorded its --data-dir, so eval finds the classifier alone.
+    let text = ok(
+        eval("fm/checkpoint.safetensors", None, &[]),
+        "eval (recorded)",
+    );
+    assert!(
+        text.contains("FID (agon-fashion-mnist classifier)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_copied_binary_trains_and_evaluates_from_another_directory() {
+    let root = temp_dir("copy");
+    let bin_dir = root.join("bin");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    let bin = bin_dir.join("agon");
+    std::fs::copy(env!("CARGO_BIN_EXE_agon"), &bin).unwrap();
+    let work = root.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    check_relocated(&bin, &work);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+#[ignore = "a full release build (minutes); run with --ignored"]
+fn cargo_install_gives_a_binary_that_works_from_anywhere() {
+    let root = temp_dir("install");
+    let status = Command::new(env!("CARGO"))
+        .args(["install", "--locked", "--path"])
+        .arg(env!("CARGO_MANIFEST_DIR"))
+        .arg("--root")
+        .arg(&root)
+        .status()
+        .unwrap();
+    assert!(status.success(), "cargo install failed");
+    let work = root.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    check_relocated(&root.join("bin/agon"), &work);
+    let _ = std::fs::remove_dir_all(&root);
+}
