@@ -5,10 +5,13 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use agon::data::{DataRoot, Dataset, Split};
-use agon::gan::trainer::{load_dataset, load_generator, mixture_of, sample_from, TrainConfig};
+use agon::gan::trainer::{
+    dataset_identity, load_dataset, load_generator, matching_classifier, mixture_of, sample_from,
+    DataConfig, TrainConfig,
+};
 use agon::metrics::{
     accuracy, count_modes, density_coverage, inception_score, kid, precision_recall,
-    train_classifier_with, Classifier, ClassifierTrainConfig, FeatureStats, DC_K, PR_K,
+    train_classifier_with, ClassifierTrainConfig, FeatureStats, DC_K, PR_K,
 };
 use agon::tensor::{Indices, NdArray};
 use clap::Args;
@@ -21,8 +24,17 @@ pub struct EvalArgs {
     /// A training checkpoint to score.
     #[arg(long, conflicts_with = "train_classifier")]
     checkpoint: Option<PathBuf>,
-    /// Instead of scoring: train the feature classifier on DATA (fashion-mnist, mnist or an
-    /// IDX directory), report its test accuracy and save it (see --classifier).
+    /// Instead of scoring: train the feature classifier on DATA (fashion-mnist, mnist,
+    /// cifar10, an IDX directory or a labelled image folder: one subfolder per class),
+    /// report its held-out accuracy and save it (see --classifier).
+    /// For --train-classifier on an image folder: the side images are resized to (as
+    /// data.image_size when training; default: the first image's).
+    #[arg(long)]
+    image_size: Option<usize>,
+    /// For --train-classifier on an image folder: 1 (gray) or 3 (RGB) channels (as
+    /// data.channels; default: from the first image).
+    #[arg(long)]
+    channels: Option<usize>,
     #[arg(long, value_name = "DATA")]
     train_classifier: Option<String>,
     /// The data directory (shipped datasets, classifiers); default: the run's data.dir,
@@ -64,17 +76,58 @@ fn default_classifier(data: &str, dir: Option<&Path>) -> Res<PathBuf> {
     Ok(DataRoot::resolve(dir)?.classifier_path(data))
 }
 
-/// The dataset's train and test splits as (train, test, description). Without a train
-/// split, the shipped test split is divided: its first 8,000 images for training, the last
-/// 2,000 held out.
-fn splits(data: &str, data_dir: Option<&Path>) -> Res<(Dataset, Dataset, String)> {
-    let dir = match data {
-        "fashion-mnist" => agon::data::pick_dataset_dir(&agon::data::fashion_mnist_dirs(
-            &DataRoot::resolve(data_dir)?,
-        ))
-        .ok_or("no Fashion-MNIST directory found")?,
-        "mnist" => DataRoot::resolve(data_dir)?.join("mnist"),
-        path => PathBuf::from(path),
+/// The dataset's train and test splits as (train, test, description). IDX data without a
+/// train split: the first 4/5 of its test split for training, the rest held out; other
+/// data (CIFAR-10, image folders) without a test split: every fifth image held out, so each
+/// class is in both.
+fn splits(a: &EvalArgs, data: &str) -> Res<(Dataset, Dataset, String)> {
+    let root = || DataRoot::resolve(a.data_dir.as_deref());
+    let idx_dir = match data {
+        "fashion-mnist" => Some(
+            agon::data::pick_dataset_dir(&agon::data::fashion_mnist_dirs(&root()?))
+                .ok_or("no Fashion-MNIST directory found")?,
+        ),
+        "mnist" => Some(root()?.join("mnist")),
+        path if agon::data::find_idx_pair(Path::new(path), Split::Test).is_some()
+            || agon::data::find_idx_pair(Path::new(path), Split::Train).is_some() =>
+        {
+            Some(PathBuf::from(path))
+        }
+        _ => None,
+    };
+    let Some(dir) = idx_dir else {
+        let mut cfg = DataConfig {
+            name: data.to_string(),
+            ..DataConfig::default()
+        };
+        if let Some(d) = &a.data_dir {
+            cfg.dir = d.display().to_string();
+        }
+        cfg.image_size = a.image_size.unwrap_or(0);
+        cfg.channels = a.channels.unwrap_or(0);
+        let loaded = load_dataset(&cfg, a.seed)?;
+        for note in &loaded.notes {
+            eprintln!("note: {note}");
+        }
+        let all = loaded.dataset;
+        if all.labels().is_none() || all.image_shape().len() != 3 {
+            return Err(format!(
+                "{data}: a classifier needs labelled images (an image folder with one \
+                 subfolder per class, CIFAR-10, or IDX files with labels)"
+            )
+            .into());
+        }
+        let (train, test): (Vec<usize>, Vec<usize>) = (0..all.len()).partition(|i| i % 5 != 4);
+        if test.is_empty() {
+            return Err(format!("{data}: {} images are too few to hold any out", all.len()).into());
+        }
+        let what = format!(
+            "{} of the {} images in {data} (every fifth, {}, held out)",
+            train.len(),
+            all.len(),
+            test.len()
+        );
+        return Ok((all.subset(&train), all.subset(&test), what));
     };
     let test = agon::data::load_idx_dir(&dir, Some(Split::Test), data)?;
     match agon::data::load_idx_dir(&dir, Some(Split::Train), data) {
@@ -102,7 +155,7 @@ fn splits(data: &str, data_dir: Option<&Path>) -> Res<(Dataset, Dataset, String)
 }
 
 fn train(a: &EvalArgs, data: &str) -> Res<()> {
-    let (train, test, what) = splits(data, a.data_dir.as_deref())?;
+    let (train, test, what) = splits(a, data)?;
     eprintln!(
         "training the feature classifier on the {what} ({} epochs, seed {})",
         a.epochs, a.seed
@@ -124,7 +177,7 @@ fn train(a: &EvalArgs, data: &str) -> Res<()> {
         std::fs::create_dir_all(dir)?;
     }
     let meta = BTreeMap::from([
-        ("dataset".to_string(), data.to_string()),
+        ("dataset".to_string(), dataset_identity(data)),
         ("trained_on".to_string(), what.clone()),
         ("epochs".to_string(), a.epochs.to_string()),
         ("seed".to_string(), a.seed.to_string()),
@@ -202,17 +255,10 @@ fn image_scores(
     rng: &mut StdRng,
     fields: &mut Vec<(String, String)>,
 ) -> Res<()> {
-    let path = match &a.classifier {
-        Some(p) => p.clone(),
-        None => default_classifier(&cfg.data.name, cfg.data.data_dir())?,
-    };
-    let (c, _) = Classifier::load(&path).map_err(|e| {
-        format!(
-            "{e}\n(train one with: agon eval --train-classifier {} )",
-            cfg.data.name
-        )
-    })?;
-    let real = load_dataset(&cfg.data.name, cfg.data.data_dir(), 0, cfg.seed)?;
+    let mut all = cfg.data.clone();
+    all.limit = 0;
+    let real = load_dataset(&all, cfg.seed)?.dataset;
+    let (c, _) = matching_classifier(cfg, a.classifier.as_deref(), real.image_shape())?;
     let n = a.n.min(real.len());
     let labels = g
         .num_classes()

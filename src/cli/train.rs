@@ -111,6 +111,9 @@ pub fn run(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         start_run(build_config(&a)?)?
     };
     let cfg = trainer.config().clone();
+    for note in trainer.data_notes() {
+        eprintln!("note: {note}");
+    }
     eprintln!(
         "training {} on {} for {} steps (batch {}, loss {}), writing to {}",
         cfg.model.kind,

@@ -1,14 +1,19 @@
-//! A folder of PNG images as a dataset, resized to the model's size.
+//! A folder of PNG and JPEG images as a dataset, resized to the model's size.
 //!
 //! # Layout
-//! - `dir/*.png`: an unlabelled dataset.
+//! - `dir/*.png`, `dir/*.jpg`: an unlabelled dataset.
 //! - `dir/<class>/*.png`: a labelled one (torchvision's `ImageFolder`): the subfolders that
-//!   hold PNGs, sorted by name, are classes `0, 1, ..`, and their names the class names.
-//!   PNGs directly in `dir` are then ignored.
+//!   hold images, sorted by name, are classes `0, 1, ..`, and their names the class names.
+//!   Images directly in `dir` are then ignored.
 //!
-//! Files are taken in name order; only names ending in `.png` (any case) are read, so a
-//! stray `README` or `.DS_Store` is skipped, but a file named `.png` that is not one is
-//! an error.
+//! Files are taken in name order; only names ending in `.png`, `.jpg` or `.jpeg` (any case)
+//! are read, so a stray `README` or `.DS_Store` is skipped, but a file so named that does
+//! not decode is an error naming it.
+//!
+//! # Size and channels
+//! [`image_folder`] takes both; [`image_folder_with`] can instead take them from the first
+//! image in name order (its height and width; 1 channel when it is gray, else 3) and
+//! reports how many images had to be resized or converted, so a caller can say so once.
 //!
 //! # Resizing: centre crop, then area (down) or bilinear (up)
 //! Each image is first cropped to the target's aspect ratio around its centre (the largest
@@ -30,15 +35,43 @@ use agon_tensor::NdArray;
 
 use crate::dataset::Dataset;
 use crate::error::DataError;
-use crate::png_grid::decode_png;
+use crate::jpeg::decode_jpeg;
+use crate::png_grid::{decode_png, Decoded};
 
-/// Loads the PNGs under `dir` as `[N, channels, size[0], size[1]]` images in `[-1, 1]`,
-/// labelled by subfolder when there are class subfolders (see the module docs).
+/// What [`image_folder_with`] read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FolderReport {
+    /// Images read.
+    pub images: usize,
+    /// The size (`[height, width]`) and channel count they were all brought to.
+    pub size: [usize; 2],
+    /// Channels of the dataset (1 or 3).
+    pub channels: usize,
+    /// Images whose own size differed from `size` (centre-cropped and resized).
+    pub resized: usize,
+    /// Images whose channel count was converted (gray to RGB, RGB to gray, alpha dropped).
+    pub converted: usize,
+    /// The first resized image and its own `[height, width]`, for a message.
+    pub first_resized: Option<(PathBuf, [usize; 2])>,
+}
+
+/// Loads the PNGs and JPEGs under `dir` as `[N, channels, size[0], size[1]]` images in
+/// `[-1, 1]`, labelled by subfolder when there are class subfolders (see the module docs).
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("agon-folder-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let img = agon_tensor::NdArray::zeros(&[3, 40, 20]);
+/// agon_data::save_png(&img, &dir.join("a.png")).unwrap();
+/// let ds = agon_data::image_folder(&dir, [32, 32], 3).unwrap();
+/// assert_eq!(ds.images().shape(), &[1, 3, 32, 32]);
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
 ///
 /// # Errors
 /// [`DataError::Io`] for unreadable directories or files, [`DataError::NotAnImage`] for a
-/// `.png` that does not decode, [`DataError::Unsupported`] for an oversized frame,
-/// [`DataError::Invalid`] when there are no PNGs.
+/// file that does not decode, [`DataError::Unsupported`] for an oversized frame,
+/// [`DataError::Invalid`] when there are no images.
 ///
 /// # Panics
 /// If `channels` is not 1 or 3, or a target size is 0.
@@ -48,17 +81,58 @@ pub fn image_folder(dir: &Path, size: [usize; 2], channels: usize) -> Result<Dat
         (channels == 1 || channels == 3) && size[0] > 0 && size[1] > 0,
         "image_folder: need channels 1 or 3 and a non-zero size, got {channels} and {size:?}"
     );
-    let (files, classes) = list_images(dir)?;
-    if files.is_empty() {
+    Ok(image_folder_with(dir, Some(size), Some(channels))?.0)
+}
+
+/// [`image_folder`] with the size and the channel count optional: `None` takes them from
+/// the first image (see the module docs). Returns what was read and converted.
+///
+/// # Errors
+/// As [`image_folder`], and [`DataError::Invalid`] for a size of 0 or channels other than
+/// 1 or 3.
+pub fn image_folder_with(
+    dir: &Path,
+    size: Option<[usize; 2]>,
+    channels: Option<usize>,
+) -> Result<(Dataset, FolderReport), DataError> {
+    if size.is_some_and(|[h, w]| h == 0 || w == 0) || channels.is_some_and(|c| c != 1 && c != 3) {
         return Err(DataError::invalid(
             dir,
-            "no .png files here or in its subfolders",
+            format!("image size {size:?} and channels {channels:?}: need a non-zero size and 1 or 3 channels"),
         ));
     }
+    let (files, classes) = list_images(dir)?;
+    let Some((first, _)) = files.first() else {
+        return Err(DataError::invalid(
+            dir,
+            "no .png, .jpg or .jpeg files here or in its subfolders",
+        ));
+    };
+    let first = decode(first)?;
+    let size = size.unwrap_or([first.height, first.width]);
+    let channels = channels.unwrap_or(if first.channels >= 3 { 3 } else { 1 });
+    let mut report = FolderReport {
+        images: files.len(),
+        size,
+        channels,
+        resized: 0,
+        converted: 0,
+        first_resized: None,
+    };
     let per_image = channels * size[0] * size[1];
     let mut pixels = Vec::with_capacity(files.len() * per_image);
     for (path, _) in &files {
-        pixels.extend(load_resized(path, size, channels)?);
+        let img = decode(path)?;
+        if [img.height, img.width] != size {
+            report.resized += 1;
+            report
+                .first_resized
+                .get_or_insert_with(|| (path.clone(), [img.height, img.width]));
+        }
+        if (img.channels >= 3) != (channels == 3) || img.channels % 2 == 0 {
+            report.converted += 1;
+        }
+        pixels.extend(resized(path, img, size, channels)?);
     }
     let images = NdArray::from_vec(pixels, &[files.len(), channels, size[0], size[1]])
         .expect("every image resized to the same size");
@@ -66,18 +140,33 @@ pub fn image_folder(dir: &Path, size: [usize; 2], channels: usize) -> Result<Dat
         || "images".to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
-    Ok(match classes {
+    let ds = match classes {
         Some(names) => {
             let labels = files.iter().map(|(_, l)| l.unwrap_or(0)).collect();
             Dataset::new(name, images, Some((labels, names.len()))).with_class_names(names)
         }
         None => Dataset::new(name, images, None),
-    })
+    };
+    Ok((ds, report))
+}
+
+/// Decodes a PNG or a JPEG, by its extension.
+fn decode(path: &Path) -> Result<Decoded, DataError> {
+    if has_extension(path, &["png"]) {
+        decode_png(path)
+    } else {
+        decode_jpeg(path)
+    }
+}
+
+fn has_extension(path: &Path, exts: &[&str]) -> bool {
+    path.extension()
+        .is_some_and(|e| exts.iter().any(|x| e.eq_ignore_ascii_case(x)))
 }
 
 type Listing = (Vec<(PathBuf, Option<usize>)>, Option<Vec<String>>);
 
-/// The PNG files to read with their labels, and the class names when labelled.
+/// The image files to read with their labels, and the class names when labelled.
 fn list_images(dir: &Path) -> Result<Listing, DataError> {
     let (subdirs, root_pngs) = scan(dir)?;
     let mut files = Vec::new();
@@ -101,7 +190,7 @@ fn list_images(dir: &Path) -> Result<Listing, DataError> {
     }
 }
 
-/// Sorted subdirectories and sorted `.png` files of `dir`.
+/// Sorted subdirectories and sorted image files of `dir`.
 fn scan(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), DataError> {
     let mut subdirs = Vec::new();
     let mut pngs = Vec::new();
@@ -109,10 +198,7 @@ fn scan(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), DataError> {
         let path = entry.map_err(|e| DataError::io(dir, e))?.path();
         if path.is_dir() {
             subdirs.push(path);
-        } else if path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("png"))
-        {
+        } else if has_extension(&path, &["png", "jpg", "jpeg"]) {
             pngs.push(path);
         }
     }
@@ -121,10 +207,14 @@ fn scan(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), DataError> {
     Ok((subdirs, pngs))
 }
 
-/// One image: decoded, channels converted, centre-cropped, resized, scaled to `[-1, 1]`;
+/// One decoded image: channels converted, centre-cropped, resized, scaled to `[-1, 1]`;
 /// CHW order.
-fn load_resized(path: &Path, size: [usize; 2], channels: usize) -> Result<Vec<f32>, DataError> {
-    let img = decode_png(path)?;
+fn resized(
+    path: &Path,
+    img: Decoded,
+    size: [usize; 2],
+    channels: usize,
+) -> Result<Vec<f32>, DataError> {
     let (h0, w0) = (img.height, img.width);
     if h0 == 0 || w0 == 0 {
         return Err(DataError::unsupported(path, format!("a {w0}x{h0} image")));

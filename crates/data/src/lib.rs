@@ -46,6 +46,7 @@ mod dataset;
 mod error;
 mod idx;
 mod image_folder;
+mod jpeg;
 mod locate;
 mod mixtures;
 mod png_grid;
@@ -68,7 +69,7 @@ pub use idx::{
     shipped_fashion_mnist_dir, write_idx, IdxArray, Split, FASHION_MNIST_CLASSES, KMNIST_CLASSES,
     MAX_IDX_BYTES, SYSTEM_FASHION_MNIST_DIR,
 };
-pub use image_folder::image_folder;
+pub use image_folder::{image_folder, image_folder_with, FolderReport};
 pub use locate::{checkout_data_dir, DataRoot, RootOrigin, DATA_DIR_ENV};
 pub use mixtures::{grid25, ring8, Mixture, GRID25_STD, RING8_RADIUS, RING8_STD};
 pub use png_grid::{load_png, make_grid, save_grid, save_png, MAX_PNG_BYTES};

@@ -506,12 +506,19 @@ fn image_folder_without_classes_and_bad_files() {
     assert!(matches!(err, DataError::NotAnImage { .. }), "{err:?}");
     assert_names(&err, &text, "not an image");
     assert_names(&load_png(&text).unwrap_err(), &text, "not an image");
+    // A .jpg that is not one is named the same way (PNGs sort first, so remove y.png).
+    std::fs::remove_file(&text).unwrap();
+    let jpg = dir.join("z.JPG");
+    std::fs::write(&jpg, [0xff, 0xd8, 0xff, 0x00, 1, 2, 3]).unwrap();
+    let err = image_folder(&dir.0, [8, 8], 1).unwrap_err();
+    assert!(matches!(err, DataError::NotAnImage { .. }), "{err:?}");
+    assert_names(&err, &jpg, "JPEG");
 
     let empty = TempDir::new("folder-empty");
     assert_names(
         &image_folder(&empty.0, [8, 8], 1).unwrap_err(),
         &empty.0,
-        "no .png files",
+        "no .png, .jpg or .jpeg files",
     );
 }
 

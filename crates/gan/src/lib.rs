@@ -2,7 +2,7 @@
 //!
 //! Generative adversarial networks on Agon: the two roles ([`Generator`],
 //! [`Discriminator`]), models (the design guide's dcgan28 and mlp2d, a configurable
-//! [`Dcgan`] family for 28/32/64-pixel images with conditional, packed, spectrally
+//! [`Dcgan`] family for 28-pixel and 16-256-pixel (powers of two) images with conditional, packed, spectrally
 //! normalised and AC-GAN variants), the adversarial losses ([`GanLoss`]), gradient
 //! penalties ([`gradient_penalty`], [`r1_penalty`]), PacGAN packing ([`pack()`]) and weight
 //! averaging ([`ema_update`]).

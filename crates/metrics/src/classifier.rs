@@ -1,5 +1,6 @@
-//! The feature network of Agon's scores: a small LeNet-style CNN for 28x28 grayscale
-//! images, trained with Agon's own stack (Inception-v3 weights cannot be downloaded here).
+//! The feature network of Agon's scores: a small LeNet-style CNN, trained with Agon's own
+//! stack on the dataset it scores (Inception-v3 weights cannot be downloaded here). For the
+//! 28x28 grayscale input of the shipped classifiers:
 //!
 //! ```text
 //! features: Conv(1, 32, k5, p2) -> ReLU -> MaxPool(2)     [N, 32, 14, 14]
@@ -7,6 +8,12 @@
 //!           Flatten -> Linear(3136, 128) -> ReLU          [N, 128]   <- FID features
 //! head:     Linear(128, K)                                [N, K]     logits
 //! ```
+//!
+//! Any other input `[C, H, W]` ([`Classifier::for_shape`]) takes C channels in the first
+//! convolution and, while the map is still larger than 8 on a side after the two pools,
+//! adds `Conv(64, 64, k3, p1) -> ReLU -> MaxPool(2)` blocks before the flatten, so the
+//! feature layer stays small (a 64x64 RGB image: one extra block, `Linear(4096, 128)`).
+//! The input shape is recorded in the saved file (`input_shape`, absent = 1,28,28).
 //!
 //! Parameter names follow PyTorch (`features.0.weight`, `features.3.weight`,
 //! `features.7.weight`, `head.weight`, with biases), so the same network written in PyTorch
@@ -28,7 +35,8 @@ use rand::SeedableRng;
 
 /// Width of the penultimate layer: the feature vectors the scores compare.
 pub const FEATURE_DIM: usize = 128;
-/// The input every classifier takes: one channel of 28 x 28 pixels in `[-1, 1]`.
+/// The input of [`Classifier::new`] and the shipped classifiers: one channel of 28 x 28
+/// pixels in `[-1, 1]`.
 pub const INPUT_SHAPE: [usize; 3] = [1, 28, 28];
 /// Images per forward pass in the batched, gradient-free helpers ([`Classifier::embed`],
 /// [`accuracy`], ...): large enough to amortise per-op overhead, small enough to keep the
@@ -60,6 +68,7 @@ pub struct Classifier {
     features: Sequential,
     head: Linear,
     num_classes: usize,
+    input_shape: [usize; 3],
 }
 
 impl Classifier {
@@ -70,26 +79,70 @@ impl Classifier {
     /// If `num_classes` is 0.
     #[track_caller]
     pub fn new(num_classes: usize, seed: u64) -> Self {
-        assert!(num_classes > 0, "Classifier::new: need at least one class");
+        Classifier::for_shape(INPUT_SHAPE, num_classes, seed)
+    }
+
+    /// A fresh classifier for images of `input_shape` (`[C, H, W]`, see the module docs).
+    ///
+    /// ```
+    /// use agon_metrics::Classifier;
+    /// use agon_tensor::NdArray;
+    /// let c = Classifier::for_shape([3, 32, 32], 4, 0);
+    /// assert_eq!(c.input_shape(), [3, 32, 32]);
+    /// assert_eq!(c.embed(&NdArray::zeros(&[2, 3, 32, 32])).shape(), &[2, 128]);
+    /// ```
+    ///
+    /// # Panics
+    /// If `num_classes` is 0, or a side of the image is below 4 or above 4096.
+    #[track_caller]
+    pub fn for_shape(input_shape: [usize; 3], num_classes: usize, seed: u64) -> Self {
+        assert!(num_classes > 0, "Classifier: need at least one class");
+        let [c, h, w] = input_shape;
+        assert!(
+            c > 0 && (4..=4096).contains(&h) && (4..=4096).contains(&w),
+            "Classifier: images {input_shape:?} are not supported (sides 4 to 4096)"
+        );
         let mut rng = StdRng::seed_from_u64(seed);
         let same = Conv2dParams::new().padding(2);
         let pool = Pool2dParams::new(2);
-        let features = Sequential::new()
-            .push(Conv2d::new(1, 32, 5, same, true, &mut rng))
+        let mut features = Sequential::new()
+            .push(Conv2d::new(c, 32, 5, same, true, &mut rng))
             .push(ReLU)
             .push(MaxPool2d(pool))
             .push(Conv2d::new(32, 64, 5, same, true, &mut rng))
             .push(ReLU)
-            .push(MaxPool2d(pool))
+            .push(MaxPool2d(pool));
+        let (mut fh, mut fw) = (h / 4, w / 4);
+        while fh.max(fw) > 8 && fh.min(fw) >= 2 {
+            features = features
+                .push(Conv2d::new(
+                    64,
+                    64,
+                    3,
+                    Conv2dParams::new().padding(1),
+                    true,
+                    &mut rng,
+                ))
+                .push(ReLU)
+                .push(MaxPool2d(pool));
+            (fh, fw) = (fh / 2, fw / 2);
+        }
+        let features = features
             .push(Flatten)
-            .push(Linear::new(64 * 7 * 7, FEATURE_DIM, true, &mut rng))
+            .push(Linear::new(64 * fh * fw, FEATURE_DIM, true, &mut rng))
             .push(ReLU);
         let head = Linear::new(FEATURE_DIM, num_classes, true, &mut rng);
         Classifier {
             features,
             head,
             num_classes,
+            input_shape,
         }
+    }
+
+    /// The image shape `[C, H, W]` it takes.
+    pub fn input_shape(&self) -> [usize; 3] {
+        self.input_shape
     }
 
     /// Number of classes (width of the logits).
@@ -103,7 +156,7 @@ impl Classifier {
     /// If `x` is not `[N, 1, 28, 28]`.
     #[track_caller]
     pub fn features(&self, x: &Tensor) -> Tensor {
-        check_images("Classifier::features", x.shape());
+        self.check_images("Classifier::features", x.shape());
         self.features.forward(x)
     }
 
@@ -118,7 +171,7 @@ impl Classifier {
 
     /// Applies `f` to batches of `images` under `no_grad` and stacks the results.
     fn batched(&self, images: &NdArray, f: impl Fn(&Tensor) -> Tensor) -> NdArray {
-        check_images("Classifier", images.shape());
+        self.check_images("Classifier", images.shape());
         let n = images.shape()[0];
         no_grad(|| {
             let parts: Vec<NdArray> = (0..n)
@@ -177,7 +230,9 @@ impl Classifier {
         metadata: &BTreeMap<String, String>,
     ) -> Result<(), CheckpointError> {
         let mut meta = metadata.clone();
-        meta.insert("model".into(), "agon-lenet28".into());
+        meta.insert("model".into(), "agon-lenet".into());
+        let [c, h, w] = self.input_shape;
+        meta.insert("input_shape".into(), format!("{c},{h},{w}"));
         meta.insert("num_classes".into(), self.num_classes.to_string());
         save_module(self, path, &meta)
     }
@@ -206,12 +261,34 @@ impl Classifier {
     pub fn load(
         path: impl AsRef<Path>,
     ) -> Result<(Classifier, BTreeMap<String, String>), CheckpointError> {
+        let path = path.as_ref();
         let ck = Checkpoint::read(path)?;
         let num_classes = match ck.shape("head.weight") {
             Some(&[k, FEATURE_DIM]) if k > 0 => k,
             _ => 10, // loading then reports the missing or misshapen tensor by name
         };
-        let classifier = Classifier::new(num_classes, 0);
+        let shape = ck
+            .metadata()
+            .get("input_shape")
+            .map_or(Some(INPUT_SHAPE), |s| {
+                let dims: Vec<usize> = s.split(',').filter_map(|d| d.trim().parse().ok()).collect();
+                match dims[..] {
+                    [c, h, w] if c > 0 && (4..=4096).contains(&h) && (4..=4096).contains(&w) => {
+                        Some([c, h, w])
+                    }
+                    _ => None,
+                }
+            });
+        let Some(shape) = shape else {
+            return Err(CheckpointError::Malformed {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "metadata input_shape = {:?} is not C,H,W with sides 4 to 4096",
+                    ck.metadata()["input_shape"]
+                ),
+            });
+        };
+        let classifier = Classifier::for_shape(shape, num_classes, 0);
         ck.load_module_into("", &classifier)?;
         Ok((classifier, ck.metadata().clone()))
     }
@@ -231,13 +308,16 @@ impl Module for Classifier {
     }
 }
 
-#[track_caller]
-fn check_images(op: &str, shape: &[usize]) {
-    assert!(
-        shape.len() == 4 && shape[1..] == INPUT_SHAPE && shape[0] > 0,
-        "{op}: need images [N, 1, 28, 28] with N > 0, got {shape:?} (resize or convert to \
-         grayscale first)"
-    );
+impl Classifier {
+    #[track_caller]
+    fn check_images(&self, op: &str, shape: &[usize]) {
+        let [c, h, w] = self.input_shape;
+        assert!(
+            shape.len() == 4 && shape[1..] == self.input_shape && shape[0] > 0,
+            "{op}: need images [N, {c}, {h}, {w}] with N > 0 (the classifier's input), got \
+             {shape:?}"
+        );
+    }
 }
 
 /// How [`train_classifier_with`] trains.
@@ -277,8 +357,17 @@ pub struct EpochReport {
 }
 
 #[track_caller]
-fn check_dataset(op: &str, dataset: &Dataset) -> usize {
-    check_images(op, &[&[dataset.len()][..], dataset.image_shape()].concat());
+fn check_dataset(op: &str, classifier: Option<&Classifier>, dataset: &Dataset) -> usize {
+    let shape = [&[dataset.len()][..], dataset.image_shape()].concat();
+    if let Some(c) = classifier {
+        c.check_images(op, &shape);
+    } else {
+        assert!(
+            shape.len() == 4 && shape[0] > 0,
+            "{op}: need a non-empty dataset of images [C, H, W], got samples {:?}",
+            dataset.image_shape()
+        );
+    }
     match (dataset.labels(), dataset.num_classes()) {
         (Some(_), Some(k)) => k,
         _ => panic!(
@@ -288,8 +377,8 @@ fn check_dataset(op: &str, dataset: &Dataset) -> usize {
     }
 }
 
-/// Trains a fresh [`Classifier`] on the labelled images of `dataset` (`[N, 1, 28, 28]` in
-/// `[-1, 1]`) with Adam and cross-entropy for `epochs` passes, batch 64, lr 1e-3; weights
+/// Trains a fresh [`Classifier`] on the labelled images of `dataset` (`[N, C, H, W]` in
+/// `[-1, 1]`; the classifier takes that shape) with Adam and cross-entropy for `epochs` passes, batch 64, lr 1e-3; weights
 /// and batch order from `seed`. Deterministic for a given seed.
 ///
 /// ```no_run
@@ -332,15 +421,16 @@ pub fn train_classifier(dataset: &Dataset, epochs: usize, seed: u64) -> Classifi
 /// ```
 ///
 /// # Panics
-/// If the dataset is unlabelled or its images are not `[1, 28, 28]`, or `batch_size` is 0.
+/// If the dataset is unlabelled or not of images, or `batch_size` is 0.
 #[track_caller]
 pub fn train_classifier_with(
     dataset: &Dataset,
     config: &ClassifierTrainConfig,
     mut on_epoch: impl FnMut(&EpochReport),
 ) -> Classifier {
-    let num_classes = check_dataset("train_classifier", dataset);
-    let classifier = Classifier::new(num_classes, config.seed);
+    let num_classes = check_dataset("train_classifier", None, dataset);
+    let s = dataset.image_shape();
+    let classifier = Classifier::for_shape([s[0], s[1], s[2]], num_classes, config.seed);
     let mut opt = Adam::new(
         classifier.named_parameters(),
         AdamConfig::default().lr(config.lr),
@@ -387,7 +477,7 @@ pub fn train_classifier_with(
 /// If the dataset is unlabelled or its images are not `[1, 28, 28]`.
 #[track_caller]
 pub fn accuracy(classifier: &Classifier, dataset: &Dataset) -> f64 {
-    check_dataset("accuracy", dataset);
+    check_dataset("accuracy", Some(classifier), dataset);
     let labels = dataset.labels().expect("checked: the dataset is labelled");
     let predicted = classifier.predict(dataset.images());
     let correct = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
@@ -401,7 +491,7 @@ pub fn accuracy(classifier: &Classifier, dataset: &Dataset) -> f64 {
 /// the classifier's number of classes.
 #[track_caller]
 pub fn mean_loss(classifier: &Classifier, dataset: &Dataset) -> f64 {
-    let k = check_dataset("mean_loss", dataset);
+    let k = check_dataset("mean_loss", Some(classifier), dataset);
     assert!(
         k <= classifier.num_classes,
         "mean_loss: dataset '{}' has {k} classes, the classifier {}",

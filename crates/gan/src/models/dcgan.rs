@@ -58,7 +58,7 @@ const SLOPE: f32 = 0.2;
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dcgan {
-    /// Image side: 28, 32 or 64.
+    /// Image side: 28, or a power of two from 16 to 256 (see [`Dcgan::supports`]).
     pub image_size: usize,
     /// Image channels: 1 (grayscale) or 3 (RGB).
     pub channels: usize,
@@ -127,13 +127,26 @@ impl Dcgan {
         }
     }
 
-    /// Number of stride-2 layers in each model: 2 for 28, 3 for 32, 4 for 64.
+    /// Number of stride-2 layers in each model: 2 for 28, and `log2(size / 4)` for the
+    /// powers of two (2 for 16, 3 for 32, 4 for 64, ... 6 for 256).
     pub fn doublings(&self) -> usize {
-        match self.image_size {
-            28 => 2,
-            32 => 3,
-            _ => 4,
+        if self.image_size == 28 {
+            2
+        } else {
+            self.image_size.trailing_zeros() as usize - 2
         }
+    }
+
+    /// Whether the family builds `size`² images: 28 (from a 7x7 start), or a power of two
+    /// from 16 to 256 (from 4x4, doubling per layer).
+    ///
+    /// ```
+    /// use agon_gan::Dcgan;
+    /// assert!(Dcgan::supports(28) && Dcgan::supports(64) && Dcgan::supports(128));
+    /// assert!(!Dcgan::supports(48) && !Dcgan::supports(8) && !Dcgan::supports(512));
+    /// ```
+    pub fn supports(size: usize) -> bool {
+        size == 28 || (size.is_power_of_two() && (16..=256).contains(&size))
     }
 
     /// Widest feature count, `width · 2^(doublings - 1)`: the generator's first and the
@@ -156,13 +169,13 @@ impl Dcgan {
     /// Checks the configuration.
     ///
     /// # Panics
-    /// On an image size other than 28, 32, 64; channels other than 1 or 3; zero width,
+    /// On an image size that [`supports`](Dcgan::supports) refuses; channels other than 1 or 3; zero width,
     /// latent size, packing or classes; an AC-GAN head without classes.
     #[track_caller]
     pub fn validate(&self) {
         assert!(
-            matches!(self.image_size, 28 | 32 | 64),
-            "Dcgan: image_size {} is not supported; use 28, 32 or 64",
+            Dcgan::supports(self.image_size),
+            "Dcgan: image_size {} is not supported; use 28 or a power of two from 16 to 256",
             self.image_size
         );
         assert!(

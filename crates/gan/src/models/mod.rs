@@ -5,7 +5,7 @@
 //! | [`Dcgan28Generator`] | Linear, BN1d, LReLU, Reshape, 3 x (ConvT, BN2d, LReLU) minus the last BN/LReLU, Tanh | `[N, 100]` -> `[N, 1, 28, 28]` |
 //! | [`Dcgan28Discriminator`] | 2 x (Conv, LReLU, Dropout), Flatten, Linear | `[N, 1, 28, 28]` -> `[N, 1]` |
 //! | [`Mlp`] | Linear, activation, ..., Linear (optional Tanh) | `[N, in]` -> `[N, out]` |
-//! | [`DcganGenerator`] ([`Dcgan`]) | Linear, BN1d, ReLU, Reshape, (ConvT, BN2d, ReLU)*, ConvT, Tanh | `[N, latent]` -> `[N, C, S, S]`, S = 28, 32, 64 |
+//! | [`DcganGenerator`] ([`Dcgan`]) | Linear, BN1d, ReLU, Reshape, (ConvT, BN2d, ReLU)*, ConvT, Tanh | `[N, latent]` -> `[N, C, S, S]`, S = 28 or 16-256 (powers of two) |
 //! | [`DcganDiscriminator`] ([`Dcgan`]) | (Conv, LReLU)*, Flatten, Linear; heads `aux`, `embed` | `[N, C, S, S]` -> `[N/pack, 1]` |
 //!
 //! Every model implements [`Generator`](crate::Generator) or

@@ -52,6 +52,13 @@ pub struct DataConfig {
     /// (the default): `AGON_DATA_DIR`, then the `data/` of the checkout the command runs
     /// in (see `agon_data::DataRoot`).
     pub dir: String,
+    /// Side of the square images an image folder is brought to (centre crop, then resize);
+    /// 0 (the default): the first image's own size. Other image datasets must already be
+    /// this size.
+    pub image_size: usize,
+    /// Channels of an image folder's images: 1 (gray) or 3 (RGB); 0 (the default): from
+    /// the first image.
+    pub channels: usize,
     /// Use at most this many training samples (0 = all); small runs and tests use it.
     pub limit: usize,
     /// DiffAugment policy applied to real and fake batches: "" (none) or a comma list of
@@ -170,6 +177,8 @@ impl Default for DataConfig {
         DataConfig {
             name: "fashion-mnist".into(),
             dir: String::new(),
+            image_size: 0,
+            channels: 0,
             limit: 0,
             augment: String::new(),
         }
@@ -331,6 +340,18 @@ impl TrainConfig {
         }
         if self.optim.n_critic == 0 || self.loss.r1_every == 0 {
             return err("optim.n_critic and loss.r1_every must be at least 1".into());
+        }
+        if ![0, 1, 3].contains(&self.data.channels) {
+            return err(format!(
+                "data.channels = {} must be 1 (gray), 3 (RGB) or 0 (from the first image)",
+                self.data.channels
+            ));
+        }
+        if self.data.image_size > 4096 {
+            return err(format!(
+                "data.image_size = {} is larger than the 4096 pixels Agon accepts",
+                self.data.image_size
+            ));
         }
         if !["nearest", "transposed"].contains(&self.model.upsample.as_str()) {
             return err(format!(

@@ -53,10 +53,10 @@ pub use checkpoint::load_generator;
 pub use config::{
     ConfigError, DataConfig, LogConfig, LossConfig, ModelConfig, OptimConfig, TrainConfig,
 };
-pub use data::load_dataset;
+pub use data::{load_dataset, LoadedData};
 use logs::read_log;
 pub use models::build_models;
-pub use periodic_eval::{mixture_of, PeriodicEval};
+pub use periodic_eval::{dataset_identity, matching_classifier, mixture_of, PeriodicEval};
 pub use plot::save_loss_curve;
 pub use run_loop::{resume_run, run, start_run, Progress, RunOutcome, RunReport};
 
@@ -177,6 +177,7 @@ pub struct Trainer {
     fixed_z: NdArray,
     fixed_labels: Option<Indices>,
     history: Vec<StepStats>,
+    data_notes: Vec<String>,
 }
 
 /// `seed` and `stream` mixed into one well-spread seed (splitmix64's finaliser).
@@ -202,12 +203,10 @@ impl Trainer {
     /// Invalid configuration or unreadable data.
     pub fn new(config: TrainConfig) -> Result<Self, TrainError> {
         config.validate("configuration")?;
-        let ds = load_dataset(
-            &config.data.name,
-            config.data.data_dir(),
-            config.data.limit,
-            config.seed,
-        )?;
+        let LoadedData {
+            dataset: ds,
+            notes: data_notes,
+        } = load_dataset(&config.data, config.seed)?;
         let (g, d, ema) = build_models(&config, ds.image_shape(), ds.num_classes(), config.seed)?;
         let loss: GanLoss = config
             .loss
@@ -247,6 +246,7 @@ impl Trainer {
             fixed_z,
             fixed_labels,
             history: vec![],
+            data_notes,
         })
     }
 
@@ -278,6 +278,12 @@ impl Trainer {
     /// The discriminator.
     pub fn discriminator(&self) -> &dyn Discriminator {
         self.d.as_ref()
+    }
+
+    /// What loading the data did that the user should hear of once (images resized or
+    /// converted to the configured shape).
+    pub fn data_notes(&self) -> &[String] {
+        &self.data_notes
     }
 
     /// Every step's statistics so far (from the log when resumed).

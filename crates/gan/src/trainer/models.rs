@@ -56,9 +56,9 @@ pub fn build_models(
                 &[c, h, w] => [c, h, w],
                 other => return Err(err(format!("model.kind = \"dcgan\" needs images [C, H, W], the data has samples of shape {other:?}"))),
             };
-            if h != w || ![28, 32, 64].contains(&h) || ![1, 3].contains(&c) {
+            if h != w || !Dcgan::supports(h) || ![1, 3].contains(&c) {
                 return Err(err(format!(
-                    "model.kind = \"dcgan\" handles 28x28, 32x32 or 64x64 images with 1 or 3 channels; the data is {c}x{h}x{w}"
+                    "model.kind = \"dcgan\" handles square images of side 28 or a power of two from 16 to 256 (16, 32, 64, 128, 256), with 1 or 3 channels; the data is {c}x{h}x{w} (an image folder is resized with data.image_size = 64, and data.channels)"
                 )));
             }
             let spec = Dcgan {

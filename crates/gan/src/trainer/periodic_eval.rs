@@ -2,6 +2,8 @@
 //! FID-style distance and precision/recall in the feature classifier's space for image
 //! data, mode counts for the 2-D mixtures.
 
+use std::path::{Path, PathBuf};
+
 use agon_data::{DataRoot, Mixture};
 use agon_metrics::{count_modes, precision_recall, Classifier, FeatureStats, PR_K};
 use agon_tensor::{Indices, NdArray};
@@ -18,6 +20,61 @@ pub fn mixture_of(cfg: &TrainConfig) -> Option<Mixture> {
         "grid25" => Some(Mixture::grid25()),
         _ => None,
     }
+}
+
+/// How a dataset is named in a classifier's metadata (`dataset`): the built-in names as
+/// they are, a path as its canonical absolute form (so `./faces` and `/home/me/faces`
+/// match).
+pub fn dataset_identity(name: &str) -> String {
+    const BUILT_IN: [&str; 5] = ["fashion-mnist", "mnist", "cifar10", "ring8", "grid25"];
+    if BUILT_IN.contains(&name) {
+        return name.to_string();
+    }
+    std::fs::canonicalize(name).map_or_else(|_| name.to_string(), |p| p.display().to_string())
+}
+
+/// The feature classifier for a run's data: the file at `path`, or
+/// `classifiers/<data>.safetensors` in the data directory, checked to have been trained on
+/// this dataset (its recorded `dataset`) and on images of `image_shape`.
+///
+/// # Errors
+/// [`TrainError::Evaluation`] when the file is missing or unreadable, or was trained on
+/// other data or another image shape; the message says how to train the right one.
+pub fn matching_classifier(
+    cfg: &TrainConfig,
+    path: Option<&Path>,
+    image_shape: &[usize],
+) -> Result<(Classifier, PathBuf), TrainError> {
+    let path = match path {
+        Some(p) => p.to_path_buf(),
+        None => DataRoot::resolve(cfg.data.data_dir())?.classifier_path(&cfg.data.name),
+    };
+    let how = format!(
+        "train one with: agon eval --train-classifier {}{}",
+        cfg.data.name,
+        if cfg.data.image_size > 0 {
+            format!(" --image-size {}", cfg.data.image_size)
+        } else {
+            String::new()
+        }
+    );
+    let (c, meta) = Classifier::load(&path).map_err(|e| TrainError::Evaluation {
+        message: format!("no feature classifier for this data: {e}\n({how})"),
+    })?;
+    let want = dataset_identity(&cfg.data.name);
+    let trained_on = meta.get("dataset").map_or("", String::as_str);
+    let shape = c.input_shape();
+    if dataset_identity(trained_on) != want || image_shape != shape {
+        return Err(TrainError::Evaluation {
+            message: format!(
+                "{}: this classifier was trained on '{trained_on}' (images {shape:?}), but the \
+                 run's data is '{want}' (images {image_shape:?}); its scores would mean \
+                 nothing here\n({how})",
+                path.display()
+            ),
+        });
+    }
+    Ok((c, path))
 }
 
 /// What every periodic evaluation of a run reuses: the classifier with the real data's
@@ -42,20 +99,15 @@ impl PeriodicEval {
                 mixture: Some(m),
             });
         }
-        let path = DataRoot::resolve(cfg.data.data_dir())?.classifier_path(&cfg.data.name);
-        let (c, _) = Classifier::load(&path).map_err(|e| TrainError::Evaluation {
-            message: format!(
-                "log.eval_every needs a feature classifier: {e}\n(train one with: agon eval \
-                 --train-classifier {})",
-                cfg.data.name
-            ),
+        let mut data = cfg.data.clone();
+        data.limit = cfg.log.eval_samples;
+        let real = load_dataset(&data, cfg.seed)?.dataset;
+        let (c, _) = matching_classifier(cfg, None, real.image_shape()).map_err(|e| match e {
+            TrainError::Evaluation { message } => TrainError::Evaluation {
+                message: format!("log.eval_every: {message}"),
+            },
+            other => other,
         })?;
-        let real = load_dataset(
-            &cfg.data.name,
-            cfg.data.data_dir(),
-            cfg.log.eval_samples,
-            cfg.seed,
-        )?;
         let features = c.embed(real.images());
         let stats = FeatureStats::new(&features);
         Ok(PeriodicEval {
