@@ -41,6 +41,11 @@ on any missing, extra or differently shaped tensor:
 
     /work/torchenv/bin/python scripts/torch_default_model.py [--check-checkpoint FILE]
 
+With `--check-export G.safetensors` (written by `agon export --net g`) it loads the
+exported generator by its plain names (strict), and with `--agon-samples ZX.safetensors`
+(tensors `z` [N, 64] and Agon's eval-mode output `x` for them) it runs the same `z`
+through PyTorch and prints the largest difference from Agon's `x`.
+
 `scripts/torch_bench.py` uses G and D for its `train_step/default` and
 `gen/default_forward_256` rows.
 """
@@ -108,6 +113,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--check-checkpoint", metavar="FILE",
                     help="load an `agon train` checkpoint's g.* and d.* tensors (strict)")
+    ap.add_argument("--check-export", metavar="FILE",
+                    help="load a generator written by `agon export --net g` (strict)")
+    ap.add_argument("--agon-samples", metavar="FILE",
+                    help="with --check-export: z and Agon's samples x to reproduce")
     args = ap.parse_args()
     g, d = G(), D()
     for label, model, want in (("G", g, G_PARAMETERS), ("D", d, D_PARAMETERS)):
@@ -129,6 +138,19 @@ def main():
             sub = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
             model.load_state_dict(sub, strict=True)  # raises on any name or shape mismatch
             print(f"{args.check_checkpoint}: {prefix}* ({len(sub)} tensors) loads strictly")
+    if args.check_export:
+        from safetensors.torch import load_file
+        state = load_file(args.check_export)
+        g.load_state_dict(state, strict=True)
+        print(f"{args.check_export}: {len(state)} tensors load strictly into G")
+        if args.agon_samples:
+            zx = load_file(args.agon_samples)
+            g.eval()
+            with torch.no_grad():
+                x = g(zx["z"])
+            diff = (x - zx["x"]).abs().max().item()
+            print(f"max |torch - agon| over {tuple(x.shape)}: {diff:.3g}")
+            assert diff < 1e-4, diff
     print("ok")
 
 

@@ -5,6 +5,8 @@ use std::process::Command;
 
 use agon::gan::trainer::{StepStats, TrainConfig, TrainError, Trainer};
 use agon::nn::Module;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
 
 /// A fresh, empty directory under the system temp dir.
 fn temp_dir(name: &str) -> PathBuf {
@@ -523,5 +525,86 @@ fn the_library_run_loop_writes_what_the_cli_writes_and_resumes_after_a_stop() {
     assert_eq!(
         std::fs::read_to_string(stopped.join("log.csv")).unwrap(),
         std::fs::read_to_string(cli.join("log.csv")).unwrap()
+    );
+}
+
+#[test]
+fn export_writes_a_network_with_the_pytorch_names_and_shapes_of_the_fixtures() {
+    use agon::nn::checkpoint::{load_module, Checkpoint};
+    let dir = temp_dir("export");
+    let mut cfg = tiny(&dir.join("run"));
+    cfg.model.kind = "dcgan28".into();
+    cfg.data.limit = 16;
+    cfg.steps = 1;
+    let mut t = Trainer::new(cfg).unwrap();
+    t.train_step().unwrap();
+    let ckpt = t.save_checkpoint().unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    for (net, fixture, module) in [
+        (
+            "g",
+            "dcgan28_g.safetensors",
+            Box::new(agon::gan::Dcgan28Generator::new(
+                &mut StdRng::seed_from_u64(9),
+            )) as Box<dyn Module>,
+        ),
+        (
+            "d",
+            "dcgan28_d.safetensors",
+            Box::new(agon::gan::Dcgan28Discriminator::new(
+                &mut StdRng::seed_from_u64(9),
+                1,
+            )),
+        ),
+    ] {
+        let out = dir.join(format!("{net}.safetensors"));
+        agon_ok(&[
+            "export",
+            "--checkpoint",
+            ckpt.to_str().unwrap(),
+            "--net",
+            net,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        // PyTorch's state_dict (written by scripts/torch_dcgan28.py): same names, shapes,
+        // and I64 batch counters; no trainer prefixes.
+        let (ours, torch) = (
+            Checkpoint::read(&out).unwrap(),
+            Checkpoint::read(fixtures.join(fixture)).unwrap(),
+        );
+        assert_eq!(ours.names(), torch.names(), "{net}");
+        for name in ours.names() {
+            assert_eq!(ours.shape(name), torch.shape(name), "{net} {name}");
+            if name.ends_with("num_batches_tracked") {
+                assert_eq!(ours.dtype(name), Some("I64"), "{name}");
+            }
+        }
+        // And it loads strictly into a fresh model, with the trained values.
+        load_module(module.as_ref(), &out).unwrap();
+        let trained = if net == "g" {
+            t.generator().named_parameters()
+        } else {
+            t.discriminator().named_parameters()
+        };
+        let fresh = module.named_parameters();
+        assert_eq!(trained.len(), fresh.len());
+        for ((n, a), (_, b)) in trained.iter().zip(&fresh) {
+            assert_eq!(a.data().to_vec(), b.data().to_vec(), "{net} {n}");
+        }
+    }
+    let err = agon(&[
+        "export",
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "--net",
+        "ema",
+        "--out",
+        dir.join("x.safetensors").to_str().unwrap(),
+    ]);
+    let msg = String::from_utf8_lossy(&err.stderr);
+    assert!(
+        !err.status.success() && msg.contains("it holds g, d"),
+        "{msg}"
     );
 }

@@ -34,6 +34,19 @@ enum Command {
         /// The checkpoint (.safetensors).
         file: PathBuf,
     },
+    /// Write one network of a training checkpoint as a PyTorch state_dict (safetensors,
+    /// plain names: main.0.weight, ...).
+    Export {
+        /// The training checkpoint.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Which network: g (generator), d (discriminator) or ema (the averaged generator).
+        #[arg(long, default_value = "g")]
+        net: String,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// Runs the parsed command; errors are reported by `main`.
@@ -44,5 +57,14 @@ pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Interpolate(a) => sample::interpolate(a),
         Command::Eval(a) => eval::run(a),
         Command::Inspect { file } => inspect::run(&file),
+        Command::Export {
+            checkpoint,
+            net,
+            out,
+        } => {
+            let n = agon::gan::trainer::export_network(&checkpoint, &net, &out)?;
+            eprintln!("wrote {} ({n} tensors of network {net})", out.display());
+            Ok(())
+        }
     }
 }

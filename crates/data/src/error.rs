@@ -158,7 +158,11 @@ impl fmt::Display for DataError {
                 labels.display()
             ),
             DataError::NotAnImage { path, reason } => {
-                write!(f, "{}: not an image that can be decoded: {reason}", path.display())
+                write!(
+                    f,
+                    "{}: not an image that can be decoded: {reason}",
+                    path.display()
+                )
             }
             DataError::Unsupported { path, what } => {
                 write!(f, "{}: unsupported: {what}", path.display())

@@ -136,12 +136,12 @@ fn join(shape: &[usize]) -> String {
         .join(",")
 }
 
-/// A trained generator read back from a checkpoint (its EMA weights when the run kept
-/// them), with the run's configuration.
+/// The networks of a training checkpoint, rebuilt from its configuration and loaded with
+/// its weights, and that configuration: (G, D, EMA copy when the run kept one).
 ///
 /// # Errors
 /// A missing, damaged or non-training checkpoint.
-pub fn load_generator(path: &Path) -> Result<(Box<dyn Generator>, TrainConfig), TrainError> {
+pub fn load_networks(path: &Path) -> Result<(super::models::Models, TrainConfig), TrainError> {
     let ckpt = Checkpoint::read(path)?;
     let bad = |message: String| TrainError::BadCheckpoint {
         path: path.to_path_buf(),
@@ -162,17 +162,63 @@ pub fn load_generator(path: &Path) -> Result<(Box<dyn Generator>, TrainConfig), 
         })
         .collect::<Result<_, _>>()?;
     let classes = meta.get("agon.data.classes").and_then(|k| k.parse().ok());
-    let (g, _, ema) = build_models(&config, &shape, classes, config.seed)?;
-    match ema {
+    let (g, d, ema) = build_models(&config, &shape, classes, config.seed)?;
+    ckpt.load_module_into("g", g.as_ref())?;
+    ckpt.load_module_into("d", d.as_ref())?;
+    let ema = match ema {
         Some(e) if ckpt.names().iter().any(|n| n.starts_with("ema.")) => {
             ckpt.load_module_into("ema", e.as_ref())?;
-            Ok((e, config))
+            Some(e)
         }
+        _ => None,
+    };
+    Ok(((g, d, ema), config))
+}
+
+/// A trained generator read back from a checkpoint (its EMA weights when the run kept
+/// them), with the run's configuration.
+///
+/// # Errors
+/// A missing, damaged or non-training checkpoint.
+pub fn load_generator(path: &Path) -> Result<(Box<dyn Generator>, TrainConfig), TrainError> {
+    let ((g, _, ema), config) = load_networks(path)?;
+    Ok((ema.unwrap_or(g), config))
+}
+
+/// The networks [`export_network`] can write: `g`, `d`, and `ema` when the run kept one.
+pub const NETWORK_NAMES: [&str; 3] = ["g", "d", "ema"];
+
+/// Writes one network of a training checkpoint as a plain PyTorch `state_dict` in
+/// safetensors: its parameter and buffer names without the trainer's prefix
+/// (`main.0.weight`, `main.1.running_mean`, `main.1.num_batches_tracked` as I64), so
+/// `model.load_state_dict(safetensors.torch.load_file(path))` loads it into the same
+/// layers. The file's metadata records the source checkpoint, the network and the model.
+/// Returns the number of tensors written.
+///
+/// # Errors
+/// An unreadable or non-training checkpoint, a `net` it does not hold (naming those it
+/// does), or a file that cannot be written.
+pub fn export_network(checkpoint: &Path, net: &str, out: &Path) -> Result<usize, TrainError> {
+    let ((g, d, ema), config) = load_networks(checkpoint)?;
+    let module: &dyn Module = match (net, &ema) {
+        ("g", _) => g.as_ref(),
+        ("d", _) => d.as_ref(),
+        ("ema", Some(e)) => e.as_ref(),
         _ => {
-            ckpt.load_module_into("g", g.as_ref())?;
-            Ok((g, config))
+            let held = if ema.is_some() { "g, d, ema" } else { "g, d" };
+            return Err(TrainError::BadCheckpoint {
+                path: checkpoint.to_path_buf(),
+                message: format!("no network named {net:?} here (it holds {held})"),
+            });
         }
-    }
+    };
+    let meta = std::collections::BTreeMap::from([
+        ("agon.source".to_string(), checkpoint.display().to_string()),
+        ("agon.network".to_string(), net.to_string()),
+        ("agon.model".to_string(), config.model.kind.clone()),
+    ]);
+    agon_nn::checkpoint::save_module(module, out, &meta)?;
+    Ok(module.named_parameters().len() + module.named_buffers().len())
 }
 
 /// `name=seed:calls;...` (names have no `=`, `:` or `;`: they are dotted module paths).

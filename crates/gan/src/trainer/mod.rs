@@ -49,13 +49,13 @@ use agon_tensor::{Indices, NdArray};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-pub use checkpoint::load_generator;
+pub use checkpoint::{export_network, load_generator, load_networks, NETWORK_NAMES};
 pub use config::{
     ConfigError, DataConfig, LogConfig, LossConfig, ModelConfig, OptimConfig, TrainConfig,
 };
 pub use data::{load_dataset, LoadedData};
 use logs::read_log;
-pub use models::build_models;
+pub use models::{build_models, Models};
 pub use periodic_eval::{dataset_identity, matching_classifier, mixture_of, PeriodicEval};
 pub use plot::save_loss_curve;
 pub use run_loop::{resume_run, run, start_run, Progress, RunOutcome, RunReport};
