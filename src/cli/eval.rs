@@ -1,7 +1,6 @@
 //! `agon eval`: scores for a checkpoint, or training the feature classifier.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use agon::data::{DataRoot, Dataset, Split};
@@ -193,15 +192,11 @@ fn train(a: &EvalArgs, data: &str) -> Res<()> {
     Ok(())
 }
 
-/// A flat JSON object of numbers and strings (the scores need no nesting).
-fn json(fields: &[(String, String)]) -> String {
-    let mut s = String::from("{\n");
-    for (i, (k, v)) in fields.iter().enumerate() {
-        let sep = if i + 1 < fields.len() { "," } else { "" };
-        let _ = writeln!(s, "  \"{k}\": {v}{sep}");
-    }
-    s.push_str("}\n");
-    s
+/// The scores as a flat JSON object, key by key.
+type Fields = serde_json::Map<String, serde_json::Value>;
+
+fn put(fields: &mut Fields, key: &str, value: impl Into<serde_json::Value>) {
+    fields.insert(key.to_string(), value.into());
 }
 
 fn score(a: &EvalArgs, ckpt: &Path) -> Res<()> {
@@ -213,10 +208,9 @@ fn score(a: &EvalArgs, ckpt: &Path) -> Res<()> {
         cfg.data.dir = dir.display().to_string();
     }
     let mut rng = StdRng::seed_from_u64(a.seed);
-    let mut fields: Vec<(String, String)> = vec![
-        ("checkpoint".into(), format!("\"{}\"", ckpt.display())),
-        ("data".into(), format!("\"{}\"", cfg.data.name)),
-    ];
+    let mut fields = Fields::new();
+    put(&mut fields, "checkpoint", ckpt.display().to_string());
+    put(&mut fields, "data", cfg.data.name.clone());
     if let Some(mixture) = mixture_of(&cfg) {
         // PacGAN's protocol: 2,500 samples.
         let n = agon::metrics::PACGAN_SAMPLES;
@@ -229,13 +223,10 @@ fn score(a: &EvalArgs, ckpt: &Path) -> Res<()> {
             100.0 * r.high_quality_fraction,
             r.reverse_kl
         );
-        fields.push(("modes".into(), r.modes_captured.to_string()));
-        fields.push(("num_modes".into(), r.num_modes.to_string()));
-        fields.push((
-            "high_quality".into(),
-            format!("{:.6}", r.high_quality_fraction),
-        ));
-        fields.push(("reverse_kl".into(), format!("{:.6}", r.reverse_kl)));
+        put(&mut fields, "modes", r.modes_captured);
+        put(&mut fields, "num_modes", r.num_modes);
+        put(&mut fields, "high_quality", r.high_quality_fraction);
+        put(&mut fields, "reverse_kl", r.reverse_kl);
     } else {
         image_scores(a, g.as_ref(), &cfg, &mut rng, &mut fields)?;
     }
@@ -243,7 +234,8 @@ fn score(a: &EvalArgs, ckpt: &Path) -> Res<()> {
         .out
         .clone()
         .unwrap_or_else(|| ckpt.with_file_name("scores.json"));
-    agon::data::write_atomic(&out, json(&fields).as_bytes())?;
+    let text = serde_json::to_string_pretty(&fields)? + "\n";
+    agon::data::write_atomic(&out, text.as_bytes())?;
     eprintln!("wrote {}", out.display());
     Ok(())
 }
@@ -253,7 +245,7 @@ fn image_scores(
     g: &dyn agon::gan::Generator,
     cfg: &TrainConfig,
     rng: &mut StdRng,
-    fields: &mut Vec<(String, String)>,
+    fields: &mut Fields,
 ) -> Res<()> {
     let mut all = cfg.data.clone();
     all.limit = 0;
@@ -306,10 +298,10 @@ fn image_scores(
         ("coverage", dc.coverage),
         ("inception_score", is.mean),
     ] {
-        fields.push((key.into(), format!("{v:.6}")));
+        put(fields, key, v);
     }
-    fields.push(("feature_network".into(), format!("\"{name}\"")));
-    fields.push(("samples".into(), n.to_string()));
+    put(fields, "feature_network", name);
+    put(fields, "samples", n);
     if let Some(l) = &labels {
         let predicted = c.predict(&fake);
         let hits = predicted
@@ -319,7 +311,7 @@ fn image_scores(
             .count();
         let acc = hits as f64 / n as f64;
         println!("class accuracy of generated samples: {:.1}%", 100.0 * acc);
-        fields.push(("class_accuracy".into(), format!("{acc:.6}")));
+        put(fields, "class_accuracy", acc);
     }
     Ok(())
 }
