@@ -1,4 +1,4 @@
-//! Autodiff benchmarks (DESIGN.md section 6):
+//! Autodiff benchmarks (docs/architecture.md, reference workloads):
 //! - `autodiff/mlp2d_step`: one GAN training step of the `mlp2d` workload, batch 256:
 //!   D step on real and fake (BCE with logits), G step (non-saturating), plain SGD update
 //!   (Adam arrives with the optimisers; the update is the same in both frameworks here).

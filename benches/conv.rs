@@ -1,4 +1,4 @@
-//! Convolution kernels on every layer of the `dcgan28` workload (DESIGN.md section 6) at
+//! Convolution kernels on every layer of the `dcgan28` workload (docs/architecture.md, reference workloads) at
 //! batch 64: for each layer its forward op, its input-gradient op and its weight gradient.
 //!
 //! Discriminator layers are convolutions: forward `conv2d`, input gradient

@@ -1,6 +1,6 @@
 //! Generator forward passes, batch 256, in evaluation mode (BatchNorm on its running
 //! statistics, as when sampling) and with no graph recorded:
-//! - `gen/gen28_forward_256`: DESIGN.md's `gen28` workload, dcgan28's generator;
+//! - `gen/gen28_forward_256`: docs/architecture.md's `gen28` workload, dcgan28's generator;
 //! - `gen/default_forward_256`: the generator `agon train` builds by default.
 //!
 //! `scripts/torch_bench.py` times the same forward passes in PyTorch under the same names.

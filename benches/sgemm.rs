@@ -1,4 +1,4 @@
-//! Matrix-multiply throughput (DESIGN.md section 6, workload `sgemm`), on every GEMM path
+//! Matrix-multiply throughput (docs/architecture.md (reference workloads), workload `sgemm`), on every GEMM path
 //! this CPU supports, and the FMA peak each path is measured against.
 //!
 //! Throughput is declared as `Throughput::Elements(2 * m * n * k)`: one multiply and one add

@@ -1,4 +1,4 @@
-//! Whole GAN training steps on the reference workloads (DESIGN.md section 6):
+//! Whole GAN training steps on the reference workloads (docs/architecture.md, reference workloads):
 //! - `train_step/dcgan28`: `Dcgan28Generator` / `Dcgan28Discriminator`, batch 64,
 //!   Adam(2e-4, 0.5, 0.999) for both players.
 //! - `train_step/default`: the models `agon train` builds by default (`build_models` on the

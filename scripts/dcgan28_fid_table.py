@@ -6,7 +6,7 @@ Command (from the repository root; needs only Python 3 and Rust):
 
     python3 scripts/dcgan28_fid_table.py [--steps 1500] [--eval-every 250]
 
-Each run trains DESIGN.md's dcgan28 on Fashion-MNIST with `agon train --model dcgan28`
+Each run trains docs/architecture.md's dcgan28 on Fashion-MNIST with `agon train --model dcgan28`
 and `log.eval_every`, which scores 2,000 samples against 2,000 real images in the feature
 space of the shipped classifier (data/classifiers/fashion-mnist.safetensors) and appends
 them to eval.csv. The stabilised configurations are the candidates in STABILISED; the one

@@ -1,5 +1,5 @@
 """PyTorch side of Agon's benchmarks: the same operations as `cargo bench` times, so the two
-can be compared on the same machine in the same session (DESIGN.md section 6).
+can be compared on the same machine in the same session (docs/architecture.md, reference workloads).
 
 Optional; CI never runs it. From the repository root, with any Python that has torch:
 

@@ -1,4 +1,4 @@
-"""PyTorch reference for agon-gan's dcgan28 models (DESIGN.md section 6), both directions.
+"""PyTorch reference for agon-gan's dcgan28 models (docs/architecture.md, reference workloads), both directions.
 
 Regenerate the fixtures (from the repository root; needs torch, numpy and safetensors):
 

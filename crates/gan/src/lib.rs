@@ -1,11 +1,12 @@
 //! # agon-gan
 //!
 //! Generative adversarial networks on Agon: the two roles ([`Generator`],
-//! [`Discriminator`]), models (the design guide's dcgan28 and mlp2d, a configurable
-//! [`Dcgan`] family for 28-pixel and 16-256-pixel (powers of two) images with conditional, packed, spectrally
-//! normalised and AC-GAN variants), the adversarial losses ([`GanLoss`]), gradient
-//! penalties ([`gradient_penalty`], [`r1_penalty`]), PacGAN packing ([`pack()`]) and weight
-//! averaging ([`ema_update`]).
+//! [`Discriminator`]), models (the reference workloads' dcgan28 and mlp2d, see
+//! docs/architecture.md; a configurable [`Dcgan`] family for 28-pixel and 16-256-pixel
+//! images with conditional, packed, spectrally normalised and AC-GAN variants), the
+//! adversarial losses ([`GanLoss`]), gradient penalties ([`gradient_penalty`],
+//! [`r1_penalty`]), PacGAN packing ([`pack()`]), weight averaging ([`ema_update`]) and the
+//! [`trainer`] with its run loop.
 //!
 //! | module | what |
 //! |---|---|

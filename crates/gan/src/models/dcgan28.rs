@@ -155,7 +155,7 @@ impl Dcgan28Discriminator {
 
     /// [`new`](Self::new), with spectral normalisation on the two convolutions and the
     /// linear layer when `spectral_norm` (their weights become `weight_orig`, `weight_u`,
-    /// `weight_v`, as PyTorch's `spectral_norm`). The reference model of DESIGN.md has none;
+    /// `weight_v`, as PyTorch's `spectral_norm`). The reference model of docs/architecture.md has none;
     /// this is the stabiliser GAN users most often add to it.
     ///
     /// ```

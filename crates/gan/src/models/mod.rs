@@ -1,4 +1,4 @@
-//! The reference models of the design guide, section 6.
+//! The reference models (docs/architecture.md, reference workloads) and the DCGAN family.
 //!
 //! | model | layers (`main.<i>`) | in -> out |
 //! |---|---|---|

@@ -70,7 +70,7 @@ pub struct DataConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ModelConfig {
-    /// `dcgan` (configurable width; the default), `dcgan28` (DESIGN.md's reference
+    /// `dcgan` (configurable width; the default), `dcgan28` (docs/architecture.md's reference
     /// workload), or `mlp` (2-D toys and flattened images).
     pub kind: String,
     /// Base feature count of the DCGAN (both networks scale with it).
