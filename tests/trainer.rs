@@ -77,6 +77,74 @@ fn resuming_from_a_checkpoint_continues_bit_identically() {
         param_bits(straight.sampling_generator()),
         param_bits(second.sampling_generator())
     );
+    // Every network the task declares, by name (the EMA copy too), and every optimiser.
+    let (a, b) = (straight.task().networks(), second.task().networks());
+    let names: Vec<&str> = a.iter().map(|n| n.0).collect();
+    assert_eq!(names, ["g", "d", "ema"]);
+    for ((name, x), (other, y)) in a.iter().zip(&b) {
+        assert_eq!(name, other);
+        assert_eq!(param_bits(*x), param_bits(*y), "network {name}");
+    }
+    for ((name, x), (_, y)) in straight
+        .task()
+        .optimizers()
+        .iter()
+        .zip(&second.task().optimizers())
+    {
+        let bits = |o: &dyn agon::nn::optim::Optimizer| -> Vec<Vec<u32>> {
+            let state = o.state_dict();
+            state
+                .iter()
+                .map(|(_, a)| a.to_vec().iter().map(|v| v.to_bits()).collect())
+                .collect()
+        };
+        assert_eq!(bits(*x), bits(*y), "optimiser {name}");
+    }
+}
+
+#[test]
+fn tasks_are_named_in_the_config_and_the_checkpoint() {
+    let dir = temp_dir("tasks");
+    // task = "conditional" is model.conditional = true: the same run, bit for bit.
+    let mut by_flag = tiny(&dir.join("flag"));
+    by_flag.model.conditional = true;
+    let mut by_task = tiny(&dir.join("task"));
+    by_task.task = "conditional".into();
+    let (mut a, mut b) = (
+        Trainer::new(by_flag).unwrap(),
+        Trainer::new(by_task).unwrap(),
+    );
+    assert_eq!(
+        (a.task().name(), b.task().name()),
+        ("conditional", "conditional")
+    );
+    assert_eq!(run_steps(&mut a, 2), run_steps(&mut b, 2));
+    assert_eq!(param_bits(a.generator()), param_bits(b.generator()));
+    let ckpt = b.save_checkpoint().unwrap();
+    // The saved configuration rebuilds the conditional models on its own.
+    let (g, _) = agon::gan::trainer::load_generator(&ckpt).unwrap();
+    assert_eq!(g.num_classes(), Some(10));
+    let text =
+        String::from_utf8_lossy(&agon_ok(&["inspect", ckpt.to_str().unwrap()]).stdout).into_owned();
+    assert!(text.contains("agon.task = conditional"), "{text}");
+    assert!(
+        text.contains("network g: ") && text.contains("network d: "),
+        "{text}"
+    );
+    assert!(text.contains("optimiser opt_g: "), "{text}");
+
+    // Unknown or contradictory tasks are configuration errors naming the key.
+    let mut bad = tiny(&dir.join("bad"));
+    bad.task = "inpaint".into();
+    let err = Trainer::new(bad.clone()).err().unwrap().to_string();
+    assert!(
+        err.contains("task = \"inpaint\"") && err.contains("unconditional"),
+        "{err}"
+    );
+    bad.task = "unconditional".into();
+    bad.model.conditional = true;
+    let err = Trainer::new(bad).err().unwrap().to_string();
+    assert!(err.contains("contradicts"), "{err}");
 }
 
 #[test]

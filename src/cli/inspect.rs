@@ -30,5 +30,26 @@ pub fn run(file: &Path) -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     println!("{total} values in all");
+    // A training checkpoint names its networks and optimisers: a line for each, with its
+    // size, so a task's parts can be told apart at a glance.
+    let meta = ckpt.metadata();
+    for (key, what) in [
+        ("agon.networks", "network"),
+        ("agon.optimizers", "optimiser"),
+    ] {
+        for name in meta.get(key).into_iter().flat_map(|v| v.split(',')) {
+            let prefix = format!("{name}.");
+            let (count, values) = ckpt.names().iter().filter(|n| n.starts_with(&prefix)).fold(
+                (0, 0usize),
+                |(c, v), n| {
+                    (
+                        c + 1,
+                        v + ckpt.shape(n).unwrap_or(&[]).iter().product::<usize>(),
+                    )
+                },
+            );
+            println!("{what} {name}: {count} tensors, {values} values");
+        }
+    }
     Ok(())
 }

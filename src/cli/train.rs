@@ -19,6 +19,9 @@ pub struct TrainArgs {
     /// A TOML configuration (see README for the keys); defaults otherwise.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// The GAN task: unconditional (default) or conditional (class labels in G and D).
+    #[arg(long)]
+    task: Option<String>,
     /// Architecture: dcgan (default), dcgan28, mlp.
     #[arg(long)]
     model: Option<String>,
@@ -63,6 +66,7 @@ fn build_config(a: &TrainArgs) -> Result<TrainConfig, Box<dyn std::error::Error>
     let mut sets = a.sets.clone();
     let flag = |k: &str, v: Option<String>| v.map(|v| format!("{k}={}", toml::Value::String(v)));
     sets.extend(flag("model.kind", a.model.clone()));
+    sets.extend(flag("task", a.task.clone()));
     sets.extend(flag("data.name", a.data.clone()));
     sets.extend(flag(
         "data.dir",
@@ -115,8 +119,9 @@ pub fn run(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         eprintln!("note: {note}");
     }
     eprintln!(
-        "training {} on {} for {} steps (batch {}, loss {}), writing to {}",
+        "training {} ({} task) on {} for {} steps (batch {}, loss {}), writing to {}",
         cfg.model.kind,
+        trainer.task().name(),
         cfg.data.name,
         cfg.steps,
         cfg.batch_size,

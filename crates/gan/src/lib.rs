@@ -54,6 +54,7 @@ pub mod models;
 pub mod pack;
 pub mod penalty;
 pub mod roles;
+pub mod tasks;
 pub mod trainer;
 
 pub use ema::{copy_weights, ema_update};

@@ -1,9 +1,11 @@
 //! The checkpoint schema of a training run: which tensors and metadata keys a run saves,
 //! and how a run (or its generator alone) is read back.
 //!
-//! Tensors: each network under its name (`g.`, `d.`, `ema.`), each optimiser's state
-//! under its name (`opt_g.`, `opt_d.`). Metadata: `agon.config` (the TOML configuration),
-//! `agon.step`, `agon.batcher.{seed,epoch,position}`, `agon.rng.<net>` (dropout streams),
+//! Tensors: each network of the task under its name (`g.`, `d.`, `ema.` for the
+//! generation tasks), each optimiser's state under its name (`opt_g.`, `opt_d.`).
+//! Metadata: `agon.config` (the TOML configuration), `agon.task`, `agon.networks` and
+//! `agon.optimizers` (the names, comma-separated), `agon.step`,
+//! `agon.batcher.{seed,epoch,position}`, `agon.rng.<net>` (dropout streams),
 //! `agon.data.shape` and `agon.data.classes` (what the models were built for).
 
 use std::path::{Path, PathBuf};
@@ -68,17 +70,15 @@ impl Trainer {
                 position: number("agon.batcher.position")? as usize,
             })
             .map_err(|e| bad(format!("batcher state: {e}")))?;
-        ckpt.load_module_into("g", t.g.as_ref())?;
-        ckpt.load_module_into("d", t.d.as_ref())?;
-        if let Some(e) = &t.ema {
-            ckpt.load_module_into("ema", e.as_ref())?;
-        }
-        ckpt.load_optimizer_into("opt_g", &mut t.opt_g)?;
-        ckpt.load_optimizer_into("opt_d", &mut t.opt_d)?;
-        for (prefix, module) in [("g", t.g.as_ref() as &dyn Module), ("d", t.d.as_ref())] {
-            let states =
-                parse_rng_states(meta.get(&format!("agon.rng.{prefix}")).map_or("", |s| s));
+        // Every network and optimiser of the task by name, with the networks' dropout
+        // streams: what was saved is what the task declares.
+        for (name, module) in t.task.networks() {
+            ckpt.load_module_into(name, module)?;
+            let states = parse_rng_states(meta.get(&format!("agon.rng.{name}")).map_or("", |s| s));
             module.load_rng_states(&states);
+        }
+        for (name, opt) in t.task.optimizers_mut() {
+            ckpt.load_optimizer_into(name, opt)?;
         }
         t.history = read_log(&out_dir.join("log.csv"), t.step);
         Ok(t)
@@ -95,21 +95,34 @@ impl Trainer {
             source,
         })?;
         let mut ckpt = Checkpoint::new();
-        ckpt.add_module("g", self.g.as_ref())
-            .add_module("d", self.d.as_ref());
-        if let Some(e) = &self.ema {
-            ckpt.add_module("ema", e.as_ref());
+        let networks = self.task.networks();
+        let optimizers = self.task.optimizers();
+        for (name, module) in &networks {
+            ckpt.add_module(name, *module);
+            ckpt.set_metadata(
+                &format!("agon.rng.{name}"),
+                &format_rng_states(&module.named_rng_states()),
+            );
         }
-        ckpt.add_optimizer("opt_g", &self.opt_g)
-            .add_optimizer("opt_d", &self.opt_d);
+        for (name, opt) in &optimizers {
+            ckpt.add_optimizer(name, *opt);
+        }
+        let names = |v: Vec<&str>| v.join(",");
+        ckpt.set_metadata("agon.task", self.task.name())
+            .set_metadata(
+                "agon.networks",
+                &names(networks.iter().map(|n| n.0).collect()),
+            )
+            .set_metadata(
+                "agon.optimizers",
+                &names(optimizers.iter().map(|o| o.0).collect()),
+            );
         let b = self.batcher.state();
         ckpt.set_metadata("agon.config", &self.config.to_toml())
             .set_metadata("agon.step", &self.step.to_string())
             .set_metadata("agon.batcher.seed", &b.seed.to_string())
             .set_metadata("agon.batcher.epoch", &b.epoch.to_string())
             .set_metadata("agon.batcher.position", &b.position.to_string())
-            .set_metadata("agon.rng.g", &format_rng_states(&self.g.named_rng_states()))
-            .set_metadata("agon.rng.d", &format_rng_states(&self.d.named_rng_states()))
             .set_metadata(
                 "agon.data.shape",
                 &join(self.batcher.dataset().image_shape()),
@@ -151,7 +164,9 @@ pub fn load_networks(path: &Path) -> Result<(super::models::Models, TrainConfig)
     let text = meta
         .get("agon.config")
         .ok_or_else(|| bad("no agon.config entry: not a training checkpoint".into()))?;
-    let config = TrainConfig::from_toml_str(text, &format!("{} (agon.config)", path.display()))?;
+    let mut config =
+        TrainConfig::from_toml_str(text, &format!("{} (agon.config)", path.display()))?;
+    config.resolve_task();
     let shape: Vec<usize> = meta
         .get("agon.data.shape")
         .ok_or_else(|| bad("missing agon.data.shape".into()))?

@@ -28,6 +28,10 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Where samples, logs and checkpoints go.
     pub out_dir: PathBuf,
+    /// The GAN task (`agon_gan::tasks`): `unconditional` or `conditional` (labels in G
+    /// and D; the same as `model.conditional = true`); empty (the default): `conditional`
+    /// when `model.conditional` is set, else `unconditional`.
+    pub task: String,
     /// The dataset.
     pub data: DataConfig,
     /// The architecture.
@@ -156,11 +160,23 @@ impl Default for TrainConfig {
             steps: 3000,
             batch_size: 64,
             out_dir: PathBuf::from("runs/fashion-mnist"),
+            task: String::new(),
             data: DataConfig::default(),
             model: ModelConfig::default(),
             loss: LossConfig::default(),
             optim: OptimConfig::default(),
             log: LogConfig::default(),
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Makes the keys a task implies explicit (`task = "conditional"` sets
+    /// `model.conditional`), so that models built from the saved configuration alone (by
+    /// resume, `agon sample`, `agon export`) are the task's.
+    pub fn resolve_task(&mut self) {
+        if self.task == "conditional" {
+            self.model.conditional = true;
         }
     }
 }

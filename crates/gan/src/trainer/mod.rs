@@ -42,9 +42,8 @@ use std::fmt;
 use std::path::PathBuf;
 
 use agon_autodiff::{no_grad, Tensor};
-use agon_data::{Batcher, DiffAugment};
+use agon_data::Batcher;
 use agon_nn::checkpoint::CheckpointError;
-use agon_nn::optim::{Adam, AdamConfig, Optimizer};
 use agon_tensor::{Indices, NdArray};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -60,7 +59,8 @@ pub use periodic_eval::{dataset_identity, matching_classifier, mixture_of, Perio
 pub use plot::save_loss_curve;
 pub use run_loop::{resume_run, run, start_run, Progress, RunOutcome, RunReport};
 
-use crate::{ema_update, gradient_penalty, r1_penalty, Discriminator, GanLoss, Generator};
+use crate::tasks::{build_task, StepContext, Task};
+use crate::{Discriminator, Generator};
 
 /// The checkpoint file inside the output directory.
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
@@ -161,39 +161,22 @@ pub struct StepStats {
     pub penalty: f32,
 }
 
-/// A GAN being trained: models, optimisers, data and position.
+/// A GAN being trained: its task (networks, optimisers, losses), data and position.
 pub struct Trainer {
     config: TrainConfig,
-    g: Box<dyn Generator>,
-    d: Box<dyn Discriminator>,
-    ema: Option<Box<dyn Generator>>,
-    opt_g: Adam,
-    opt_d: Adam,
+    task: Box<dyn Task>,
     batcher: Batcher,
-    loss: GanLoss,
-    augment: DiffAugment,
-    probabilities: bool,
     step: u64,
-    fixed_z: NdArray,
-    fixed_labels: Option<Indices>,
     history: Vec<StepStats>,
     data_notes: Vec<String>,
 }
 
 /// `seed` and `stream` mixed into one well-spread seed (splitmix64's finaliser).
-fn mix(seed: u64, stream: u64) -> u64 {
+pub(crate) fn mix(seed: u64, stream: u64) -> u64 {
     let mut z = seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
-}
-
-fn adam(params: Vec<(String, agon_nn::Param)>, lr: f32, o: &OptimConfig) -> Adam {
-    Adam::new(params, AdamConfig::default().lr(lr).betas(o.beta1, o.beta2))
-}
-
-fn mean(t: &Tensor) -> f32 {
-    t.data().mean_all().item()
 }
 
 impl Trainer {
@@ -201,50 +184,20 @@ impl Trainer {
     ///
     /// # Errors
     /// Invalid configuration or unreadable data.
-    pub fn new(config: TrainConfig) -> Result<Self, TrainError> {
+    pub fn new(mut config: TrainConfig) -> Result<Self, TrainError> {
         config.validate("configuration")?;
+        config.resolve_task();
         let LoadedData {
             dataset: ds,
             notes: data_notes,
         } = load_dataset(&config.data, config.seed)?;
-        let (g, d, ema) = build_models(&config, ds.image_shape(), ds.num_classes(), config.seed)?;
-        let loss: GanLoss = config
-            .loss
-            .kind
-            .parse()
-            .map_err(|e: crate::ParseGanLossError| ConfigError {
-                source: "configuration".into(),
-                message: format!("loss.kind: {e}"),
-            })?;
-        let augment: DiffAugment = config.data.augment.parse().map_err(|e| ConfigError {
-            source: "configuration".into(),
-            message: format!("data.augment: {e}"),
-        })?;
-        let opt_g = adam(g.named_parameters(), config.optim.lr_g, &config.optim);
-        let opt_d = adam(d.named_parameters(), config.optim.lr_d, &config.optim);
+        let task = build_task(&config, &ds)?;
         let batcher = Batcher::new(ds, config.batch_size, mix(config.seed, 1)).drop_last(true);
-        let mut rng = StdRng::seed_from_u64(mix(config.seed, 2));
-        let n = config.log.samples;
-        let fixed_z = NdArray::rand_normal(&[n, g.latent_dim()], 0.0, 1.0, &mut rng);
-        // Conditional models: rows of the sample grid cycle through the classes.
-        let fixed_labels = g
-            .num_classes()
-            .map(|k| Indices::from_vec((0..n).map(|i| i % k).collect(), &[n]));
-        let probabilities = !matches!(loss, GanLoss::Wasserstein | GanLoss::Hinge);
         Ok(Trainer {
             config,
-            g,
-            d,
-            ema,
-            opt_g,
-            opt_d,
+            task,
             batcher,
-            loss,
-            augment,
-            probabilities,
             step: 0,
-            fixed_z,
-            fixed_labels,
             history: vec![],
             data_notes,
         })
@@ -265,19 +218,24 @@ impl Trainer {
         self.step >= self.config.steps
     }
 
-    /// The generator being trained.
+    /// The task being trained.
+    pub fn task(&self) -> &dyn Task {
+        self.task.as_ref()
+    }
+
+    /// The generator being trained (the task's first).
     pub fn generator(&self) -> &dyn Generator {
-        self.g.as_ref()
+        self.task.generator()
     }
 
     /// The generator used for samples: the EMA copy when enabled.
     pub fn sampling_generator(&self) -> &dyn Generator {
-        self.ema.as_deref().unwrap_or(self.g.as_ref())
+        self.task.sampling_generator()
     }
 
-    /// The discriminator.
+    /// The discriminator (the task's first).
     pub fn discriminator(&self) -> &dyn Discriminator {
-        self.d.as_ref()
+        self.task.discriminator()
     }
 
     /// What loading the data did that the user should hear of once (images resized or
@@ -291,37 +249,8 @@ impl Trainer {
         &self.history
     }
 
-    fn noise(&self, n: usize, rng: &mut StdRng) -> Tensor {
-        Tensor::constant(NdArray::rand_normal(
-            &[n, self.g.latent_dim()],
-            0.0,
-            1.0,
-            rng,
-        ))
-    }
-
-    /// DiffAugment when configured (image data only), else the batch itself.
-    fn augmented(&self, x: &Tensor, rng: &mut StdRng) -> Tensor {
-        if self.augment.is_none() {
-            x.clone()
-        } else {
-            self.augment.apply(x, rng)
-        }
-    }
-
-    fn check(&self, what: &'static str, value: f32) -> Result<f32, TrainError> {
-        if value.is_finite() {
-            Ok(value)
-        } else {
-            Err(TrainError::NonFinite {
-                step: self.step + 1,
-                what,
-                value,
-            })
-        }
-    }
-
-    /// One step: `n_critic` discriminator updates, then one generator update (and the EMA).
+    /// One step of the task: for the generation tasks, `n_critic` discriminator updates,
+    /// then one generator update (and the EMA).
     ///
     /// # Errors
     /// [`TrainError::NonFinite`] when a loss is NaN or infinite. The step is abandoned
@@ -329,83 +258,13 @@ impl Trainer {
     /// checkpoint, which is never written after a non-finite loss.
     pub fn train_step(&mut self) -> Result<StepStats, TrainError> {
         let mut rng = StdRng::seed_from_u64(mix(self.config.seed, 1000 + self.step));
-        let cfg = &self.config;
-        let (mut d_loss_v, mut d_real_v, mut d_fake_v, mut penalty_v) = (0.0, 0.0, 0.0, 0.0);
-        for critic_step in 0..cfg.optim.n_critic {
-            let (real, labels) = self.batcher.next_batch();
-            let labels = labels
-                .filter(|_| self.g.num_classes().is_some() || self.d.num_classes().is_some())
-                .map(|l| Indices::from_vec(l.clone(), &[l.len()]));
-            let real = Tensor::constant(real);
-            let n = real.shape()[0];
-            let z = self.noise(n, &mut rng);
-            let fake = no_grad(|| self.g.generate(&z, labels.as_ref()));
-            let real_aug = self.augmented(&real, &mut rng);
-            let fake_aug = self.augmented(&fake, &mut rng);
-            let on_real = self.d.judge(&real_aug, labels.as_ref());
-            let on_fake = self.d.judge(&fake_aug, labels.as_ref());
-            let mut d_loss = self.loss.d_loss(&on_real.logits, &on_fake.logits);
-            if let (Some(cl), Some(l)) = (&on_real.class_logits, &labels) {
-                d_loss = d_loss.add(&crate::aux_class_loss(cl, l).mul_scalar(cfg.loss.aux_weight));
-            }
-            let mut penalty = None;
-            if cfg.loss.gp_weight > 0.0 {
-                let gp = gradient_penalty(self.d.as_ref(), &real, &fake, labels.as_ref(), &mut rng);
-                penalty = Some(gp.mul_scalar(cfg.loss.gp_weight));
-            }
-            let d_updates = self.step * cfg.optim.n_critic + critic_step;
-            if cfg.loss.r1_gamma > 0.0 && d_updates.is_multiple_of(cfg.loss.r1_every) {
-                // Lazy R1 (StyleGAN2): every k-th D step, weighted by k.
-                let r1 = r1_penalty(self.d.as_ref(), &real, labels.as_ref());
-                let w = cfg.loss.r1_gamma / 2.0 * cfg.loss.r1_every as f32;
-                penalty = Some(r1.mul_scalar(w));
-            }
-            if let Some(p) = &penalty {
-                d_loss = d_loss.add(p);
-            }
-            d_loss_v = self.check("d_loss", d_loss.item())?;
-            penalty_v = penalty.as_ref().map_or(0.0, |p| p.item());
-            let squash = |t: &Tensor| {
-                if self.probabilities {
-                    mean(&t.detach().sigmoid())
-                } else {
-                    mean(t)
-                }
-            };
-            d_real_v = squash(&on_real.logits);
-            d_fake_v = squash(&on_fake.logits);
-            self.opt_d.step_grads(&self.d.parameter_grads(&d_loss));
-        }
-
-        let labels = self.g.num_classes().map(|k| {
-            let l: Vec<usize> = (0..cfg.batch_size)
-                .map(|i| (i + self.step as usize) % k)
-                .collect();
-            Indices::from_vec(l, &[cfg.batch_size])
-        });
-        let z = self.noise(cfg.batch_size, &mut rng);
-        let fake = self.g.generate(&z, labels.as_ref());
-        let judged = self
-            .d
-            .judge(&self.augmented(&fake, &mut rng), labels.as_ref());
-        let mut g_loss = self.loss.g_loss(&judged.logits);
-        if let (Some(cl), Some(l)) = (&judged.class_logits, &labels) {
-            g_loss = g_loss.add(&crate::aux_class_loss(cl, l).mul_scalar(cfg.loss.aux_weight));
-        }
-        let g_loss_v = self.check("g_loss", g_loss.item())?;
-        self.opt_g.step_grads(&self.g.parameter_grads(&g_loss));
-        if let Some(e) = &self.ema {
-            ema_update(e.as_ref(), self.g.as_ref(), cfg.optim.ema_decay);
-        }
-        self.step += 1;
-        let stats = StepStats {
+        let stats = self.task.train_step(&mut StepContext {
+            config: &self.config,
+            batcher: &mut self.batcher,
             step: self.step,
-            d_loss: d_loss_v,
-            g_loss: g_loss_v,
-            d_real: d_real_v,
-            d_fake: d_fake_v,
-            penalty: penalty_v,
-        };
+            rng: &mut rng,
+        })?;
+        self.step += 1;
         self.history.push(stats);
         Ok(stats)
     }
@@ -422,17 +281,12 @@ impl Trainer {
     /// # Errors
     /// When a file cannot be written.
     pub fn save_samples(&self) -> Result<PathBuf, TrainError> {
-        let images = self.sample(&self.fixed_z, self.fixed_labels.as_ref());
         let dir = self.config.out_dir.join("samples");
         std::fs::create_dir_all(&dir).map_err(|source| TrainError::Io {
             path: dir.clone(),
             source,
         })?;
-        let nrow = self
-            .g
-            .num_classes()
-            .unwrap_or_else(|| (images.shape()[0] as f64).sqrt().ceil() as usize);
-        if images.ndim() == 4 {
+        if let Some((images, nrow)) = self.task.sample_grid() {
             agon_data::save_grid(
                 &images,
                 nrow,

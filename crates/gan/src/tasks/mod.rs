@@ -1,0 +1,121 @@
+//! Tasks: what a batch holds, what G is fed and D judges, and which networks and optimisers
+//! take part. The run loop ([`crate::trainer::run`]) owns the cadence (logs, grids,
+//! checkpoints, evaluation, resume, the divergence stop) and knows no task; a task owns its
+//! networks and optimisers by name and turns a step's batch into their updates, following
+//! the model class of the pix2pix/CycleGAN reference code (networks, optimisers and
+//! visuals declared by name, "optimise" called by the loop).
+//!
+//! | `task` | file | networks | optimisers |
+//! |---|---|---|---|
+//! | `unconditional` | `generation.rs` | `g`, `d`, `ema` (when `optim.ema_decay > 0`) | `opt_g`, `opt_d` |
+//! | `conditional` | `generation.rs` (labels in G and D) | as above | as above |
+//!
+//! A new task is a file here plus a line in [`build_task`]. Checkpoints save every network
+//! under `<name>.` and every optimiser under `<name>.`, so a task with more networks needs no
+//! change to the checkpoint code; `agon inspect` lists them.
+
+mod generation;
+
+pub use generation::Generation;
+
+use agon_data::{Batcher, Dataset};
+use agon_nn::optim::Optimizer;
+use agon_nn::Module;
+use agon_tensor::NdArray;
+use rand::rngs::StdRng;
+
+use crate::trainer::{ConfigError, StepStats, TrainConfig, TrainError};
+use crate::{Discriminator, Generator};
+
+/// The task names [`build_task`] knows.
+pub const TASKS: [&str; 2] = ["unconditional", "conditional"];
+
+/// What the run loop hands a task for one step.
+pub struct StepContext<'a> {
+    /// The run's configuration.
+    pub config: &'a TrainConfig,
+    /// The training data, in the run's seeded order.
+    pub batcher: &'a mut Batcher,
+    /// Steps completed before this one.
+    pub step: u64,
+    /// This step's random stream, seeded from `(seed, step)`: every draw a task makes
+    /// comes from it, so a resumed run repeats the same draws.
+    pub rng: &'a mut StdRng,
+}
+
+/// A GAN task (see the module docs).
+pub trait Task {
+    /// Its name in the registry (`task` in the configuration).
+    fn name(&self) -> &'static str;
+    /// Every network, by the name it is saved under.
+    fn networks(&self) -> Vec<(&'static str, &dyn Module)>;
+    /// Every optimiser, by the name it is saved under.
+    fn optimizers(&self) -> Vec<(&'static str, &dyn Optimizer)>;
+    /// The same optimisers, for loading their state.
+    fn optimizers_mut(&mut self) -> Vec<(&'static str, &mut dyn Optimizer)>;
+    /// One training step; returns its statistics (with `step` = `ctx.step + 1`).
+    ///
+    /// # Errors
+    /// [`TrainError::NonFinite`] when a loss is NaN or infinite (the step is abandoned).
+    fn train_step(&mut self, ctx: &mut StepContext<'_>) -> Result<StepStats, TrainError>;
+    /// The generator being trained (the first, for tasks with several).
+    fn generator(&self) -> &dyn Generator;
+    /// The generator samples and scores come from (an EMA copy when kept).
+    fn sampling_generator(&self) -> &dyn Generator;
+    /// The discriminator (the first, for tasks with several).
+    fn discriminator(&self) -> &dyn Discriminator;
+    /// The sample grid of the task's fixed inputs and its row length, or `None` when the
+    /// samples are not images (2-D points).
+    fn sample_grid(&self) -> Option<(NdArray, usize)>;
+}
+
+/// The task a configuration names: `task`, or when empty `conditional` if
+/// `model.conditional` is set and `unconditional` otherwise.
+pub fn task_name(config: &TrainConfig) -> &str {
+    match config.task.as_str() {
+        "" if config.model.conditional => "conditional",
+        "" => "unconditional",
+        name => name,
+    }
+}
+
+/// Builds the task `config` names for `data`.
+///
+/// # Errors
+/// An unknown task, a task the configuration contradicts, or models that cannot be built
+/// for the data.
+pub fn build_task(config: &TrainConfig, data: &Dataset) -> Result<Box<dyn Task>, TrainError> {
+    let err = |message: String| {
+        TrainError::Config(ConfigError {
+            source: "configuration".into(),
+            message,
+        })
+    };
+    match task_name(config) {
+        "unconditional" if config.model.conditional => Err(err(
+            "task = \"unconditional\" contradicts model.conditional = true".into(),
+        )),
+        "unconditional" => Ok(Box::new(Generation::new("unconditional", config, data)?)),
+        "conditional" if !config.model.conditional => Err(err(
+            "task = \"conditional\" needs model.conditional = true (TrainConfig::resolve_task sets it)".into(),
+        )),
+        "conditional" => Ok(Box::new(Generation::new("conditional", config, data)?)),
+        other => Err(err(format!(
+            "task = {other:?} is not one of {}",
+            TASKS.join(", ")
+        ))),
+    }
+}
+
+/// `value` when finite, else the divergence error for step `step + 1`.
+pub(crate) fn check(step: u64, what: &'static str, value: f32) -> Result<f32, TrainError> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(TrainError::NonFinite {
+            step: step + 1,
+            what,
+            value,
+        })
+    }
+}
