@@ -10,6 +10,7 @@ use agon::gan::trainer::{
     resume_run, run as train_loop, start_run, Progress, RunOutcome, StepStats, TrainConfig,
 };
 use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
 
 use super::overrides;
 
@@ -133,24 +134,39 @@ pub fn run(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     let flag = stop.clone();
     // A second Ctrl-C while saving would be lost, which is fine: the first one is honoured.
     let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
-    let bar = !a.quiet && cfg.log.progress && std::io::stderr().is_terminal();
+    // indicatif's bar on a terminal; plain lines at the log interval otherwise (CI, pipes).
+    let bar = (!a.quiet && cfg.log.progress && std::io::stderr().is_terminal()).then(|| {
+        let b = ProgressBar::new(cfg.steps).with_position(trainer.step());
+        b.set_style(
+            ProgressStyle::with_template("[{bar:24}] {pos:>6}/{len} ETA {eta:>4}  {msg}")
+                .expect("a valid template")
+                .progress_chars("#>-"),
+        );
+        b
+    });
     let result = train_loop(&mut trainer, &stop, &mut |p| match p {
-        Progress::Eval { row, .. } => {
-            if bar {
-                eprintln!();
-            }
-            eprintln!("eval {row}");
-        }
+        Progress::Eval { row, .. } => match &bar {
+            Some(b) => b.println(format!("eval {row}")),
+            None => eprintln!("eval {row}"),
+        },
         Progress::Step {
             stats,
             total,
             run_here,
             elapsed,
             logged,
-        } => report(stats, total, run_here, elapsed, bar, logged),
+        } => match &bar {
+            Some(b) => {
+                b.set_position(stats.step);
+                let rate = run_here as f64 / elapsed.as_secs_f64().max(1e-9);
+                b.set_message(format!("{rate:5.1} it/s  {}", losses(stats)));
+            }
+            None if logged => eprintln!("{}", line(stats, total, run_here, elapsed)),
+            None => {}
+        },
     });
-    if bar {
-        eprintln!();
+    if let Some(b) = &bar {
+        b.finish();
     }
     let report = result?;
     let out = &cfg.out_dir;
@@ -173,24 +189,24 @@ pub fn run(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// A progress line: step, speed, ETA and the latest losses.
-fn report(s: &StepStats, total: u64, done_here: u64, elapsed: Duration, bar: bool, log_step: bool) {
+/// The latest losses, as the bar's message.
+fn losses(s: &StepStats) -> String {
+    format!(
+        "d_loss {:.3} g_loss {:.3} D(x) {:.2} D(G(z)) {:.2}",
+        s.d_loss, s.g_loss, s.d_real, s.d_fake
+    )
+}
+
+/// A plain progress line: step, speed, ETA and the latest losses.
+fn line(s: &StepStats, total: u64, done_here: u64, elapsed: Duration) -> String {
     let secs = elapsed.as_secs_f64().max(1e-9);
     let rate = done_here as f64 / secs;
     let eta = (total.saturating_sub(s.step)) as f64 / rate.max(1e-9);
-    let line = format!(
-        "step {:>6}/{total} {:5.1} it/s ETA {:>4.0}s  d_loss {:.3} g_loss {:.3} D(x) {:.2} D(G(z)) {:.2}",
-        s.step, rate, eta, s.d_loss, s.g_loss, s.d_real, s.d_fake
-    );
-    if bar {
-        let width = 24;
-        let filled = (s.step as usize * width / total.max(1) as usize).min(width);
-        eprint!(
-            "\r[{}{}] {line}",
-            "#".repeat(filled),
-            "-".repeat(width - filled)
-        );
-    } else if log_step {
-        eprintln!("{line}");
-    }
+    format!(
+        "step {:>6}/{total} {:5.1} it/s ETA {:>4.0}s  {}",
+        s.step,
+        rate,
+        eta,
+        losses(s)
+    )
 }
