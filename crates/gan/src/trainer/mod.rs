@@ -56,7 +56,7 @@ pub use data::{load_dataset, LoadedData};
 use logs::read_log;
 pub use models::{build_models, Models};
 pub use periodic_eval::{dataset_identity, matching_classifier, mixture_of, PeriodicEval};
-pub use plot::save_loss_curve;
+pub use plot::{save_eval_curves, save_figure, save_loss_curve, Panel, Series};
 pub use run_loop::{resume_run, run, start_run, Progress, RunOutcome, RunReport};
 
 use crate::tasks::{build_task, StepContext, Task};

@@ -1,4 +1,5 @@
-//! Scores computed while training (`log.eval_every`), appended to `eval.csv`: the
+//! Scores computed while training (`log.eval_every`), appended to `eval.csv` and drawn
+//! to `eval.png`: the
 //! FID-style distance and precision/recall in the feature classifier's space for image
 //! data, mode counts for the 2-D mixtures.
 
@@ -165,6 +166,7 @@ impl PeriodicEval {
         text.push_str(&row);
         text.push('\n');
         agon_data::write_atomic(&path, text.as_bytes())?;
+        super::save_eval_curves(&text, &cfg.out_dir.join("eval.png"))?;
         Ok(row)
     }
 }
