@@ -268,7 +268,11 @@ mod tests {
         for (steps, d, g) in [
             (vec![], vec![], vec![]),
             (vec![5], vec![1.0], vec![1.0]),
-            (vec![1, 2, 3], vec![f32::NAN, f32::INFINITY, 2.0], vec![0.5, 0.5, 0.5]),
+            (
+                vec![1, 2, 3],
+                vec![f32::NAN, f32::INFINITY, 2.0],
+                vec![0.5, 0.5, 0.5],
+            ),
         ] {
             save_loss_curve(&steps, &d, &g, &path).unwrap();
             assert_eq!(agon_data::load_png(&path).unwrap().shape(), &[3, 360, 800]);
@@ -276,7 +280,9 @@ mod tests {
         save_eval_curves("step,fid\n", &path).unwrap();
         // A constant series smooths to itself from the first point on.
         let flat: Vec<(f64, f64)> = (0..5).map(|i| (i as f64, 2.0)).collect();
-        assert!(smoothed(&flat).iter().all(|&(_, y)| (y - 2.0).abs() < 1e-12));
+        assert!(smoothed(&flat)
+            .iter()
+            .all(|&(_, y)| (y - 2.0).abs() < 1e-12));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
