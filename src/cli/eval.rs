@@ -26,6 +26,8 @@ pub struct EvalArgs {
     /// Instead of scoring: train the feature classifier on DATA (fashion-mnist, mnist,
     /// cifar10, an IDX directory or a labelled image folder: one subfolder per class),
     /// report its held-out accuracy and save it (see --classifier).
+    #[arg(long, value_name = "DATA")]
+    train_classifier: Option<String>,
     /// For --train-classifier on an image folder: the side images are resized to (as
     /// data.image_size when training; default: the first image's).
     #[arg(long)]
@@ -34,8 +36,6 @@ pub struct EvalArgs {
     /// data.channels; default: from the first image).
     #[arg(long)]
     channels: Option<usize>,
-    #[arg(long, value_name = "DATA")]
-    train_classifier: Option<String>,
     /// The data directory (shipped datasets, classifiers); default: the run's data.dir,
     /// then $AGON_DATA_DIR, then the data/ of the checkout this runs in.
     #[arg(long, value_name = "DIR")]
@@ -267,7 +267,10 @@ fn image_scores(
     let fake = NdArray::concat(&fake.iter().collect::<Vec<_>>(), 0);
     let real_images = real.take(n).images().clone();
     let (ef, er) = (c.embed(&fake), c.embed(&real_images));
-    let name = format!("agon-{} classifier", cfg.data.name);
+    let short = Path::new(&cfg.data.name)
+        .file_name()
+        .map_or(cfg.data.name.clone(), |n| n.to_string_lossy().into_owned());
+    let name = format!("agon-{short} classifier");
     let fid = FeatureStats::new(&er).frechet_distance(&FeatureStats::new(&ef));
     // The floor: two disjoint halves of the real data scored against each other.
     let half = n / 2;

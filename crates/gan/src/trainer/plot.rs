@@ -15,8 +15,9 @@ use plotters::style::register_font;
 const W: u32 = 800;
 /// Height of one panel.
 const PANEL_H: u32 = 360;
-/// Weight of the previous smoothed value in the exponential moving average.
-const SMOOTHING: f64 = 0.9;
+/// The exponential moving average spans about `1 / SMOOTH_SPAN` of a series (at least 10
+/// points): 75 points of a 3,000-step history, 10 of a short one.
+const SMOOTH_SPAN: f64 = 40.0;
 /// Fewer points than this are drawn as they are: an average over a handful of evaluation
 /// rows only lags.
 const SMOOTH_FROM: usize = 20;
@@ -53,12 +54,14 @@ fn font_registered() -> bool {
 /// (`a_t = (β a'_{t-1} + (1-β) y_t) / (1 - β^t)` with `a'` the biased average), so the
 /// start is not pulled towards zero.
 fn smoothed(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let window = (points.len() as f64 / SMOOTH_SPAN).max(10.0);
+    let beta = 1.0 - 1.0 / window;
     let (mut biased, mut weight) = (0.0, 1.0);
     points
         .iter()
         .map(|&(x, y)| {
-            biased = SMOOTHING * biased + (1.0 - SMOOTHING) * y;
-            weight *= SMOOTHING;
+            biased = beta * biased + (1.0 - beta) * y;
+            weight *= beta;
             (x, biased / (1.0 - weight))
         })
         .collect()
@@ -157,23 +160,33 @@ fn draw_panel<DB: DrawingBackend>(
         .label_style(("sans-serif", 13))
         .light_line_style(RGBColor(235, 235, 235))
         .draw()?;
-    for (s, colour) in panel.series.iter().zip(COLOURS.iter().cycle()) {
-        let points: Vec<(f64, f64)> = s
-            .points
-            .iter()
-            .copied()
-            .filter(|(x, y)| x.is_finite() && y.is_finite())
-            .collect();
-        let c = *colour;
+    let lines: Vec<(Vec<(f64, f64)>, RGBColor, &str)> = panel
+        .series
+        .iter()
+        .zip(COLOURS.iter().cycle())
+        .map(|(s, c)| {
+            let points = s
+                .points
+                .iter()
+                .copied()
+                .filter(|(x, y)| x.is_finite() && y.is_finite())
+                .collect();
+            (points, *c, s.name)
+        })
+        .collect();
+    // Every raw line first, then the smoothed ones over all of them, so no series' pale
+    // line hides another's smoothed one.
+    for (points, c, _) in &lines {
+        if points.len() >= SMOOTH_FROM {
+            chart.draw_series(LineSeries::new(points.clone(), pale(*c)))?;
+        }
+    }
+    for (points, c, name) in lines {
         let (line, label) = if points.len() >= SMOOTH_FROM {
-            chart.draw_series(LineSeries::new(points.clone(), pale(c)))?;
-            (
-                smoothed(&points),
-                format!("{} (smoothed; raw pale)", s.name),
-            )
+            (smoothed(&points), format!("{name} (smoothed; raw pale)"))
         } else {
             chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, c.filled())))?;
-            (points, s.name.to_string())
+            (points, name.to_string())
         };
         chart
             .draw_series(LineSeries::new(line, c.stroke_width(2)))?
@@ -182,6 +195,7 @@ fn draw_panel<DB: DrawingBackend>(
     }
     chart
         .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
         .background_style(WHITE.mix(0.85))
         .border_style(RGBColor(180, 180, 180))
         .label_font(("sans-serif", 13))
