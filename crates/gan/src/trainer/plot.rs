@@ -114,6 +114,9 @@ pub fn save_figure(
     agon_data::save_png(&image, path)
 }
 
+/// A series ready to draw: its finite points, colour and name.
+type Line<'a> = (Vec<(f64, f64)>, RGBColor, &'a str);
+
 fn draw_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     panel: &Panel<'_>,
@@ -160,7 +163,7 @@ fn draw_panel<DB: DrawingBackend>(
         .label_style(("sans-serif", 13))
         .light_line_style(RGBColor(235, 235, 235))
         .draw()?;
-    let lines: Vec<(Vec<(f64, f64)>, RGBColor, &str)> = panel
+    let lines: Vec<Line<'_>> = panel
         .series
         .iter()
         .zip(COLOURS.iter().cycle())
