@@ -1,11 +1,9 @@
 //! The `agon` binary away from the repository: no compile-time paths, one data resolver
 //! (`--data-dir`, then `AGON_DATA_DIR`, then a checkout's `data/`) for train and eval.
 //!
-//! The default test copies the binary `cargo test` built into a directory outside the
-//! checkout and runs it from there, which is what `cargo install` does to it (the installed
-//! binary is the same code in the release profile). The ignored test runs the real
-//! `cargo install --path . --root TMP` (a full release build, minutes on two cores):
-//! `cargo test --test relocatable -- --ignored`.
+//! One test copies the binary `cargo test` built into a directory outside the checkout and
+//! runs it from there; the other runs the real `cargo install --path . --root TMP` (in the
+//! dev profile, reusing this build's target directory) and runs the installed binary.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -158,17 +156,29 @@ fn a_copied_binary_trains_and_evaluates_from_another_directory() {
 }
 
 #[test]
-#[ignore = "a full release build (minutes); run with --ignored"]
 fn cargo_install_gives_a_binary_that_works_from_anywhere() {
+    // `--debug` into this build's own target directory: the crates `cargo test` just built
+    // are reused, so the install takes seconds, not a release build's minutes; the
+    // installed binary is what `cargo install` puts in place, run from elsewhere.
     let root = temp_dir("install");
-    let status = Command::new(env!("CARGO"))
-        .args(["install", "--locked", "--path"])
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target"),
+        PathBuf::from,
+    );
+    let out = Command::new(env!("CARGO"))
+        .args(["install", "--debug", "--offline", "--locked", "--path"])
         .arg(env!("CARGO_MANIFEST_DIR"))
         .arg("--root")
         .arg(&root)
-        .status()
+        .arg("--target-dir")
+        .arg(&target)
+        .output()
         .unwrap();
-    assert!(status.success(), "cargo install failed");
+    assert!(
+        out.status.success(),
+        "cargo install failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let work = root.join("work");
     std::fs::create_dir_all(&work).unwrap();
     check_relocated(&root.join("bin/agon"), &work);
