@@ -102,15 +102,18 @@ pub fn image_folder_with(
         ));
     }
     let (files, classes) = list_images(dir)?;
-    let Some((first, _)) = files.first() else {
+    let Some((first_path, _)) = files.first() else {
         return Err(DataError::invalid(
             dir,
             "no .png, .jpg or .jpeg files here or in its subfolders",
         ));
     };
-    let first = decode(first)?;
-    let size = size.unwrap_or([first.height, first.width]);
-    let channels = channels.unwrap_or(if first.channels >= 3 { 3 } else { 1 });
+    // The first image sets the defaults, and is then the first one resized.
+    let decoded = decode(first_path)?;
+    let (h0, w0, c0) = (decoded.height, decoded.width, decoded.channels);
+    let mut first = Some(decoded);
+    let size = size.unwrap_or([h0, w0]);
+    let channels = channels.unwrap_or(if c0 >= 3 { 3 } else { 1 });
     let mut report = FolderReport {
         images: files.len(),
         size,
@@ -122,7 +125,10 @@ pub fn image_folder_with(
     let per_image = channels * size[0] * size[1];
     let mut pixels = Vec::with_capacity(files.len() * per_image);
     for (path, _) in &files {
-        let img = decode(path)?;
+        let img = match first.take() {
+            Some(img) => img,
+            None => decode(path)?,
+        };
         if [img.height, img.width] != size {
             report.resized += 1;
             report

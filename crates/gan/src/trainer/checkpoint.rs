@@ -43,17 +43,12 @@ impl Trainer {
         edit: impl FnOnce(&mut TrainConfig),
     ) -> Result<Self, TrainError> {
         let path = out_dir.join(CHECKPOINT_FILE);
-        let ckpt = Checkpoint::read(&path)?;
+        let (ckpt, mut config) = read_training_checkpoint(&path)?;
         let bad = |message: String| TrainError::BadCheckpoint {
             path: path.clone(),
             message,
         };
         let meta = ckpt.metadata();
-        let text = meta
-            .get("agon.config")
-            .ok_or_else(|| bad("no agon.config entry: not a training checkpoint".into()))?;
-        let mut config =
-            TrainConfig::from_toml_str(text, &format!("{} (agon.config)", path.display()))?;
         config.out_dir = out_dir.to_path_buf();
         edit(&mut config);
         let mut t = Trainer::new(config)?;
@@ -149,23 +144,32 @@ fn join(shape: &[usize]) -> String {
         .join(",")
 }
 
+/// A checkpoint and the run configuration saved in it (`agon.config`).
+fn read_training_checkpoint(path: &Path) -> Result<(Checkpoint, TrainConfig), TrainError> {
+    let ckpt = Checkpoint::read(path)?;
+    let text = ckpt
+        .metadata()
+        .get("agon.config")
+        .ok_or_else(|| TrainError::BadCheckpoint {
+            path: path.to_path_buf(),
+            message: "no agon.config entry: not a training checkpoint".into(),
+        })?;
+    let config = TrainConfig::from_toml_str(text, &format!("{} (agon.config)", path.display()))?;
+    Ok((ckpt, config))
+}
+
 /// The networks of a training checkpoint, rebuilt from its configuration and loaded with
 /// its weights, and that configuration: (G, D, EMA copy when the run kept one).
 ///
 /// # Errors
 /// A missing, damaged or non-training checkpoint.
 pub fn load_networks(path: &Path) -> Result<(super::models::Models, TrainConfig), TrainError> {
-    let ckpt = Checkpoint::read(path)?;
+    let (ckpt, mut config) = read_training_checkpoint(path)?;
     let bad = |message: String| TrainError::BadCheckpoint {
         path: path.to_path_buf(),
         message,
     };
     let meta = ckpt.metadata();
-    let text = meta
-        .get("agon.config")
-        .ok_or_else(|| bad("no agon.config entry: not a training checkpoint".into()))?;
-    let mut config =
-        TrainConfig::from_toml_str(text, &format!("{} (agon.config)", path.display()))?;
     config.resolve_task();
     let shape: Vec<usize> = meta
         .get("agon.data.shape")
@@ -199,9 +203,6 @@ pub fn load_generator(path: &Path) -> Result<(Box<dyn Generator>, TrainConfig), 
     let ((g, _, ema), config) = load_networks(path)?;
     Ok((ema.unwrap_or(g), config))
 }
-
-/// The networks [`export_network`] can write: `g`, `d`, and `ema` when the run kept one.
-pub const NETWORK_NAMES: [&str; 3] = ["g", "d", "ema"];
 
 /// Writes one network of a training checkpoint as a plain PyTorch `state_dict` in
 /// safetensors: its parameter and buffer names without the trainer's prefix

@@ -48,7 +48,7 @@ use agon_tensor::{Indices, NdArray};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-pub use checkpoint::{export_network, load_generator, load_networks, NETWORK_NAMES};
+pub use checkpoint::{export_network, load_generator, load_networks};
 pub use config::{
     ConfigError, DataConfig, LogConfig, LossConfig, ModelConfig, OptimConfig, TrainConfig,
 };
