@@ -2,10 +2,11 @@
 
 use rayon::prelude::*;
 
+use super::few_outputs;
 use super::im2col::{im2col, with_scratch, Geometry, Plan, GEMM_MIN_COLS};
 use super::wide_rows::{WidePatches, WideRows};
 use super::{check_4d, check_bias, Conv2dParams};
-use crate::gemm::{Gemm, MatMut, MatRef, PackedA};
+use crate::gemm::{Gemm, Isa, MatMut, MatRef, PackedA};
 use crate::NdArray;
 
 impl NdArray {
@@ -82,8 +83,9 @@ impl NdArray {
 /// `out [N, Cout, Ho*Wo] = W [Cout, K] @ im2col(x[n]) (+ bias)` for every batch item, in
 /// parallel over blocks of images; `out` must be non-empty.
 ///
-/// The weights are packed once for the whole batch and the bias is added in the GEMM's
-/// epilogue. Stride-1 layers whose padded rows are not much wider than their output run as
+/// Layers with at most [`few_outputs::FEW_OUTPUTS`] output channels (stride 1) skip the
+/// GEMM ([`few_outputs`]). Otherwise the weights are packed once for the whole batch and the
+/// bias is added in the GEMM's epilogue. Stride-1 layers whose padded rows are not much wider than their output run as
 /// an implicit GEMM over wide rows ([`WideRows`]); the others build each tile's column
 /// matrix (im2col) and multiply it, a task holding one image straight into its output, or
 /// a few small images side by side.
@@ -95,6 +97,9 @@ fn conv2d_into(
     cout: usize,
     out: &mut [f32],
 ) {
+    if few_outputs::applies(g, cout) {
+        return few_outputs::conv2d(Isa::active(), x, w, bias, g, out);
+    }
     let (k, l) = (g.rows(), g.positions());
     let image = g.channels * g.in_hw[0] * g.in_hw[1];
     let per_task = Plan::new(k, l).images;

@@ -3,9 +3,10 @@
 
 use std::ops::Range;
 
+use super::few_outputs;
 use super::im2col::{im2col, with_scratch, Geometry, Plan};
 use super::{check_4d, Conv2dParams};
-use crate::gemm::{sgemm, MatMut, MatRef};
+use crate::gemm::{sgemm, Isa, MatMut, MatRef};
 use crate::NdArray;
 
 /// Output positions (images x `Ho*Wo`) each leaf of the reduction tree covers, at least.
@@ -123,6 +124,9 @@ struct Problem<'a> {
 
 /// `sum_n g[n] [Cout, L] @ im2col(x[n])^T` as `[Cout, K]`, for `n >= 1` and `Cout*K >= 1`.
 fn conv2d_weight_dense(x: &[f32], go: &[f32], g: &Geometry, n: usize, cout: usize) -> Vec<f32> {
+    if few_outputs::applies(g, cout) {
+        return few_outputs::conv2d_weight(Isa::active(), x, go, g, n, cout);
+    }
     let pb = Problem {
         x,
         go,

@@ -24,6 +24,7 @@ use crate::NdArray;
 mod conv2d;
 mod conv2d_weight;
 mod conv_transpose2d;
+mod few_outputs;
 mod im2col;
 mod wide_rows;
 
