@@ -10,7 +10,10 @@ use crate::tensor::Tensor;
 /// never by reaching into raw arrays: then the same rule serves first-order training (the
 /// engine runs it under [`no_grad`](crate::no_grad), recording nothing) and
 /// higher-order gradients (`create_graph = true`, where the returned gradients carry
-/// graphs of their own).
+/// graphs of their own). The one allowed shortcut: a rule may evaluate its formula on raw
+/// arrays with fused kernels when [`is_grad_enabled`](crate::is_grad_enabled) is false
+/// (nothing is being recorded) as long as it builds the same formula from [`Tensor`] ops
+/// otherwise; training-mode batch norm does, and a test holds the two to each other.
 ///
 /// ```
 /// use agon_autodiff::{Rule, Tensor};

@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 
 mod array;
+mod channels;
 pub mod conv;
 mod elementwise;
 mod error;

@@ -2,6 +2,7 @@
 
 use agon_tensor::NdArray;
 
+use super::batch_norm_train::batch_norm_train;
 use crate::tensor::Tensor;
 
 /// Whether batch norm normalises with the batch's statistics or the running ones.
@@ -60,32 +61,35 @@ pub fn batch_norm(
     let c = x.shape()[1];
     let mut stat_shape = vec![1; x.ndim()];
     stat_shape[1] = c;
-    let axes: Vec<usize> = (0..x.ndim()).filter(|&a| a != 1).collect();
-    let (centered, var, stats) = match mode {
+    for (what, p) in [("weight", weight), ("bias", bias)] {
+        if let Some(p) = p {
+            assert!(
+                p.shape() == [c],
+                "batch_norm: {what} of shape {:?} for {c} channels (need [{c}])",
+                p.shape()
+            );
+        }
+    }
+    match mode {
         BatchNormMode::Train => {
-            let mean = x.mean(&axes, true);
-            let centered = x.sub(&mean);
-            let var = centered.square().mean(&axes, true);
-            let n: usize = axes.iter().map(|&a| x.shape()[a]).product();
-            let unbiased = var
-                .data()
-                .mul_scalar(n as f32 / (n.max(2) - 1) as f32)
-                .reshape(&[c]);
+            // One fused op (see batch_norm_train.rs); its gradient is PyTorch's, through
+            // the batch statistics, and differentiable again.
+            let (y, mean, var) = batch_norm_train(x, weight, bias, eps);
+            let n = x.numel() / c.max(1);
             let stats = BatchStats {
-                mean: mean.data().reshape(&[c]),
-                var_unbiased: unbiased,
+                mean,
+                var_unbiased: var.mul_scalar(n as f32 / (n.max(2) - 1) as f32),
             };
-            (centered, var, Some(stats))
+            (y, Some(stats))
         }
         BatchNormMode::Eval => {
             let (rm, rv) = running.expect("batch_norm: eval mode needs running statistics");
             let rm = Tensor::constant(rm.reshape(&stat_shape));
             let rv = Tensor::constant(rv.reshape(&stat_shape));
-            (x.sub(&rm), rv, None)
+            let y = x.sub(&rm).div(&rv.add_scalar(eps).sqrt());
+            (affine(y, weight, bias, &stat_shape), None)
         }
-    };
-    let y = centered.div(&var.add_scalar(eps).sqrt());
-    (affine(y, weight, bias, &stat_shape), stats)
+    }
 }
 
 /// Layer normalisation over the trailing axes `normalized_shape` (as
@@ -124,5 +128,102 @@ fn affine(y: Tensor, weight: Option<&Tensor>, bias: Option<&Tensor>, shape: &[us
     match bias {
         Some(b) => y.add(&b.reshape(shape)),
         None => y,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::grad;
+
+    /// The composition of primitives that the fused training-mode op replaced: the
+    /// reference it must agree with, values and derivatives of every order.
+    fn composite(x: &Tensor, w: &Tensor, b: &Tensor, eps: f32) -> Tensor {
+        let axes: Vec<usize> = (0..x.ndim()).filter(|&a| a != 1).collect();
+        let mut shape = vec![1; x.ndim()];
+        shape[1] = x.shape()[1];
+        let centered = x.sub(&x.mean(&axes, true));
+        let var = centered.square().mean(&axes, true);
+        let y = centered.div(&var.add_scalar(eps).sqrt());
+        affine(y, Some(w), Some(b), &shape)
+    }
+
+    fn close(a: &NdArray, b: &NdArray, tol: f32, what: &str) {
+        assert_eq!(a.shape(), b.shape(), "{what}");
+        for (i, (x, y)) in a.to_vec().iter().zip(b.to_vec()).enumerate() {
+            assert!(
+                (x - y).abs() <= tol * (1.0 + y.abs()),
+                "{what}: element {i} is {x}, the composite gives {y}"
+            );
+        }
+    }
+
+    /// Forward, first-order gradients (the fused kernels) and second-order gradients (the
+    /// graph-building backward, through a gradient-norm penalty) equal the composite's,
+    /// for [N, C] and [N, C, H, W] inputs, one with a large channel mean.
+    #[test]
+    fn the_fused_op_matches_the_composition_to_every_order() {
+        for shape in [vec![6, 5], vec![3, 4, 5, 3], vec![2, 3, 1, 7]] {
+            let numel: usize = shape.iter().product();
+            let c = shape[1];
+            let x = Tensor::param(
+                NdArray::from_vec(
+                    (0..numel)
+                        .map(|i| {
+                            ((i * 37) % 11) as f32 / 3.0 - 1.5 + if i % c == 0 { 40.0 } else { 0.0 }
+                        })
+                        .collect(),
+                    &shape,
+                )
+                .unwrap(),
+            );
+            let w = Tensor::param(
+                NdArray::from_vec((0..c).map(|i| 0.5 + i as f32 * 0.3).collect(), &[c]).unwrap(),
+            );
+            let b = Tensor::param(
+                NdArray::from_vec((0..c).map(|i| i as f32 * 0.1 - 0.2).collect(), &[c]).unwrap(),
+            );
+            // A weighting that makes the loss's gradient uneven across elements.
+            let r = Tensor::constant(
+                NdArray::from_vec(
+                    (0..numel).map(|i| ((i * 13) % 7) as f32 - 3.0).collect(),
+                    &shape,
+                )
+                .unwrap(),
+            );
+            let (fused, _) = batch_norm(&x, Some(&w), Some(&b), None, BatchNormMode::Train, 1e-5);
+            let reference = composite(&x, &w, &b, 1e-5);
+            close(fused.data(), reference.data(), 1e-5, "forward");
+            let params = [&x, &w, &b];
+            let loss = |y: &Tensor| y.mul(&r).sum_all();
+            let g_fused = grad(&[&loss(&fused)], &params, None, false);
+            let g_ref = grad(&[&loss(&reference)], &params, None, false);
+            for (i, (a, b)) in g_fused.iter().zip(&g_ref).enumerate() {
+                close(
+                    a.as_ref().unwrap().data(),
+                    b.as_ref().unwrap().data(),
+                    1e-4,
+                    &format!("grad {i} of {shape:?}"),
+                );
+            }
+            // A penalty on the input gradient's norm, differentiated again.
+            let penalty = |y: &Tensor| {
+                let gx = grad(&[&loss(y)], &[&x], None, true)[0].clone().unwrap();
+                gx.square().sum_all()
+            };
+            let h_fused = grad(&[&penalty(&fused)], &params, None, false);
+            let h_ref = grad(&[&penalty(&reference)], &params, None, false);
+            // The penalty does not depend on the bias: no gradient on either side.
+            assert!(h_fused[2].is_none() && h_ref[2].is_none());
+            for i in 0..2 {
+                let (a, b) = (h_fused[i].as_ref().unwrap(), h_ref[i].as_ref().unwrap());
+                close(
+                    a.data(),
+                    b.data(),
+                    1e-3,
+                    &format!("second-order grad {i} of {shape:?}"),
+                );
+            }
+        }
     }
 }
