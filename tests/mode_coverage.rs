@@ -50,8 +50,29 @@ fn modes_captured(seed: u64, pack: usize) -> usize {
 
 #[test]
 fn packed_discriminator_covers_more_ring_modes_than_vanilla_over_seeds() {
-    let vanilla: Vec<usize> = (0..SEEDS).map(|s| modes_captured(s, 1)).collect();
-    let packed: Vec<usize> = (0..SEEDS).map(|s| modes_captured(s, 2)).collect();
+    // The six runs are independent and mostly single-threaded (an MLP on batch 256 is below
+    // the GEMM's parallel threshold), so they run side by side on their own threads: each
+    // gives the same bits whatever else runs (the trainer is deterministic for any thread
+    // count), and the test takes a third of the time on two cores.
+    let runs: Vec<(u64, usize)> = (0..SEEDS).flat_map(|s| [(s, 1), (s, 2)]).collect();
+    let modes: Vec<usize> = std::thread::scope(|scope| {
+        let handles: Vec<_> = runs
+            .iter()
+            .map(|&(seed, pack)| scope.spawn(move || modes_captured(seed, pack)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a mode-coverage run panicked"))
+            .collect()
+    });
+    let of_pack = |pack: usize| -> Vec<usize> {
+        runs.iter()
+            .zip(&modes)
+            .filter(|((_, p), _)| *p == pack)
+            .map(|(_, &m)| m)
+            .collect()
+    };
+    let (vanilla, packed) = (of_pack(1), of_pack(2));
     let total = |v: &[usize]| v.iter().sum::<usize>();
     // On average over the seeds, at least two more of the 8 modes.
     assert!(
