@@ -38,7 +38,9 @@ mod ops;
 mod rule;
 mod tensor;
 
-pub use composite::{batch_norm, layer_norm, BatchNormMode, BatchStats, Reduction};
+pub use composite::{
+    batch_norm, layer_norm, upsample2x_conv3x3, BatchNormMode, BatchStats, Reduction,
+};
 pub use engine::{grad, Gradients};
 pub use rule::Rule;
 pub use tensor::{is_grad_enabled, no_grad, with_grad_enabled, Tensor};

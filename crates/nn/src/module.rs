@@ -27,6 +27,21 @@ pub trait Module: Send + Sync {
     /// The layer's computation.
     fn forward(&self, x: &Tensor) -> Tensor;
 
+    /// This module and `next` as one computation, where the pair has a faster fused form
+    /// (nearest x2 [`Upsample`](crate::Upsample) then a 3x3 [`Conv2d`](crate::Conv2d):
+    /// [`agon_autodiff::upsample2x_conv3x3`]), else `None`. [`Sequential`](crate::Sequential)
+    /// asks each layer about the one after it. A fusion gives the pair's values and
+    /// gradients up to rounding and changes no parameter or its name.
+    fn forward_fused(&self, _next: &dyn Module, _x: &Tensor) -> Option<Tensor> {
+        None
+    }
+
+    /// The module as a plain [`Conv2d`](crate::Conv2d), for fusions that need its
+    /// parameters (`None` for every other module, wrapped convolutions included).
+    fn as_conv2d(&self) -> Option<&crate::Conv2d> {
+        None
+    }
+
     /// This module's own parameters (not its children's), with local names.
     fn params(&self) -> Vec<(String, Param)> {
         vec![]

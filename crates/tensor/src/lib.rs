@@ -35,6 +35,7 @@ mod join;
 mod layout;
 mod matmul;
 mod parallel;
+mod phases;
 pub mod pool;
 mod reduce;
 mod rng;

@@ -7,6 +7,8 @@
 //! | avg_pool2d_adjoint(g) | avg_pool2d(g') |
 //! | upsample_nearest2d(x) | upsample_nearest2d_adjoint(g) (block sums) |
 //! | upsample_nearest2d_adjoint(g) | upsample_nearest2d(g') |
+//! | interleave_phases(z) | deinterleave_phases(g) (a gather's adjoint: a scatter) |
+//! | deinterleave_phases(g) | interleave_phases(g') |
 //!
 //! Max pooling is expressed as a `gather` over each flattened `H x W` plane at the indices
 //! the kernel found, so its derivatives of every order come from the gather/scatter_add
@@ -85,6 +87,31 @@ impl Tensor {
         let data = self.data().upsample_nearest2d_adjoint(scale);
         unary(self, data, "upsample_nearest2d_adjoint", move |_, _, g| {
             g.upsample_nearest2d(scale)
+        })
+    }
+
+    /// The four phase maps of an upsample-then-3x3-convolution interleaved into its output
+    /// (`agon_tensor::NdArray::interleave_phases`), as a differentiable op.
+    ///
+    /// # Panics
+    /// On shape misuse.
+    #[track_caller]
+    pub fn interleave_phases(&self) -> Tensor {
+        let data = self.data().interleave_phases();
+        unary(self, data, "interleave_phases", |_, _, g| {
+            g.deinterleave_phases()
+        })
+    }
+
+    /// The adjoint of [`Tensor::interleave_phases`], as a differentiable op.
+    ///
+    /// # Panics
+    /// On shape misuse.
+    #[track_caller]
+    pub fn deinterleave_phases(&self) -> Tensor {
+        let data = self.data().deinterleave_phases();
+        unary(self, data, "deinterleave_phases", |_, _, g| {
+            g.interleave_phases()
         })
     }
 }

@@ -75,6 +75,10 @@ impl Module for Conv2d {
         self.forward_with_weight(x, &self.weight.tensor())
     }
 
+    fn as_conv2d(&self) -> Option<&Conv2d> {
+        Some(self)
+    }
+
     fn params(&self) -> Vec<(String, Param)> {
         weight_and_others(self)
     }

@@ -49,8 +49,23 @@ impl Sequential {
 }
 
 impl Module for Sequential {
+    /// Each layer in turn; a layer and the next run as one where
+    /// [`Module::forward_fused`] offers a fused form.
     fn forward(&self, x: &Tensor) -> Tensor {
-        self.layers.iter().fold(x.clone(), |h, l| l.forward(&h))
+        let mut h = x.clone();
+        let mut i = 0;
+        while i < self.layers.len() {
+            if let Some(next) = self.layers.get(i + 1) {
+                if let Some(y) = self.layers[i].forward_fused(next.as_ref(), &h) {
+                    h = y;
+                    i += 2;
+                    continue;
+                }
+            }
+            h = self.layers[i].forward(&h);
+            i += 1;
+        }
+        h
     }
 
     fn children(&self) -> Vec<(String, &dyn Module)> {
