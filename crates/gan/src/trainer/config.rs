@@ -157,7 +157,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             seed: 0,
-            steps: 3000,
+            steps: 4500,
             batch_size: 64,
             out_dir: PathBuf::from("runs/fashion-mnist"),
             task: String::new(),
