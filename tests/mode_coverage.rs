@@ -53,7 +53,7 @@ fn packed_discriminator_covers_more_ring_modes_than_vanilla_over_seeds() {
     // The six runs are independent and mostly single-threaded (an MLP on batch 256 is below
     // the GEMM's parallel threshold), so they run side by side on their own threads: each
     // gives the same bits whatever else runs (the trainer is deterministic for any thread
-    // count), and the test takes a third of the time on two cores.
+    // count), and the runs share the cores instead of leaving all but one idle.
     let runs: Vec<(u64, usize)> = (0..SEEDS).flat_map(|s| [(s, 1), (s, 2)]).collect();
     let modes: Vec<usize> = std::thread::scope(|scope| {
         let handles: Vec<_> = runs

@@ -307,18 +307,6 @@ fn map_planes(
             f(ch, start..start + inner, plane);
         }
     };
-    if inner == 1 {
-        // [N, C]: a call per element would cost more than the element; callers get their
-        // channel vectors' values one by one instead, through `f` on one-element planes
-        // of the same row, which inlines into a plain loop.
-        for (i, out_row) in out.chunks_mut(row.max(1)).enumerate() {
-            for (ch, o) in out_row.iter_mut().enumerate() {
-                let at = i * row + ch;
-                f(ch, at..at + 1, std::slice::from_mut(o));
-            }
-        }
-        return;
-    }
     if out.len() >= PARALLEL_MIN && row > 0 {
         out.par_chunks_mut(row).enumerate().for_each(one_row);
     } else if row > 0 {
