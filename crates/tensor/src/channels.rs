@@ -34,6 +34,17 @@ fn check_channel_vec(op: &str, what: &str, v: &[f32], c: usize) {
     );
 }
 
+/// A gradient and the input it goes with must have one shape.
+#[track_caller]
+fn check_same_shape(op: &str, g: &NdArray, x: &NdArray) {
+    assert!(
+        g.shape() == x.shape(),
+        "{op}: gradient {:?} and input {:?} differ in shape",
+        g.shape(),
+        x.shape()
+    );
+}
+
 /// The sum of a plane, in f32 over eight interleaved partial sums (a fixed order).
 fn plane_sum(plane: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     let mut lanes = [0.0f32; 8];
@@ -180,12 +191,7 @@ impl NdArray {
     #[track_caller]
     pub fn channel_grad_sums(&self, x: &NdArray, center: &[f32]) -> (NdArray, NdArray) {
         let [n, c, inner] = split_channels("channel_grad_sums", self);
-        assert!(
-            self.shape() == x.shape(),
-            "channel_grad_sums: gradient {:?} and input {:?} differ in shape",
-            self.shape(),
-            x.shape()
-        );
+        check_same_shape("channel_grad_sums", self, x);
         check_channel_vec("channel_grad_sums", "center", center, c);
         let (g, x) = (self.contiguous(), x.contiguous());
         let (g, x) = (
@@ -264,12 +270,7 @@ impl NdArray {
         k: &[f32],
     ) -> NdArray {
         let [_, c, inner] = split_channels("channel_affine2", self);
-        assert!(
-            self.shape() == x.shape(),
-            "channel_affine2: gradient {:?} and input {:?} differ in shape",
-            self.shape(),
-            x.shape()
-        );
+        check_same_shape("channel_affine2", self, x);
         for (what, v) in [("center", center), ("a", a), ("b", b), ("k", k)] {
             check_channel_vec("channel_affine2", what, v, c);
         }

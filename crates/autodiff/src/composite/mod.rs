@@ -7,6 +7,8 @@ mod batch_norm_train;
 mod losses;
 mod norm;
 mod softmax;
+#[cfg(test)]
+mod test_util;
 mod upsample_conv;
 
 pub use losses::Reduction;

@@ -133,6 +133,7 @@ fn affine(y: Tensor, weight: Option<&Tensor>, bias: Option<&Tensor>, shape: &[us
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_util::assert_close as close;
     use super::*;
     use crate::engine::grad;
 
@@ -146,16 +147,6 @@ mod tests {
         let var = centered.square().mean(&axes, true);
         let y = centered.div(&var.add_scalar(eps).sqrt());
         affine(y, Some(w), Some(b), &shape)
-    }
-
-    fn close(a: &NdArray, b: &NdArray, tol: f32, what: &str) {
-        assert_eq!(a.shape(), b.shape(), "{what}");
-        for (i, (x, y)) in a.to_vec().iter().zip(b.to_vec()).enumerate() {
-            assert!(
-                (x - y).abs() <= tol * (1.0 + y.abs()),
-                "{what}: element {i} is {x}, the composite gives {y}"
-            );
-        }
     }
 
     /// Forward, first-order gradients (the fused kernels) and second-order gradients (the

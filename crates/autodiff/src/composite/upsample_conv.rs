@@ -20,6 +20,10 @@ use agon_tensor::{Conv2dParams, NdArray};
 
 use crate::tensor::Tensor;
 
+/// [`phase_matrix`], built on first use (a forward on every generator block needs it;
+/// cloning an `NdArray` shares its storage).
+static PHASES: std::sync::OnceLock<NdArray> = std::sync::OnceLock::new();
+
 /// The constant `[9, 16]` matrix mapping a 3x3 kernel (`ki * 3 + kj`) to the four phases'
 /// 2x2 kernels (`((a * 2 + b) * 2 + r) * 2 + s`).
 fn phase_matrix() -> NdArray {
@@ -84,7 +88,7 @@ pub fn upsample2x_conv3x3(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) ->
     // [Cout*Cin, 9] @ [9, 16] -> [Cout, Cin, a, b, r, s] -> [a, b, Cout, Cin, r, s].
     let phases = weight
         .reshape(&[cout * cin, 9])
-        .matmul(&Tensor::constant(phase_matrix()))
+        .matmul(&Tensor::constant(PHASES.get_or_init(phase_matrix).clone()))
         .reshape(&[cout, cin, 2, 2, 2, 2])
         .permute(&[2, 3, 0, 1, 4, 5])
         .reshape(&[4 * cout, cin, 2, 2]);
@@ -95,18 +99,9 @@ pub fn upsample2x_conv3x3(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) ->
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_util::assert_close as close;
     use super::*;
     use crate::engine::grad;
-
-    fn close(a: &NdArray, b: &NdArray, tol: f32, what: &str) {
-        assert_eq!(a.shape(), b.shape(), "{what}");
-        for (i, (x, y)) in a.to_vec().iter().zip(b.to_vec()).enumerate() {
-            assert!(
-                (x - y).abs() <= tol * (1.0 + y.abs()),
-                "{what}: element {i} is {x}, upsample-then-conv gives {y}"
-            );
-        }
-    }
 
     fn filled(shape: &[usize], k: usize) -> Tensor {
         let n: usize = shape.iter().product();
