@@ -4,6 +4,7 @@
 
 mod cli;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -12,8 +13,11 @@ fn main() -> ExitCode {
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
+        // The run already said where its checkpoint is.
+        Err(e) if e.is::<cli::Interrupted>() => ExitCode::from(130),
         Err(e) => {
-            eprintln!("error: {e}");
+            // stderr itself may be what failed: then the exit code is all that is left.
+            let _ = writeln!(std::io::stderr(), "error: {e}");
             ExitCode::FAILURE
         }
     }

@@ -581,7 +581,7 @@ fn the_library_run_loop_writes_what_the_cli_writes_and_resumes_after_a_stop() {
     })
     .unwrap();
     assert_eq!((report.outcome, t.step()), (RunOutcome::Interrupted, 3));
-    let mut t = resume_run(&stopped, |_| {}).unwrap();
+    let mut t = resume_run(&stopped, |_| Ok(())).unwrap();
     assert_eq!(t.step(), 3);
     let report = run(&mut t, &AtomicBool::new(false), &mut |_| {}).unwrap();
     assert_eq!(

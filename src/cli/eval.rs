@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use agon::data::{DataRoot, Dataset, Split};
 use agon::gan::trainer::{
     dataset_identity, load_dataset, load_generator, matching_classifier, mixture_of, sample_from,
-    DataConfig, TrainConfig,
+    DataConfig, TrainConfig, MAX_EVAL_SAMPLES, MIN_EVAL_SAMPLES,
 };
 use agon::metrics::{
     accuracy, count_modes, density_coverage, inception_score, kid, precision_recall,
@@ -106,7 +106,7 @@ fn splits(a: &EvalArgs, data: &str) -> Res<(Dataset, Dataset, String)> {
         cfg.channels = a.channels.unwrap_or(0);
         let loaded = load_dataset(&cfg, a.seed)?;
         for note in &loaded.notes {
-            eprintln!("note: {note}");
+            say!("note: {note}");
         }
         let all = loaded.dataset;
         if all.labels().is_none() || all.image_shape().len() != 3 {
@@ -155,17 +155,26 @@ fn splits(a: &EvalArgs, data: &str) -> Res<(Dataset, Dataset, String)> {
 
 fn train(a: &EvalArgs, data: &str) -> Res<()> {
     let (train, test, what) = splits(a, data)?;
-    eprintln!(
+    say!(
         "training the feature classifier on the {what} ({} epochs, seed {})",
-        a.epochs, a.seed
+        a.epochs,
+        a.seed
     );
     let config = ClassifierTrainConfig {
         epochs: a.epochs,
         seed: a.seed,
         ..ClassifierTrainConfig::default()
     };
+    // Progress only: a closed stderr must not stop the training (the result is reported
+    // below, where a failed write does end the command).
     let c = train_classifier_with(&train, &config, |r| {
-        eprintln!("  epoch {}: mean loss {:.4}", r.epoch, r.mean_loss)
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "  epoch {}: mean loss {:.4}",
+            r.epoch,
+            r.mean_loss
+        );
     });
     let acc = accuracy(&c, &test);
     let out = match &a.classifier {
@@ -183,7 +192,7 @@ fn train(a: &EvalArgs, data: &str) -> Res<()> {
         ("test_accuracy".to_string(), format!("{acc:.4}")),
     ]);
     c.save(&out, &meta)?;
-    println!(
+    out!(
         "test accuracy {:.2}% ({} test images); saved {}",
         100.0 * acc,
         test.len(),
@@ -200,8 +209,13 @@ fn put(fields: &mut Fields, key: &str, value: impl Into<serde_json::Value>) {
 }
 
 fn score(a: &EvalArgs, ckpt: &Path) -> Res<()> {
-    if a.n < 2 {
-        return Err("--n must be at least 2".into());
+    if !(MIN_EVAL_SAMPLES..=MAX_EVAL_SAMPLES).contains(&a.n) {
+        return Err(format!(
+            "--n {} must be in {MIN_EVAL_SAMPLES}..={MAX_EVAL_SAMPLES} (the nearest-neighbour \
+             scores need more samples than neighbours; the FID floor splits them in two)",
+            a.n
+        )
+        .into());
     }
     let (g, mut cfg) = load_generator(ckpt)?;
     if let Some(dir) = &a.data_dir {
@@ -216,7 +230,7 @@ fn score(a: &EvalArgs, ckpt: &Path) -> Res<()> {
         let n = agon::metrics::PACGAN_SAMPLES;
         let z = NdArray::rand_normal(&[n, g.latent_dim()], 0.0, 1.0, &mut rng);
         let r = count_modes(&sample_from(g.as_ref(), &z, None), &mixture);
-        println!(
+        out!(
             "modes {}/{}, high quality {:.1}%, reverse KL {:.3}",
             r.modes_captured,
             r.num_modes,
@@ -236,7 +250,7 @@ fn score(a: &EvalArgs, ckpt: &Path) -> Res<()> {
         .unwrap_or_else(|| ckpt.with_file_name("scores.json"));
     let text = serde_json::to_string_pretty(&fields)? + "\n";
     agon::data::write_atomic(&out, text.as_bytes())?;
-    eprintln!("wrote {}", out.display());
+    say!("wrote {}", out.display());
     Ok(())
 }
 
@@ -252,6 +266,14 @@ fn image_scores(
     let real = load_dataset(&all, cfg.seed)?.dataset;
     let (c, _) = matching_classifier(cfg, a.classifier.as_deref(), real.image_shape())?;
     let n = a.n.min(real.len());
+    if n < MIN_EVAL_SAMPLES {
+        return Err(format!(
+            "{}: {} real samples, fewer than the {MIN_EVAL_SAMPLES} the scores need",
+            cfg.data.name,
+            real.len()
+        )
+        .into());
+    }
     let labels = g
         .num_classes()
         .map(|k| Indices::from_vec((0..n).map(|i| i % k).collect(), &[n]));
@@ -280,15 +302,19 @@ fn image_scores(
     let pr = precision_recall(&er, &ef, PR_K);
     let dc = density_coverage(&er, &ef, DC_K);
     let is = inception_score(&c.probabilities(&fake), 10.min(n));
-    println!("FID ({name}): {fid:.3}   real-vs-real floor: {floor:.3}");
-    println!("KID ({name}): {:.5} ± {:.5}", k.mean, k.std);
-    println!(
+    out!("FID ({name}): {fid:.3}   real-vs-real floor: {floor:.3}");
+    out!("KID ({name}): {:.5} ± {:.5}", k.mean, k.std);
+    out!(
         "precision {:.3}  recall {:.3}  density {:.3}  coverage {:.3}",
-        pr.precision, pr.recall, dc.density, dc.coverage
+        pr.precision,
+        pr.recall,
+        dc.density,
+        dc.coverage
     );
-    println!(
+    out!(
         "Inception-style score ({name}): {:.3} ± {:.3}",
-        is.mean, is.std
+        is.mean,
+        is.std
     );
     for (key, v) in [
         ("fid", fid),
@@ -313,7 +339,7 @@ fn image_scores(
             .filter(|(p, y)| p == y)
             .count();
         let acc = hits as f64 / n as f64;
-        println!("class accuracy of generated samples: {:.1}%", 100.0 * acc);
+        out!("class accuracy of generated samples: {:.1}%", 100.0 * acc);
         put(fields, "class_accuracy", acc);
     }
     Ok(())

@@ -6,30 +6,30 @@ use agon::nn::checkpoint::Checkpoint;
 
 pub fn run(file: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let ckpt = Checkpoint::read(file)?;
-    println!("{}", file.display());
-    println!("metadata:");
+    out!("{}", file.display());
+    out!("metadata:");
     for (k, v) in ckpt.metadata() {
         if k == "agon.config" {
-            println!("  {k}:");
+            out!("  {k}:");
             for line in v.lines() {
-                println!("    {line}");
+                out!("    {line}");
             }
         } else {
-            println!("  {k} = {v}");
+            out!("  {k} = {v}");
         }
     }
     let names = ckpt.names();
     let mut total = 0usize;
-    println!("tensors ({}):", names.len());
+    out!("tensors ({}):", names.len());
     for name in names {
         let shape = ckpt.shape(name).unwrap_or(&[]);
         total += shape.iter().product::<usize>();
-        println!(
+        out!(
             "  {name:<48} {:<5} {shape:?}",
             ckpt.dtype(name).unwrap_or("?")
         );
     }
-    println!("{total} values in all");
+    out!("{total} values in all");
     // A training checkpoint names its networks and optimisers: a line for each, with its
     // size, so a task's parts can be told apart at a glance.
     let meta = ckpt.metadata();
@@ -48,7 +48,7 @@ pub fn run(file: &Path) -> Result<(), Box<dyn std::error::Error>> {
                     )
                 },
             );
-            println!("{what} {name}: {count} tensors, {values} values");
+            out!("{what} {name}: {count} tensors, {values} values");
         }
     }
     Ok(())

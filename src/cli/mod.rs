@@ -1,5 +1,25 @@
 //! Command-line definitions and dispatch.
 
+/// `println!` that returns the write error (`agon inspect | head` closes the pipe early)
+/// from the enclosing function instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+            .map_err(|e| crate::cli::stream_error("stdout", e))?
+    }};
+}
+
+/// `eprintln!` that returns the write error from the enclosing function instead of
+/// panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stderr().lock(), $($arg)*)
+            .map_err(|e| crate::cli::stream_error("stderr", e))?
+    }};
+}
+
 mod eval;
 mod inspect;
 mod overrides;
@@ -49,6 +69,24 @@ enum Command {
     },
 }
 
+/// A write to one of the process's own streams failed.
+pub fn stream_error(stream: &str, e: std::io::Error) -> String {
+    format!("cannot write to {stream}: {e}")
+}
+
+/// The run stopped on Ctrl-C (after saving): `main` exits with 130, as a shell does for a
+/// process ended by SIGINT.
+#[derive(Debug)]
+pub struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "interrupted")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
 /// Runs the parsed command; errors are reported by `main`.
 pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
@@ -63,7 +101,7 @@ pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             out,
         } => {
             let n = agon::gan::trainer::export_network(&checkpoint, &net, &out)?;
-            eprintln!("wrote {} ({n} tensors of network {net})", out.display());
+            say!("wrote {} ({n} tensors of network {net})", out.display());
             Ok(())
         }
     }

@@ -8,6 +8,9 @@ use clap::Args;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
+/// The most samples `agon sample` writes at once (a 100x100 grid).
+const MAX_SAMPLES: usize = 10_000;
+
 /// Options of `agon sample`.
 #[derive(Args, Debug)]
 pub struct SampleArgs {
@@ -20,7 +23,7 @@ pub struct SampleArgs {
     /// For conditional models: draw only this class.
     #[arg(long)]
     class: Option<usize>,
-    /// The PNG to write (a CSV of points for 2-D models).
+    /// The PNG to write (for 2-D models: a CSV of points, at this path with extension .csv).
     #[arg(long, default_value = "samples.png")]
     out: PathBuf,
     /// Seed for the noise.
@@ -70,8 +73,8 @@ fn labels_for(
 }
 
 pub fn run(a: SampleArgs) -> Result<(), Box<dyn std::error::Error>> {
-    if a.n == 0 {
-        return Err("--n must be at least 1".into());
+    if !(1..=MAX_SAMPLES).contains(&a.n) {
+        return Err(format!("--n {} must be in 1..={MAX_SAMPLES}", a.n).into());
     }
     let (g, _) = load_generator(&a.checkpoint)?;
     let labels = labels_for(g.num_classes(), a.class, a.n)?;
@@ -86,23 +89,39 @@ pub fn run(a: SampleArgs) -> Result<(), Box<dyn std::error::Error>> {
             .chunks(d)
             .map(|row| row.iter().map(f32::to_string).collect::<Vec<_>>().join(",") + "\n")
             .collect();
-        agon::data::write_atomic(&a.out, text.as_bytes())?;
-        eprintln!(
-            "wrote {} points (CSV, one per line) to {}",
+        // Points are CSV, whatever name the default (or a user) gave the image file.
+        let out = if a.out.extension().is_some_and(|e| e == "csv") {
+            a.out.clone()
+        } else {
+            a.out.with_extension("csv")
+        };
+        agon::data::write_atomic(&out, text.as_bytes())?;
+        say!(
+            "wrote {} points (CSV, one per line) to {}{}",
             a.n,
-            a.out.display()
+            out.display(),
+            if out != a.out {
+                " (a 2-D model's samples are points, not an image)"
+            } else {
+                ""
+            }
         );
         return Ok(());
     }
     let nrow = (a.n as f64).sqrt().ceil() as usize;
     agon::data::save_grid(&samples, nrow, 2, &a.out)?;
-    eprintln!("wrote {} samples to {}", a.n, a.out.display());
+    say!("wrote {} samples to {}", a.n, a.out.display());
     Ok(())
 }
 
 pub fn interpolate(a: InterpolateArgs) -> Result<(), Box<dyn std::error::Error>> {
-    if a.rows == 0 || a.steps < 2 {
-        return Err("--rows must be at least 1 and --steps at least 2".into());
+    if a.rows == 0 || a.steps < 2 || a.rows.saturating_mul(a.steps) > MAX_SAMPLES {
+        return Err(format!(
+            "--rows must be at least 1 and --steps at least 2, with at most {MAX_SAMPLES} \
+             images in all (got {} x {})",
+            a.rows, a.steps
+        )
+        .into());
     }
     let (g, _) = load_generator(&a.checkpoint)?;
     let dim = g.latent_dim();
@@ -126,8 +145,17 @@ pub fn interpolate(a: InterpolateArgs) -> Result<(), Box<dyn std::error::Error>>
         .num_classes()
         .map(|k| Indices::from_vec((0..n).map(|i| (i / a.steps) % k).collect(), &[n]));
     let images = sample_from(g.as_ref(), &z, labels.as_ref());
+    if images.ndim() != 4 {
+        return Err(format!(
+            "{}: the generator makes points of shape {:?}, not images; a latent walk is drawn \
+             as an image grid (use agon sample for a CSV of points)",
+            a.checkpoint.display(),
+            &images.shape()[1..]
+        )
+        .into());
+    }
     agon::data::save_grid(&images, a.steps, 2, &a.out)?;
-    eprintln!(
+    say!(
         "wrote a {}x{} latent walk to {}",
         a.rows,
         a.steps,

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use agon::gan::trainer::{
     resume_run, run as train_loop, start_run, Progress, RunOutcome, StepStats, TrainConfig,
+    CHECKPOINT_FILE,
 };
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -53,17 +54,30 @@ pub struct TrainArgs {
     quiet: bool,
 }
 
-/// The configuration the arguments describe.
-fn build_config(a: &TrainArgs) -> Result<TrainConfig, Box<dyn std::error::Error>> {
-    let (text, source) = match &a.config {
-        Some(p) => (
-            std::fs::read_to_string(p)
-                .map_err(|e| format!("{}: cannot read the configuration: {e}", p.display()))?,
-            p.display().to_string(),
-        ),
-        None => (String::new(), "defaults".to_string()),
+/// The keys the arguments give, as a TOML table (the configuration file, then `--set`, then
+/// the flags), with a description of where they came from for error messages. The file is
+/// parsed on its own first, so that its errors point at its own lines.
+fn given_keys(a: &TrainArgs) -> Result<(toml::Table, String), Box<dyn std::error::Error>> {
+    let mut table = match &a.config {
+        Some(p) => {
+            // stat first: opening a FIFO for reading would block.
+            if std::fs::metadata(p).is_ok_and(|m| !m.is_file()) {
+                return Err(format!(
+                    "{}: not a regular file (a directory, FIFO or device); --config takes a \
+                     TOML file",
+                    p.display()
+                )
+                .into());
+            }
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| format!("{}: cannot read the configuration: {e}", p.display()))?;
+            let source = p.display().to_string();
+            // Errors of the file alone name its lines and keys.
+            TrainConfig::from_toml_str(&text, &source)?;
+            text.parse::<toml::Table>()?
+        }
+        None => toml::Table::new(),
     };
-    let mut table: toml::Table = text.parse().map_err(|e| format!("{source}: {e}"))?;
     let mut sets = a.sets.clone();
     let flag = |k: &str, v: Option<String>| v.map(|v| format!("{k}={}", toml::Value::String(v)));
     sets.extend(flag("model.kind", a.model.clone()));
@@ -73,18 +87,29 @@ fn build_config(a: &TrainArgs) -> Result<TrainConfig, Box<dyn std::error::Error>
         "data.dir",
         a.data_dir.as_ref().map(|p| p.display().to_string()),
     ));
-    sets.extend(flag(
-        "out_dir",
-        a.out.as_ref().map(|p| p.display().to_string()),
-    ));
     sets.extend(a.steps.map(|s| format!("steps={s}")));
     sets.extend(a.seed.map(|s| format!("seed={s}")));
     overrides::apply(&mut table, &sets)?;
-    let described = if sets.is_empty() {
-        source
-    } else {
-        format!("{source} with --set/flags")
+    let described = match (&a.config, sets.is_empty()) {
+        (Some(p), true) => p.display().to_string(),
+        (Some(p), false) => format!("{} with --set/flags", p.display()),
+        (None, _) => "--set/flags".to_string(),
     };
+    Ok((table, described))
+}
+
+/// The configuration of a fresh run the arguments describe.
+fn build_config(a: &TrainArgs) -> Result<TrainConfig, Box<dyn std::error::Error>> {
+    let (mut table, described) = given_keys(a)?;
+    if let Some(out) = &a.out {
+        overrides::apply(
+            &mut table,
+            &[format!(
+                "out_dir={}",
+                toml::Value::String(out.display().to_string())
+            )],
+        )?;
+    }
     Ok(TrainConfig::from_toml_str(
         &toml::to_string(&table)?,
         &described,
@@ -93,19 +118,17 @@ fn build_config(a: &TrainArgs) -> Result<TrainConfig, Box<dyn std::error::Error>
 
 pub fn run(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut trainer = if a.resume {
-        let out = a
-            .out
-            .clone()
-            .unwrap_or_else(|| TrainConfig::default().out_dir);
-        let t = resume_run(&out, |cfg| {
-            if let Some(s) = a.steps {
-                cfg.steps = s;
-            }
-            if let Some(dir) = &a.data_dir {
-                cfg.data.dir = dir.display().to_string();
-            }
-        })?;
-        eprintln!(
+        // Keys given with --resume must agree with the checkpoint, except the step total,
+        // the logging cadence and the data directory.
+        let (mut table, described) = given_keys(&a)?;
+        let from_file = table.remove("out_dir");
+        let out = match (&a.out, from_file) {
+            (Some(p), _) => p.clone(),
+            (None, Some(toml::Value::String(p))) => PathBuf::from(p),
+            _ => TrainConfig::default().out_dir,
+        };
+        let t = resume_run(&out, |cfg| cfg.apply_on_resume(&table, &described))?;
+        say!(
             "resuming {} at step {} of {}",
             out.display(),
             t.step(),
@@ -116,10 +139,10 @@ pub fn run(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         start_run(build_config(&a)?)?
     };
     let cfg = trainer.config().clone();
-    for note in trainer.data_notes() {
-        eprintln!("note: {note}");
+    for note in trainer.notes() {
+        say!("note: {note}");
     }
-    eprintln!(
+    say!(
         "training {} ({} task) on {} for {} steps (batch {}, loss {}), writing to {}",
         cfg.model.kind,
         trainer.task().name(),
@@ -131,9 +154,13 @@ pub fn run(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let (flag, sigint) = (stop.clone(), interrupted.clone());
     // A second Ctrl-C while saving would be lost, which is fine: the first one is honoured.
-    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    let _ = ctrlc::set_handler(move || {
+        sigint.store(true, Ordering::SeqCst);
+        flag.store(true, Ordering::SeqCst);
+    });
     // indicatif's bar on a terminal; plain lines at the log interval otherwise (CI, pipes).
     let bar = (!a.quiet && cfg.log.progress && std::io::stderr().is_terminal()).then(|| {
         let b = ProgressBar::new(cfg.steps).with_position(trainer.step());
@@ -144,10 +171,22 @@ pub fn run(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         );
         b
     });
+    // A progress line that cannot be written (stderr closed: the terminal or the pipe went
+    // away) stops the run the way Ctrl-C does, so the checkpoint is saved.
+    let mut stderr_lost: Option<std::io::Error> = None;
+    let mut report_line = |text: String| {
+        use std::io::Write as _;
+        if stderr_lost.is_none() {
+            if let Err(e) = writeln!(std::io::stderr(), "{text}") {
+                stderr_lost = Some(e);
+                stop.store(true, Ordering::SeqCst);
+            }
+        }
+    };
     let result = train_loop(&mut trainer, &stop, &mut |p| match p {
         Progress::Eval { row, .. } => match &bar {
             Some(b) => b.println(format!("eval {row}")),
-            None => eprintln!("eval {row}"),
+            None => report_line(format!("eval {row}")),
         },
         Progress::Step {
             stats,
@@ -161,7 +200,7 @@ pub fn run(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
                 let rate = run_here as f64 / elapsed.as_secs_f64().max(1e-9);
                 b.set_message(format!("{rate:5.1} it/s  {}", losses(stats)));
             }
-            None if logged => eprintln!("{}", line(stats, total, run_here, elapsed)),
+            None if logged => report_line(line(stats, total, run_here, elapsed)),
             None => {}
         },
     });
@@ -169,22 +208,39 @@ pub fn run(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         b.finish();
     }
     let report = result?;
+    if let Some(e) = stderr_lost {
+        return Err(format!(
+            "{}; stopped at step {} with the checkpoint saved",
+            super::stream_error("stderr", e),
+            trainer.step()
+        )
+        .into());
+    }
     let out = &cfg.out_dir;
     match report.outcome {
-        RunOutcome::Interrupted => eprintln!(
-            "interrupted at step {}: checkpoint saved; continue with\n  agon train --resume --out {}",
-            trainer.step(),
-            out.display()
-        ),
-        RunOutcome::Finished => eprintln!(
-            "done: {} steps in {:.0?}\n  samples:    {}\n  loss log:   {} and {}\n  checkpoint: {}",
-            trainer.step(),
-            report.elapsed,
-            out.join("samples.png").display(),
-            out.join("log.csv").display(),
-            out.join("losses.png").display(),
-            out.join("checkpoint.safetensors").display()
-        ),
+        RunOutcome::Interrupted => {
+            say!(
+                "interrupted at step {}: checkpoint saved; continue with\n  agon train --resume --out {}",
+                trainer.step(),
+                out.display()
+            );
+            if interrupted.load(Ordering::SeqCst) {
+                return Err(super::Interrupted.into());
+            }
+        }
+        RunOutcome::Finished => {
+            say!("done: {} steps in {:.0?}", trainer.step(), report.elapsed);
+            // 2-D points have no grid.
+            if trainer.sample_shape().len() == 3 {
+                say!("  samples:    {}", out.join("samples.png").display());
+            }
+            say!(
+                "  loss log:   {} and {}\n  checkpoint: {}",
+                out.join("log.csv").display(),
+                out.join("losses.png").display(),
+                out.join(CHECKPOINT_FILE).display()
+            );
+        }
     }
     Ok(())
 }

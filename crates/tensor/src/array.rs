@@ -201,6 +201,21 @@ impl NdArray {
         self.storage[self.offset()]
     }
 
+    /// True when no element is NaN or infinite (checkpoints and samples are refused
+    /// otherwise).
+    ///
+    /// ```
+    /// use agon_tensor::NdArray;
+    /// assert!(NdArray::ones(&[2, 2]).all_finite());
+    /// assert!(!NdArray::from_vec(vec![1.0, f32::NAN], &[2]).unwrap().all_finite());
+    /// ```
+    pub fn all_finite(&self) -> bool {
+        match self.as_slice() {
+            Some(s) => s.iter().all(|v| v.is_finite()),
+            None => self.gather_dense().iter().all(|v| v.is_finite()),
+        }
+    }
+
     /// The elements in logical row-major order.
     pub fn to_vec(&self) -> Vec<f32> {
         match self.as_slice() {

@@ -3,12 +3,12 @@
 //! both, since a label is simply absent for the unconditional one.
 //!
 //! A step: `optim.n_critic` D updates on a real batch and a detached fake one (with the
-//! configured loss, AC-GAN's class term, WGAN-GP or lazy R1), then one G update through the
-//! updated D, then the EMA copy.
+//! configured loss, AC-GAN's class term, WGAN-GP and/or lazy R1, then WGAN weight clipping
+//! when set), then one G update through the updated D, then the EMA copy.
 
 use agon_autodiff::{no_grad, Tensor};
 use agon_data::{Dataset, DiffAugment};
-use agon_nn::optim::{Adam, AdamConfig, Optimizer};
+use agon_nn::optim::{clip_weights, Adam, AdamConfig, Optimizer};
 use agon_nn::Module;
 use agon_tensor::{Indices, NdArray};
 use rand::rngs::StdRng;
@@ -180,7 +180,14 @@ impl Task for Generation {
             if let (Some(cl), Some(l)) = (&on_real.class_logits, &labels) {
                 d_loss = d_loss.add(&crate::aux_class_loss(cl, l).mul_scalar(cfg.loss.aux_weight));
             }
-            let mut penalty = None;
+            // Both penalties may be on at once: their terms add.
+            let mut penalty: Option<Tensor> = None;
+            let mut add_penalty = |p: Tensor| {
+                penalty = Some(match penalty.take() {
+                    Some(q) => q.add(&p),
+                    None => p,
+                })
+            };
             if cfg.loss.gp_weight > 0.0 {
                 let gp = gradient_penalty(
                     self.d.as_ref(),
@@ -189,14 +196,14 @@ impl Task for Generation {
                     labels.as_ref(),
                     &mut *ctx.rng,
                 );
-                penalty = Some(gp.mul_scalar(cfg.loss.gp_weight));
+                add_penalty(gp.mul_scalar(cfg.loss.gp_weight));
             }
             let d_updates = ctx.step * cfg.optim.n_critic + critic_step;
             if cfg.loss.r1_gamma > 0.0 && d_updates.is_multiple_of(cfg.loss.r1_every) {
                 // Lazy R1 (StyleGAN2): every k-th D step, weighted by k.
                 let r1 = r1_penalty(self.d.as_ref(), &real, labels.as_ref());
                 let w = cfg.loss.r1_gamma / 2.0 * cfg.loss.r1_every as f32;
-                penalty = Some(r1.mul_scalar(w));
+                add_penalty(r1.mul_scalar(w));
             }
             if let Some(p) = &penalty {
                 d_loss = d_loss.add(p);
@@ -213,6 +220,10 @@ impl Task for Generation {
             d_real_v = squash(&on_real.logits);
             d_fake_v = squash(&on_fake.logits);
             self.opt_d.step_grads(&self.d.parameter_grads(&d_loss));
+            if cfg.loss.weight_clip > 0.0 {
+                let params: Vec<_> = self.d.named_parameters().into_iter().map(|p| p.1).collect();
+                clip_weights(&params, cfg.loss.weight_clip);
+            }
         }
 
         let labels = self.g.num_classes().map(|k| {

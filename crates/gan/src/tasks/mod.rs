@@ -107,9 +107,15 @@ pub fn build_task(config: &TrainConfig, data: &Dataset) -> Result<Box<dyn Task>,
     }
 }
 
-/// `value` when finite, else the divergence error for step `step + 1`.
+/// A loss whose magnitude passes this has diverged, even while finite: the losses Agon
+/// trains with are O(1) to O(100) in a healthy run (a Wasserstein critic's drift included),
+/// and f32 weights driven by gradients of this size are garbage long before they overflow.
+pub const DIVERGED_LOSS: f32 = 1e12;
+
+/// `value` when finite and below [`DIVERGED_LOSS`] in magnitude, else the divergence error
+/// for step `step + 1`.
 pub(crate) fn check(step: u64, what: &'static str, value: f32) -> Result<f32, TrainError> {
-    if value.is_finite() {
+    if value.is_finite() && value.abs() <= DIVERGED_LOSS {
         Ok(value)
     } else {
         Err(TrainError::NonFinite {

@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use agon_nn::checkpoint::Checkpoint;
 use agon_nn::Module;
 
-use super::{build_models, read_log, TrainConfig, TrainError, Trainer, CHECKPOINT_FILE};
+use super::{
+    build_models, model_weight_count, read_log, TrainConfig, TrainError, Trainer, CHECKPOINT_FILE,
+};
 use crate::Generator;
 use agon_data::BatcherState;
 
@@ -28,19 +30,20 @@ impl Trainer {
             if let Some(s) = steps {
                 config.steps = s;
             }
+            Ok(())
         })
     }
 
     /// Continues the run whose checkpoint is in `out_dir`, after `edit` has changed its
-    /// saved configuration (a new step total, a data directory on another machine). The
-    /// keys that shape the models and the data must stay as saved for the weights and the
-    /// batcher position to fit.
+    /// saved configuration (a new step total, a data directory on another machine; see
+    /// [`TrainConfig::apply_on_resume`]). The keys that shape the models and the data must
+    /// stay as saved for the weights and the batcher position to fit.
     ///
     /// # Errors
     /// As [`resume`](Self::resume).
     pub fn resume_with(
         out_dir: &Path,
-        edit: impl FnOnce(&mut TrainConfig),
+        edit: impl FnOnce(&mut TrainConfig) -> Result<(), super::ConfigError>,
     ) -> Result<Self, TrainError> {
         let path = out_dir.join(CHECKPOINT_FILE);
         let (ckpt, mut config) = read_training_checkpoint(&path)?;
@@ -50,7 +53,9 @@ impl Trainer {
         };
         let meta = ckpt.metadata();
         config.out_dir = out_dir.to_path_buf();
-        edit(&mut config);
+        edit(&mut config)?;
+        let (shape, classes) = data_shape(&ckpt, &path)?;
+        check_fits_file(&ckpt, &config, &shape, classes, &path)?;
         let mut t = Trainer::new(config)?;
         let number = |key: &str| -> Result<u64, TrainError> {
             meta.get(key)
@@ -130,10 +135,87 @@ impl Trainer {
                     .num_classes()
                     .map_or(String::new(), |k| k.to_string()),
             );
+        // The run loop checks before it writes; this keeps a library caller of
+        // `save_checkpoint` from replacing a good checkpoint with a poisoned one too.
+        if let Some(name) = first_non_finite(&ckpt) {
+            return Err(TrainError::NonFiniteState {
+                step: self.step,
+                tensor: name,
+            });
+        }
         let path = dir.join(CHECKPOINT_FILE);
         ckpt.save(&path)?;
         Ok(path)
     }
+}
+
+/// The sample shape and class count the checkpoint's models were built for
+/// (`agon.data.shape`, `agon.data.classes`).
+fn data_shape(ckpt: &Checkpoint, path: &Path) -> Result<(Vec<usize>, Option<usize>), TrainError> {
+    let bad = |message: &str| TrainError::BadCheckpoint {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    };
+    let meta = ckpt.metadata();
+    let shape = meta
+        .get("agon.data.shape")
+        .ok_or_else(|| bad("missing agon.data.shape"))?
+        .split(',')
+        .map(|d| d.parse().map_err(|_| bad("malformed agon.data.shape")))
+        .collect::<Result<Vec<usize>, _>>()?;
+    if shape.is_empty() || shape.len() > 3 {
+        return Err(bad("agon.data.shape must have 1 to 3 dimensions"));
+    }
+    let classes = match meta.get("agon.data.classes").map(String::as_str) {
+        None | Some("") => None,
+        Some(k) => Some(
+            k.parse()
+                .ok()
+                .filter(|&k: &usize| k > 0)
+                .ok_or_else(|| bad("malformed agon.data.classes"))?,
+        ),
+    };
+    Ok((shape, classes))
+}
+
+/// Refuses a stored configuration whose models need more weights than the file holds
+/// values, before anything is built: what a checkpoint makes Agon allocate is bounded by
+/// the checkpoint's own size.
+fn check_fits_file(
+    ckpt: &Checkpoint,
+    config: &TrainConfig,
+    shape: &[usize],
+    classes: Option<usize>,
+    path: &Path,
+) -> Result<(), TrainError> {
+    let held: u128 = ckpt
+        .names()
+        .iter()
+        .map(|n| ckpt.shape(n).map_or(0, |s| s.iter().product::<usize>()) as u128)
+        .sum();
+    match model_weight_count(config, shape, classes) {
+        Some(needed) if needed <= held => Ok(()),
+        needed => Err(TrainError::BadCheckpoint {
+            path: path.to_path_buf(),
+            message: format!(
+                "agon.config describes models of {} weights (model.width = {}, \
+                 model.latent_dim = {}, model.mlp_hidden = {}, data shape {shape:?}), but the \
+                 file holds only {held} values",
+                needed.map_or("over 2^128".to_string(), |n| n.to_string()),
+                config.model.width,
+                config.model.latent_dim,
+                config.model.mlp_hidden
+            ),
+        }),
+    }
+}
+
+/// The name of the first tensor holding NaN or an infinity.
+fn first_non_finite(ckpt: &Checkpoint) -> Option<String> {
+    ckpt.names()
+        .into_iter()
+        .find(|n| ckpt.tensor(n).is_some_and(|t| !t.all_finite()))
+        .map(str::to_string)
 }
 
 fn join(shape: &[usize]) -> String {
@@ -154,7 +236,15 @@ fn read_training_checkpoint(path: &Path) -> Result<(Checkpoint, TrainConfig), Tr
             path: path.to_path_buf(),
             message: "no agon.config entry: not a training checkpoint".into(),
         })?;
-    let config = TrainConfig::from_toml_str(text, &format!("{} (agon.config)", path.display()))?;
+    let config = TrainConfig::from_saved_toml(text, &format!("{} (agon.config)", path.display()))?;
+    // Training never writes NaN or infinite weights; a file that holds them was damaged or
+    // made elsewhere, and would sample blank images or panic in the scores.
+    if let Some(name) = first_non_finite(&ckpt) {
+        return Err(TrainError::BadCheckpoint {
+            path: path.to_path_buf(),
+            message: format!("tensor {name} holds NaN or infinite values"),
+        });
+    }
     Ok((ckpt, config))
 }
 
@@ -165,22 +255,9 @@ fn read_training_checkpoint(path: &Path) -> Result<(Checkpoint, TrainConfig), Tr
 /// A missing, damaged or non-training checkpoint.
 pub fn load_networks(path: &Path) -> Result<(super::models::Models, TrainConfig), TrainError> {
     let (ckpt, mut config) = read_training_checkpoint(path)?;
-    let bad = |message: String| TrainError::BadCheckpoint {
-        path: path.to_path_buf(),
-        message,
-    };
-    let meta = ckpt.metadata();
     config.resolve_task();
-    let shape: Vec<usize> = meta
-        .get("agon.data.shape")
-        .ok_or_else(|| bad("missing agon.data.shape".into()))?
-        .split(',')
-        .map(|d| {
-            d.parse()
-                .map_err(|_| bad("malformed agon.data.shape".into()))
-        })
-        .collect::<Result<_, _>>()?;
-    let classes = meta.get("agon.data.classes").and_then(|k| k.parse().ok());
+    let (shape, classes) = data_shape(&ckpt, path)?;
+    check_fits_file(&ckpt, &config, &shape, classes, path)?;
     let (g, d, ema) = build_models(&config, &shape, classes, config.seed)?;
     ckpt.load_module_into("g", g.as_ref())?;
     ckpt.load_module_into("d", d.as_ref())?;

@@ -111,6 +111,9 @@ pub struct LossConfig {
     pub r1_every: u64,
     /// Weight of the AC-GAN class loss.
     pub aux_weight: f32,
+    /// WGAN weight clipping (Arjovsky et al. 2017; 0.01 in the paper): after every D
+    /// update each of D's parameters is clamped to `[-c, c]`; 0 (the default) = off.
+    pub weight_clip: f32,
 }
 
 /// Optimisers: Adam for both networks, separate learning rates (TTUR).
@@ -225,6 +228,7 @@ impl Default for LossConfig {
             r1_gamma: 0.0,
             r1_every: 16,
             aux_weight: 1.0,
+            weight_clip: 0.0,
         }
     }
 }
@@ -259,6 +263,56 @@ impl Default for LogConfig {
     }
 }
 
+/// The largest `batch_size` accepted.
+pub const MAX_BATCH_SIZE: usize = 4096;
+/// The most samples in a sample grid (`log.samples`).
+pub const MAX_GRID_SAMPLES: usize = 1024;
+/// The fewest generated samples an evaluation accepts (`log.eval_samples`, `agon eval
+/// --n`): the k-nearest-neighbour scores need more than k = 5 per set, and a covariance
+/// from fewer than this says little.
+pub const MIN_EVAL_SAMPLES: usize = 16;
+/// The most generated samples an evaluation accepts.
+pub const MAX_EVAL_SAMPLES: usize = 100_000;
+
+/// The keys `--resume` may change (a trailing `*`: every key of that table): the step
+/// total, the logging cadence, and where the data directory is (on another machine).
+pub const RESUME_MAY_CHANGE: [&str; 3] = ["steps", "log.*", "data.dir"];
+
+/// Every leaf of `table` as (dotted key, value).
+fn flatten<'a>(prefix: &str, table: &'a toml::Table, out: &mut Vec<(String, &'a toml::Value)>) {
+    for (k, v) in table {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(t) => flatten(&key, t, out),
+            leaf => out.push((key, leaf)),
+        }
+    }
+}
+
+/// The value at dotted `key` in `table`.
+fn lookup_mut<'a>(table: &'a mut toml::Table, key: &str) -> Option<&'a mut toml::Value> {
+    let mut parts = key.split('.');
+    let mut v = table.get_mut(parts.next()?)?;
+    for p in parts {
+        v = v.as_table_mut()?.get_mut(p)?;
+    }
+    Some(v)
+}
+
+/// TOML values equal as configuration values: an integer given for a float key counts.
+fn same_value(a: &toml::Value, b: &toml::Value) -> bool {
+    match (a, b) {
+        (toml::Value::Float(x), toml::Value::Integer(y))
+        | (toml::Value::Integer(y), toml::Value::Float(x)) => *x == *y as f64,
+        (toml::Value::Float(x), toml::Value::Float(y)) => (*x as f32) == (*y as f32),
+        _ => a == b,
+    }
+}
+
 /// A configuration that could not be read or makes no sense, with where and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigError {
@@ -283,6 +337,15 @@ impl TrainConfig {
     /// Malformed TOML, unknown keys or values of the wrong type (the message names the
     /// key and line), or settings that fail [`validate`](TrainConfig::validate).
     pub fn from_toml_str(text: &str, source: &str) -> Result<Self, ConfigError> {
+        let cfg = Self::from_saved_toml(text, source)?;
+        let table: toml::Table = text.parse().expect("parsed just above");
+        cfg.check_keys_used(&table, source)?;
+        Ok(cfg)
+    }
+
+    /// As [`from_toml_str`](Self::from_toml_str) without refusing keys the model does not
+    /// use: the configuration stored in a checkpoint lists every key.
+    pub(crate) fn from_saved_toml(text: &str, source: &str) -> Result<Self, ConfigError> {
         let cfg: TrainConfig = toml::from_str(text).map_err(|e| ConfigError {
             source: source.to_string(),
             message: e.to_string().trim_end().to_string(),
@@ -291,21 +354,160 @@ impl TrainConfig {
         Ok(cfg)
     }
 
+    /// Refuses keys of `table` (what the user wrote) that this configuration would
+    /// silently ignore: `dcgan28` fixes its sizes, the MLP has no `width` or `upsample`,
+    /// the DCGAN no `mlp_hidden`, and a few keys only matter beside another.
+    ///
+    /// # Errors
+    /// The first such key, with why it is unused.
+    pub fn check_keys_used(&self, table: &toml::Table, source: &str) -> Result<(), ConfigError> {
+        let given = |key: &str| {
+            let (t, k) = key.split_once('.').expect("a dotted key");
+            table
+                .get(t)
+                .and_then(|v| v.as_table())
+                .is_some_and(|t| t.contains_key(k))
+        };
+        match self.unused_keys().into_iter().find(|(key, _)| given(key)) {
+            Some((key, why)) => Err(ConfigError {
+                source: source.to_string(),
+                message: format!("{key} is not used by this configuration: {why}; remove it"),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The keys this configuration ignores, with why.
+    fn unused_keys(&self) -> Vec<(&'static str, &'static str)> {
+        let kind = self.model.kind.as_str();
+        let unused: [(&'static str, bool, &'static str); 6] = [
+            (
+                "model.width",
+                kind != "dcgan",
+                "only model.kind = \"dcgan\" has a width",
+            ),
+            (
+                "model.upsample",
+                kind != "dcgan",
+                "only model.kind = \"dcgan\" has an upsampling choice",
+            ),
+            (
+                "model.latent_dim",
+                kind == "dcgan28",
+                "dcgan28 is the fixed reference model (latent size 100)",
+            ),
+            (
+                "model.mlp_hidden",
+                kind != "mlp",
+                "only model.kind = \"mlp\" has a hidden width",
+            ),
+            (
+                "loss.r1_every",
+                self.loss.r1_gamma == 0.0,
+                "R1 is off (loss.r1_gamma = 0)",
+            ),
+            (
+                "loss.aux_weight",
+                !self.model.aux_classifier,
+                "there is no AC-GAN head (model.aux_classifier = false)",
+            ),
+        ];
+        unused
+            .into_iter()
+            .filter(|u| u.1)
+            .map(|(key, _, why)| (key, why))
+            .collect()
+    }
+
     /// Reads a TOML file.
     ///
     /// # Errors
     /// When the file cannot be read, or as [`from_toml_str`](TrainConfig::from_toml_str).
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        let err = |message: String| ConfigError {
             source: path.display().to_string(),
-            message: format!("cannot read the configuration: {e}"),
-        })?;
+            message,
+        };
+        // stat first: opening a FIFO for reading would block.
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            return Err(err(
+                "not a regular file (a directory, FIFO or device)".into()
+            ));
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| err(format!("cannot read the configuration: {e}")))?;
         Self::from_toml_str(&text, &path.display().to_string())
     }
 
-    /// The configuration as TOML (stored in every checkpoint).
+    /// The configuration as TOML (stored in every checkpoint). Keys this configuration
+    /// does not use are left out, so that the `config.toml` a run writes can be given back
+    /// as `--config`.
     pub fn to_toml(&self) -> String {
-        toml::to_string(self).expect("a TrainConfig always serialises")
+        let mut table = toml::Table::try_from(self).expect("a TrainConfig always serialises");
+        for (key, _) in self.unused_keys() {
+            let (t, k) = key.split_once('.').expect("a dotted key");
+            if let Some(t) = table.get_mut(t).and_then(|v| v.as_table_mut()) {
+                t.remove(k);
+            }
+        }
+        toml::to_string(&table).expect("a TOML table always serialises")
+    }
+
+    /// Applies `overrides` (a TOML table of the keys a user gave with `--resume`: from a
+    /// configuration file, `--set` or flags) to the configuration saved in a checkpoint.
+    /// The keys [`RESUME_MAY_CHANGE`] names take the new value; any other key must repeat
+    /// the saved value, since the weights, optimiser state and batcher position were made
+    /// under it.
+    ///
+    /// ```
+    /// use agon_gan::trainer::TrainConfig;
+    /// let mut saved = TrainConfig::default();
+    /// let more: toml::Table = "steps = 9000\nseed = 0\n[log]\nevery = 10\n".parse().unwrap();
+    /// saved.apply_on_resume(&more, "flags").unwrap();
+    /// assert_eq!((saved.steps, saved.log.every), (9000, 10));
+    /// let other: toml::Table = "[model]\nwidth = 64\n".parse().unwrap();
+    /// let e = saved.apply_on_resume(&other, "flags").unwrap_err();
+    /// assert!(e.message.contains("model.width"));
+    /// ```
+    ///
+    /// # Errors
+    /// A key that contradicts the saved configuration (naming it, with both values), an
+    /// unknown key, or a result that fails [`validate`](Self::validate).
+    pub fn apply_on_resume(
+        &mut self,
+        overrides: &toml::Table,
+        source: &str,
+    ) -> Result<(), ConfigError> {
+        let err = |message: String| ConfigError {
+            source: source.to_string(),
+            message,
+        };
+        let mut saved = toml::Table::try_from(&*self).expect("a TrainConfig always serialises");
+        let mut leaves = vec![];
+        flatten("", overrides, &mut leaves);
+        for (key, value) in leaves {
+            let may_change = RESUME_MAY_CHANGE
+                .iter()
+                .any(|k| key == *k || k.strip_suffix('*').is_some_and(|p| key.starts_with(p)));
+            let slot =
+                lookup_mut(&mut saved, &key).ok_or_else(|| err(format!("unknown key {key}")))?;
+            if may_change {
+                *slot = value.clone();
+            } else if !same_value(slot, value) {
+                return Err(err(format!(
+                    "{key} = {value} contradicts the checkpoint's {key} = {slot}: a resumed \
+                     run keeps its configuration (only {} may change); start a new run in \
+                     another --out to change it",
+                    RESUME_MAY_CHANGE.join(", ")
+                )));
+            }
+        }
+        let cfg: TrainConfig = saved
+            .try_into()
+            .map_err(|e: toml::de::Error| err(e.to_string().trim_end().to_string()))?;
+        cfg.validate(source)?;
+        *self = cfg;
+        Ok(())
     }
 
     /// Checks values that parse but cannot work, naming the key.
@@ -354,6 +556,55 @@ impl TrainConfig {
                 return err(format!("{key} = {v} must be a positive number"));
             }
         }
+        for (key, v) in [
+            ("optim.beta1", self.optim.beta1),
+            ("optim.beta2", self.optim.beta2),
+        ] {
+            if !(0.0..1.0).contains(&v) {
+                return err(format!("{key} = {v} must be in [0, 1)"));
+            }
+        }
+        for (key, v) in [
+            ("loss.gp_weight", self.loss.gp_weight),
+            ("loss.r1_gamma", self.loss.r1_gamma),
+            ("loss.aux_weight", self.loss.aux_weight),
+            ("loss.weight_clip", self.loss.weight_clip),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return err(format!(
+                    "{key} = {v} must be a finite number >= 0 (0 turns it off)"
+                ));
+            }
+        }
+        if self.steps == 0 {
+            return err("steps = 0: a run needs at least 1 step".into());
+        }
+        if self.batch_size > MAX_BATCH_SIZE {
+            return err(format!(
+                "batch_size = {} is above the {MAX_BATCH_SIZE} Agon accepts",
+                self.batch_size
+            ));
+        }
+        if self.data.limit > 0 && self.data.limit < self.batch_size {
+            return err(format!(
+                "data.limit = {} keeps fewer samples than one batch (batch_size = {}); use \
+                 0 (all) or at least the batch size",
+                self.data.limit, self.batch_size
+            ));
+        }
+        if !(1..=MAX_GRID_SAMPLES).contains(&self.log.samples) {
+            return err(format!(
+                "log.samples = {} must be in 1..={MAX_GRID_SAMPLES} (the sample grid)",
+                self.log.samples
+            ));
+        }
+        if !(MIN_EVAL_SAMPLES..=MAX_EVAL_SAMPLES).contains(&self.log.eval_samples) {
+            return err(format!(
+                "log.eval_samples = {} must be in {MIN_EVAL_SAMPLES}..={MAX_EVAL_SAMPLES} \
+                 (the scores' nearest-neighbour statistics need more samples than neighbours)",
+                self.log.eval_samples
+            ));
+        }
         if self.optim.n_critic == 0 || self.loss.r1_every == 0 {
             return err("optim.n_critic and loss.r1_every must be at least 1".into());
         }
@@ -375,8 +626,10 @@ impl TrainConfig {
                 self.model.upsample
             ));
         }
-        if self.model.width == 0 || self.model.latent_dim == 0 {
-            return err("model.width and model.latent_dim must be at least 1".into());
+        if self.model.width == 0 || self.model.latent_dim == 0 || self.model.mlp_hidden == 0 {
+            return err(
+                "model.width, model.latent_dim and model.mlp_hidden must be at least 1".into(),
+            );
         }
         if self.log.every == 0 || self.log.sample_every == 0 || self.log.checkpoint_every == 0 {
             return err(

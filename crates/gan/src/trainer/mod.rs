@@ -51,10 +51,11 @@ use rand::SeedableRng;
 pub use checkpoint::{export_network, load_generator, load_networks};
 pub use config::{
     ConfigError, DataConfig, LogConfig, LossConfig, ModelConfig, OptimConfig, TrainConfig,
+    MAX_BATCH_SIZE, MAX_EVAL_SAMPLES, MAX_GRID_SAMPLES, MIN_EVAL_SAMPLES, RESUME_MAY_CHANGE,
 };
 pub use data::{load_dataset, LoadedData};
 use logs::read_log;
-pub use models::{build_models, Models};
+pub use models::{build_models, model_weight_count, Models, MAX_MODEL_WEIGHTS};
 pub use periodic_eval::{dataset_identity, matching_classifier, mixture_of, PeriodicEval};
 pub use plot::{save_eval_curves, save_figure, save_loss_curve, Panel, Series};
 pub use run_loop::{resume_run, run, start_run, Progress, RunOutcome, RunReport};
@@ -64,6 +65,22 @@ use crate::{Discriminator, Generator};
 
 /// The checkpoint file inside the output directory.
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
+
+/// Everything a run writes in its output directory (`samples` is a folder).
+pub const RUN_FILES: [&str; 9] = [
+    CHECKPOINT_FILE,
+    "config.toml",
+    "log.csv",
+    "eval.csv",
+    "eval.png",
+    "losses.png",
+    "samples.png",
+    "scores.json",
+    "samples",
+];
+
+/// Where a fresh run moves an earlier run's files (`<out>/earlier-runs/<k>/`).
+pub const EARLIER_RUNS_DIR: &str = "earlier-runs";
 
 /// Why training stopped with an error.
 #[derive(Debug)]
@@ -81,7 +98,8 @@ pub enum TrainError {
         /// What happened.
         source: std::io::Error,
     },
-    /// A loss became NaN or infinite; the last good checkpoint is kept.
+    /// A loss became NaN, infinite or larger than
+    /// [`DIVERGED_LOSS`](crate::tasks::DIVERGED_LOSS); the last good checkpoint is kept.
     NonFinite {
         /// The step at which it happened (1-based).
         step: u64,
@@ -89,6 +107,14 @@ pub enum TrainError {
         what: &'static str,
         /// Its value.
         value: f32,
+    },
+    /// A network's weights or an optimiser's state hold NaN or infinite values (found
+    /// before anything is written, so the last good checkpoint and grid are kept).
+    NonFiniteState {
+        /// Steps completed.
+        step: u64,
+        /// The first such tensor, by its checkpoint name (`opt_d.exp_avg_sq.3`).
+        tensor: String,
     },
     /// Periodic evaluation could not be prepared (no feature classifier for the data).
     Evaluation {
@@ -116,6 +142,12 @@ impl fmt::Display for TrainError {
                 "training diverged at step {step}: {what} = {value}; stopped without \
                  overwriting the last good checkpoint (try a lower learning rate or a \
                  gradient penalty)"
+            ),
+            TrainError::NonFiniteState { step, tensor } => write!(
+                f,
+                "training diverged by step {step}: {tensor} holds NaN or infinite values; \
+                 stopped without overwriting the last good checkpoint or samples (try a \
+                 lower learning rate or a gradient penalty)"
             ),
             TrainError::Evaluation { message } => write!(f, "evaluation: {message}"),
             TrainError::BadCheckpoint { path, message } => {
@@ -168,7 +200,7 @@ pub struct Trainer {
     batcher: Batcher,
     step: u64,
     history: Vec<StepStats>,
-    data_notes: Vec<String>,
+    notes: Vec<String>,
 }
 
 /// `seed` and `stream` mixed into one well-spread seed (splitmix64's finaliser).
@@ -187,10 +219,24 @@ impl Trainer {
     pub fn new(mut config: TrainConfig) -> Result<Self, TrainError> {
         config.validate("configuration")?;
         config.resolve_task();
-        let LoadedData {
-            dataset: ds,
-            notes: data_notes,
-        } = load_dataset(&config.data, config.seed)?;
+        let LoadedData { dataset: ds, notes } = load_dataset(&config.data, config.seed)?;
+        if ds.len() < config.batch_size {
+            return Err(TrainError::Config(ConfigError {
+                source: "configuration".into(),
+                message: format!(
+                    "batch_size = {} is larger than the dataset {} ({} samples{}); lower \
+                     batch_size or add data",
+                    config.batch_size,
+                    config.data.name,
+                    ds.len(),
+                    if config.data.limit > 0 {
+                        ", after data.limit"
+                    } else {
+                        ""
+                    }
+                ),
+            }));
+        }
         let task = build_task(&config, &ds)?;
         let batcher = Batcher::new(ds, config.batch_size, mix(config.seed, 1)).drop_last(true);
         Ok(Trainer {
@@ -199,7 +245,7 @@ impl Trainer {
             batcher,
             step: 0,
             history: vec![],
-            data_notes,
+            notes,
         })
     }
 
@@ -238,10 +284,16 @@ impl Trainer {
         self.task.discriminator()
     }
 
-    /// What loading the data did that the user should hear of once (images resized or
-    /// converted to the configured shape).
-    pub fn data_notes(&self) -> &[String] {
-        &self.data_notes
+    /// What the user should hear of once: how loading the data changed it (images resized
+    /// or converted to the configured shape), and where [`start_run`] moved an earlier
+    /// run's files.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    /// The shape of one training sample: `[C, H, W]` for images, `[D]` for points.
+    pub fn sample_shape(&self) -> &[usize] {
+        self.batcher.dataset().image_shape()
     }
 
     /// Every step's statistics so far (from the log when resumed).
@@ -269,6 +321,69 @@ impl Trainer {
         Ok(stats)
     }
 
+    /// Moves the files an earlier run left in the output directory ([`RUN_FILES`]) into
+    /// `earlier-runs/<k>/` (the first free `k` from 1); returns that folder, or `None` when
+    /// there was nothing to move.
+    ///
+    /// # Errors
+    /// When a file cannot be moved.
+    pub fn set_aside_earlier_run(&self) -> Result<Option<PathBuf>, TrainError> {
+        let dir = &self.config.out_dir;
+        let present: Vec<&str> = RUN_FILES
+            .into_iter()
+            .filter(|f| dir.join(f).symlink_metadata().is_ok())
+            .collect();
+        if present.is_empty() {
+            return Ok(None);
+        }
+        let io = |path: PathBuf| move |source| TrainError::Io { path, source };
+        let earlier = dir.join(EARLIER_RUNS_DIR);
+        let target = (1u64..)
+            .map(|k| earlier.join(k.to_string()))
+            .find(|p| !p.exists())
+            .expect("a free number");
+        std::fs::create_dir_all(&target).map_err(io(target.clone()))?;
+        for f in present {
+            std::fs::rename(dir.join(f), target.join(f)).map_err(io(dir.join(f)))?;
+        }
+        Ok(Some(target))
+    }
+
+    /// Checks every network's parameters and buffers and every optimiser's state for NaN
+    /// and infinite values; the run loop calls it before writing samples or a checkpoint.
+    ///
+    /// # Errors
+    /// [`TrainError::NonFiniteState`] naming the first such tensor.
+    pub fn check_finite(&self) -> Result<(), TrainError> {
+        let bad = |tensor: String| TrainError::NonFiniteState {
+            step: self.step,
+            tensor,
+        };
+        for (net, module) in self.task.networks() {
+            let params = module
+                .named_parameters()
+                .into_iter()
+                .map(|(n, p)| (n, p.data()));
+            let buffers = module
+                .named_buffers()
+                .into_iter()
+                .map(|(n, b)| (n, b.data()));
+            for (name, value) in params.chain(buffers) {
+                if !value.all_finite() {
+                    return Err(bad(format!("{net}.{name}")));
+                }
+            }
+        }
+        for (opt, o) in self.task.optimizers() {
+            for (name, value) in o.state_dict() {
+                if !value.all_finite() {
+                    return Err(bad(format!("{opt}.{name}")));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// `n` samples from the sampling generator (EMA when enabled) in eval mode, with class
     /// `class` for conditional models (cycling through classes when `None`).
     pub fn sample(&self, z: &NdArray, labels: Option<&Indices>) -> NdArray {
@@ -282,11 +397,11 @@ impl Trainer {
     /// When a file cannot be written.
     pub fn save_samples(&self) -> Result<PathBuf, TrainError> {
         let dir = self.config.out_dir.join("samples");
-        std::fs::create_dir_all(&dir).map_err(|source| TrainError::Io {
-            path: dir.clone(),
-            source,
-        })?;
         if let Some((images, nrow)) = self.task.sample_grid() {
+            std::fs::create_dir_all(&dir).map_err(|source| TrainError::Io {
+                path: dir.clone(),
+                source,
+            })?;
             agon_data::save_grid(
                 &images,
                 nrow,

@@ -2,8 +2,10 @@
 //! a `log.csv` row every `log.every` steps, a sample grid and the loss curve every
 //! `log.sample_every`, a checkpoint every `log.checkpoint_every`, scores every
 //! `log.eval_every` (into `eval.csv`), and all of them at the last step. A stop request
-//! (Ctrl-C in the CLI) saves a checkpoint and the grid and returns; a non-finite loss
-//! returns the error without writing anything, so the last good checkpoint stays.
+//! (Ctrl-C in the CLI) saves a checkpoint and the grid and returns. A diverged loss (NaN,
+//! infinite, or above [`DIVERGED_LOSS`](crate::tasks::DIVERGED_LOSS)), or weights or
+//! optimiser state holding NaN or infinite values when a write is due, return the error
+//! without writing anything, so the last good checkpoint and grid stay.
 //!
 //! `agon train` is this loop plus argument parsing and a progress display: a library user
 //! calling [`run`] gets the same files.
@@ -70,9 +72,10 @@ pub struct RunReport {
     pub elapsed: Duration,
 }
 
-/// A fresh run in `config.out_dir`: validates the configuration, writes it to
-/// `config.toml`, removes logs an earlier run left there (they would be read as this
-/// run's), and builds the trainer.
+/// A fresh run in `config.out_dir`: validates the configuration, builds the trainer, moves
+/// the files of an earlier run there into `earlier-runs/<k>/` (so `--resume` cannot continue
+/// the earlier run's checkpoint under this run's configuration, and nothing is lost),
+/// removes partial writes a killed run left, and writes `config.toml`.
 ///
 /// # Errors
 /// An invalid configuration, unreadable data, or an output directory that cannot be
@@ -85,19 +88,42 @@ pub fn start_run(config: TrainConfig) -> Result<Trainer, TrainError> {
         move |source| TrainError::Io { path, source }
     };
     std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-    let trainer = Trainer::new(config)?;
+    let mut trainer = Trainer::new(config)?;
+    remove_partial_writes(&dir)?;
+    if let Some(moved) = trainer.set_aside_earlier_run()? {
+        trainer.notes.push(format!(
+            "{} held an earlier run; its files are now in {}",
+            dir.display(),
+            moved.display()
+        ));
+    }
     agon_data::write_atomic(
         &dir.join("config.toml"),
         trainer.config().to_toml().as_bytes(),
     )?;
-    for log in ["log.csv", "eval.csv"] {
-        let path = dir.join(log);
-        match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&path)(e)),
-            _ => {}
+    Ok(trainer)
+}
+
+/// Removes the temporary files a write killed half-way left in `dir` (the checkpoint's
+/// `.checkpoint.safetensors.<pid>-<n>.tmp`, the logs' `<file>.<pid>.tmp`): the files they
+/// would have replaced are intact, since every write goes through a rename.
+fn remove_partial_writes(dir: &Path) -> Result<(), TrainError> {
+    let io = |source| TrainError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let ours = super::RUN_FILES
+            .iter()
+            .any(|f| name.starts_with(&format!("{f}.")) || name.starts_with(&format!(".{f}.")));
+        if ours && name.ends_with(".tmp") && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(entry.path());
         }
     }
-    Ok(trainer)
+    Ok(())
 }
 
 /// Continues the run in `out_dir` from its checkpoint, with `edit` applied to the saved
@@ -105,12 +131,25 @@ pub fn start_run(config: TrainConfig) -> Result<Trainer, TrainError> {
 /// checkpoint's step (rows beyond it came from the interrupted continuation).
 ///
 /// # Errors
-/// As [`Trainer::resume_with`], and when a log cannot be rewritten.
+/// As [`Trainer::resume_with`]; a step total the checkpoint has already reached; a log
+/// that cannot be rewritten.
 pub fn resume_run(
     out_dir: &Path,
-    edit: impl FnOnce(&mut TrainConfig),
+    edit: impl FnOnce(&mut TrainConfig) -> Result<(), super::ConfigError>,
 ) -> Result<Trainer, TrainError> {
+    remove_partial_writes(out_dir)?;
     let trainer = Trainer::resume_with(out_dir, edit)?;
+    if trainer.finished() {
+        return Err(TrainError::Config(super::ConfigError {
+            source: out_dir.join(super::CHECKPOINT_FILE).display().to_string(),
+            message: format!(
+                "the run is at step {} and steps = {}: nothing to resume; give a larger step \
+                 total (agon train --resume --steps N)",
+                trainer.step(),
+                trainer.config().steps
+            ),
+        }));
+    }
     trainer.truncate_log()?;
     Ok(trainer)
 }
@@ -144,11 +183,17 @@ pub fn run(
         if logged {
             trainer.append_log(&stats)?;
         }
-        if step.is_multiple_of(log.sample_every) || done {
+        let samples_due = step.is_multiple_of(log.sample_every) || done;
+        let checkpoint_due = step.is_multiple_of(log.checkpoint_every) || done;
+        if samples_due || checkpoint_due {
+            // Weights can diverge while the losses stay finite: nothing poisoned is written.
+            trainer.check_finite()?;
+        }
+        if samples_due {
             trainer.save_samples()?;
             trainer.save_loss_curve()?;
         }
-        if step.is_multiple_of(log.checkpoint_every) || done {
+        if checkpoint_due {
             trainer.save_checkpoint()?;
         }
         if let Some(ev) = evaluator
@@ -169,6 +214,7 @@ pub fn run(
     let outcome = if trainer.finished() {
         RunOutcome::Finished
     } else {
+        trainer.check_finite()?;
         trainer.save_checkpoint()?;
         trainer.save_samples()?;
         RunOutcome::Interrupted

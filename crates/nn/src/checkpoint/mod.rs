@@ -343,14 +343,25 @@ impl Checkpoint {
     /// they are listed by [`names`](Checkpoint::names) but refused when loaded.
     ///
     /// # Errors
-    /// [`CheckpointError::Io`] if the file cannot be read,
+    /// [`CheckpointError::Io`] if the file cannot be read or is not a regular file,
     /// [`CheckpointError::Malformed`] if it is not a valid safetensors file.
     pub fn read(path: impl AsRef<Path>) -> Result<Checkpoint, CheckpointError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
+        let io = |source| CheckpointError::Io {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        // A FIFO or device would block the read (or never end): only regular files, checked
+        // with stat, which does not open the file.
+        let meta = std::fs::metadata(path).map_err(io)?;
+        if !meta.is_file() {
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file (a directory, FIFO or device); a checkpoint is a \
+                 .safetensors file",
+            )));
+        }
+        let bytes = std::fs::read(path).map_err(io)?;
         Self::parse(&bytes, path)
     }
 
