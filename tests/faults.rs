@@ -406,6 +406,17 @@ fn wait_for(child: &mut std::process::Child, limit: Duration) -> std::process::E
     }
 }
 
+/// Reads `err` until the first progress line ("step ...") of a training run.
+fn wait_for_progress(err: &mut impl Read) {
+    let mut buf = [0u8; 4096];
+    let mut seen = String::new();
+    while !seen.contains("step ") {
+        let n = err.read(&mut buf).unwrap();
+        assert!(n > 0, "no progress: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+}
+
 fn long_ring_run(out: &Path) -> Command {
     let mut c = agon();
     c.args([
@@ -436,13 +447,7 @@ fn sigint_saves_and_exits_130() {
         .unwrap();
     // Wait for the first progress line, then interrupt.
     let mut err = child.stderr.take().unwrap();
-    let mut buf = [0u8; 4096];
-    let mut seen = String::new();
-    while !seen.contains("step ") {
-        let n = err.read(&mut buf).unwrap();
-        assert!(n > 0, "no progress: {seen}");
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
+    wait_for_progress(&mut err);
     let ok = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -468,10 +473,11 @@ fn a_closed_stderr_stops_training_with_the_checkpoint_saved() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
+    // Once training is under way (a progress line), the terminal goes away. (Before it, a
+    // failed "training ..." line ends the command with nothing trained, nothing to save.)
     let mut err = child.stderr.take().unwrap();
-    let mut buf = [0u8; 256];
-    let _ = err.read(&mut buf).unwrap();
-    drop(err); // the terminal went away
+    wait_for_progress(&mut err);
+    drop(err);
     let status = wait_for(&mut child, Duration::from_secs(60));
     assert_eq!(status.code(), Some(1));
     let ck = Checkpoint::read(dir.join(CHECKPOINT_FILE)).expect("no checkpoint saved");

@@ -7,6 +7,8 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::limits::Limit;
+
 /// Why reading or writing data failed. Displayed as `"<path>: <problem>"`.
 #[derive(Debug)]
 pub enum DataError {
@@ -56,7 +58,7 @@ pub enum DataError {
         reason: String,
     },
     /// The file is well formed but holds something this crate does not read (e.g. IDX
-    /// with 4 dims or float elements, a PNG frame too large to decode safely).
+    /// with 4 dims or float elements, images of 0 rows).
     Unsupported {
         /// The file.
         path: PathBuf,
@@ -64,12 +66,46 @@ pub enum DataError {
         what: String,
     },
     /// The data is well formed but its content is invalid (a label out of range, trailing
-    /// bytes, an empty image folder, a batcher state that does not fit the dataset).
+    /// bytes, an empty dataset or image folder, a batcher state that does not fit the
+    /// dataset).
     Invalid {
         /// The file, directory or, for in-memory values, a short description.
         path: PathBuf,
         /// What is wrong.
         reason: String,
+    },
+    /// A size the file claims (or its own length) is over one of the documented memory
+    /// budgets ([`Limit`]: [`MAX_DATASET_BYTES`](crate::MAX_DATASET_BYTES),
+    /// [`MAX_IMAGE_PIXELS`](crate::MAX_IMAGE_PIXELS), ...); nothing of that size was
+    /// allocated.
+    TooLarge {
+        /// The file (or, for a folder of images, the folder).
+        path: PathBuf,
+        /// What was claimed, e.g. `"the header's dims [70000, 28, 28] as f32 samples"`.
+        what: String,
+        /// The claimed amount, in the limit's unit; `None` when it overflowed `u64`.
+        claimed: Option<u64>,
+        /// The limit it exceeds.
+        limit: Limit,
+    },
+    /// The path is a directory, FIFO, device or socket where a regular file is needed
+    /// (reading one could block forever or never end, so it is not opened).
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead, e.g. `"a FIFO (named pipe)"`.
+        kind: String,
+    },
+    /// A directory holds part of a dataset: one file of a pair without the other.
+    Incomplete {
+        /// The directory.
+        dir: PathBuf,
+        /// The file that is there.
+        found: PathBuf,
+        /// The file that is not, in words (e.g. `"its labels file"`).
+        wanted: String,
+        /// The names tried for it.
+        looked_for: Vec<String>,
     },
     /// A directory holds none of the files a dataset needs.
     NotFound {
@@ -95,7 +131,10 @@ impl DataError {
             | DataError::Truncated { path, .. }
             | DataError::NotAnImage { path, .. }
             | DataError::Unsupported { path, .. }
-            | DataError::Invalid { path, .. } => path,
+            | DataError::Invalid { path, .. }
+            | DataError::TooLarge { path, .. }
+            | DataError::NotAFile { path, .. } => path,
+            DataError::Incomplete { dir, .. } => dir,
             DataError::CountMismatch { images, .. } => images,
             DataError::NotFound { dir, .. } => dir,
             DataError::NoDataDir { cwd } => cwd,
@@ -168,6 +207,44 @@ impl fmt::Display for DataError {
                 write!(f, "{}: unsupported: {what}", path.display())
             }
             DataError::Invalid { path, reason } => write!(f, "{}: {reason}", path.display()),
+            DataError::TooLarge {
+                path,
+                what,
+                claimed,
+                limit,
+            } => {
+                let claimed = claimed.map_or_else(|| "more than 2^64".into(), |c| c.to_string());
+                write!(
+                    f,
+                    "{}: too large: {what} would take {claimed} {unit}, over the limit of {} \
+                     {unit} ({})",
+                    path.display(),
+                    limit.value(),
+                    limit.name(),
+                    unit = limit.unit(),
+                )
+            }
+            DataError::NotAFile { path, kind } => write!(
+                f,
+                "{}: not a regular file but {kind}; dataset files must be regular files \
+                 (reading a pipe or device could block or never end)",
+                path.display()
+            ),
+            DataError::Incomplete {
+                dir,
+                found,
+                wanted,
+                looked_for,
+            } => write!(
+                f,
+                "{}: incomplete dataset: {} is here but {wanted} is missing (looked for {})",
+                dir.display(),
+                found
+                    .file_name()
+                    .map_or(found.as_os_str(), |n| n)
+                    .to_string_lossy(),
+                looked_for.join(", ")
+            ),
             DataError::NotFound { dir, looked_for } => write!(
                 f,
                 "{}: no dataset files found (looked for {})",

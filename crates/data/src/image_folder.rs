@@ -8,7 +8,18 @@
 //!
 //! Files are taken in name order; only names ending in `.png`, `.jpg` or `.jpeg` (any case)
 //! are read, so a stray `README` or `.DS_Store` is skipped, but a file so named that does
-//! not decode is an error naming it.
+//! not decode is an error naming it. So is an entry so named that is not a regular file
+//! (after following symlinks): a FIFO, device or socket called `x.png` is refused with
+//! [`DataError::NotAFile`] rather than skipped, since it is plainly meant as data and
+//! reading it would block or never end; a broken symlink so named is an I/O error. Other
+//! entries that are neither directories nor image names are never opened.
+//!
+//! # Memory
+//! Each image is checked from its header ([`MAX_IMAGE_PIXELS`](crate::MAX_IMAGE_PIXELS))
+//! before it is decoded, and the whole dataset (`N x channels x height x width` `f32`s)
+//! against [`MAX_DATASET_BYTES`](crate::MAX_DATASET_BYTES) before its buffer is allocated.
+//! Images are resized straight from their 8- or 16-bit samples, so one image in flight
+//! costs about its decoded size, not four times it in `f32`.
 //!
 //! # Size and channels
 //! [`image_folder`] takes both; [`image_folder_with`] can instead take them from the first
@@ -34,9 +45,13 @@ use std::path::{Path, PathBuf};
 use agon_tensor::NdArray;
 
 use crate::dataset::Dataset;
+use crate::decoded::Decoded;
 use crate::error::DataError;
+use crate::files::kind_of;
 use crate::jpeg::decode_jpeg;
-use crate::png_grid::{decode_png, Decoded};
+use crate::limits::{f32_bytes, within, Limit};
+use crate::png_decode::decode_png;
+use crate::resize::resized;
 
 /// What [`image_folder_with`] read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,9 +84,13 @@ pub struct FolderReport {
 /// ```
 ///
 /// # Errors
-/// [`DataError::Io`] for unreadable directories or files, [`DataError::NotAnImage`] for a
-/// file that does not decode, [`DataError::Unsupported`] for an oversized frame,
-/// [`DataError::Invalid`] when there are no images.
+/// [`DataError::Io`] for unreadable directories or files, [`DataError::NotAFile`] for an
+/// image name that is a FIFO or device, [`DataError::NotAnImage`] for a file that does not
+/// decode, [`DataError::TooLarge`] for an image over
+/// [`MAX_IMAGE_PIXELS`](crate::MAX_IMAGE_PIXELS) or a dataset over
+/// [`MAX_DATASET_BYTES`](crate::MAX_DATASET_BYTES), [`DataError::Truncated`] for an image
+/// whose file cannot hold the size its header declares, [`DataError::Invalid`] when there
+/// are no images.
 ///
 /// # Panics
 /// If `channels` is not 1 or 3, or a target size is 0.
@@ -122,8 +141,17 @@ pub fn image_folder_with(
         converted: 0,
         first_resized: None,
     };
-    let per_image = channels * size[0] * size[1];
-    let mut pixels = Vec::with_capacity(files.len() * per_image);
+    // Checked before the buffer exists; this also bounds every product in `resized`.
+    let n = files.len() as u64;
+    let what = || {
+        format!(
+            "{n} images of {channels}x{}x{} as f32 samples",
+            size[0], size[1]
+        )
+    };
+    let extents = [n, channels as u64, size[0] as u64, size[1] as u64];
+    let total = within(dir, what, f32_bytes(&extents), Limit::DatasetBytes)?;
+    let mut pixels = Vec::with_capacity(total as usize / 4);
     for (path, _) in &files {
         let img = match first.take() {
             Some(img) => img,
@@ -138,10 +166,13 @@ pub fn image_folder_with(
         if (img.channels >= 3) != (channels == 3) || img.channels % 2 == 0 {
             report.converted += 1;
         }
-        pixels.extend(resized(path, img, size, channels)?);
+        resized(path, img, size, channels, &mut pixels)?;
     }
-    let images = NdArray::from_vec(pixels, &[files.len(), channels, size[0], size[1]])
-        .expect("every image resized to the same size");
+    let images =
+        NdArray::from_vec(pixels, &[files.len(), channels, size[0], size[1]]).map_err(|e| {
+            // Unreachable: every image is resized to the same size.
+            DataError::invalid(dir, format!("internal error: {e}"))
+        })?;
     let name = dir.file_name().map_or_else(
         || "images".to_string(),
         |n| n.to_string_lossy().into_owned(),
@@ -196,136 +227,33 @@ fn list_images(dir: &Path) -> Result<Listing, DataError> {
     }
 }
 
-/// Sorted subdirectories and sorted image files of `dir`.
+/// Sorted subdirectories and sorted image files of `dir`; an image name that is not a
+/// regular file is an error (see the module docs).
 fn scan(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), DataError> {
     let mut subdirs = Vec::new();
     let mut pngs = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))? {
         let path = entry.map_err(|e| DataError::io(dir, e))?.path();
-        if path.is_dir() {
+        let is_image = has_extension(&path, &["png", "jpg", "jpeg"]);
+        // Follows symlinks; never opens the entry.
+        let meta = match std::fs::metadata(&path) {
+            Ok(meta) => meta,
+            Err(e) if is_image => return Err(DataError::io(&path, e)),
+            Err(_) => continue,
+        };
+        if meta.is_dir() {
             subdirs.push(path);
-        } else if has_extension(&path, &["png", "jpg", "jpeg"]) {
+        } else if is_image {
+            if !meta.is_file() {
+                return Err(DataError::NotAFile {
+                    path,
+                    kind: kind_of(meta.file_type()).to_string(),
+                });
+            }
             pngs.push(path);
         }
     }
     subdirs.sort();
     pngs.sort();
     Ok((subdirs, pngs))
-}
-
-/// One decoded image: channels converted, centre-cropped, resized, scaled to `[-1, 1]`;
-/// CHW order.
-fn resized(
-    path: &Path,
-    img: Decoded,
-    size: [usize; 2],
-    channels: usize,
-) -> Result<Vec<f32>, DataError> {
-    let (h0, w0) = (img.height, img.width);
-    if h0 == 0 || w0 == 0 {
-        return Err(DataError::unsupported(path, format!("a {w0}x{h0} image")));
-    }
-    let planes = to_planes(&img.data, h0 * w0, img.channels, channels);
-    let [h, w] = size;
-    // Largest centred window with the target's aspect ratio h:w.
-    let (ch, cw) = if w0 * h > h0 * w {
-        (h0, ((h0 * w) as f64 / h as f64).round().max(1.0) as usize)
-    } else {
-        (((w0 * h) as f64 / w as f64).round().max(1.0) as usize, w0)
-    };
-    let (top, left) = ((h0 - ch) / 2, (w0 - cw) / 2);
-    let rows = axis_weights(ch, h);
-    let cols = axis_weights(cw, w);
-    let mut out = Vec::with_capacity(channels * h * w);
-    let mut tmp = vec![0.0f32; h * cw];
-    for plane in &planes {
-        // Rows first: [ch, cw] window -> [h, cw].
-        for (y, taps) in rows.iter().enumerate() {
-            for x in 0..cw {
-                tmp[y * cw + x] = taps
-                    .iter()
-                    .map(|&(sy, wt)| wt * plane[(top + sy) * w0 + left + x])
-                    .sum();
-            }
-        }
-        // Then columns: [h, cw] -> [h, w], and [0, 1] -> [-1, 1].
-        for y in 0..h {
-            for taps in &cols {
-                let v: f32 = taps.iter().map(|&(sx, wt)| wt * tmp[y * cw + sx]).sum();
-                out.push(v * 2.0 - 1.0);
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Interleaved `[pixels, from]` samples to `to` planar channels (see the module docs).
-fn to_planes(data: &[f32], pixels: usize, from: usize, to: usize) -> Vec<Vec<f32>> {
-    let px = |i: usize, c: usize| data[i * from + c];
-    let color = from >= 3;
-    match (to, color) {
-        (1, false) => vec![(0..pixels).map(|i| px(i, 0)).collect()],
-        (1, true) => vec![(0..pixels)
-            .map(|i| 0.299 * px(i, 0) + 0.587 * px(i, 1) + 0.114 * px(i, 2))
-            .collect()],
-        (_, false) => {
-            let gray: Vec<f32> = (0..pixels).map(|i| px(i, 0)).collect();
-            vec![gray.clone(), gray.clone(), gray]
-        }
-        (_, true) => (0..3)
-            .map(|c| (0..pixels).map(|i| px(i, c)).collect())
-            .collect(),
-    }
-}
-
-/// For each of `dst` output positions along an axis, the `(source index, weight)` taps
-/// that make it from `src` input positions: area averaging when shrinking, bilinear with
-/// half-pixel centres when growing or equal. Weights sum to 1.
-fn axis_weights(src: usize, dst: usize) -> Vec<Vec<(usize, f32)>> {
-    let scale = src as f64 / dst as f64;
-    (0..dst)
-        .map(|i| {
-            if src > dst {
-                let (lo, hi) = (i as f64 * scale, (i + 1) as f64 * scale);
-                let mut taps = Vec::new();
-                let mut j = lo.floor() as usize;
-                while (j as f64) < hi && j < src {
-                    let overlap = hi.min(j as f64 + 1.0) - lo.max(j as f64);
-                    if overlap > 0.0 {
-                        taps.push((j, (overlap / scale) as f32));
-                    }
-                    j += 1;
-                }
-                taps
-            } else {
-                let x = ((i as f64 + 0.5) * scale - 0.5).max(0.0);
-                let j = (x.floor() as usize).min(src - 1);
-                let t = (x - j as f64) as f32;
-                if t == 0.0 || j + 1 >= src {
-                    vec![(j, 1.0)]
-                } else {
-                    vec![(j, 1.0 - t), (j + 1, t)]
-                }
-            }
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::axis_weights;
-
-    #[test]
-    fn weights_sum_to_one_and_equal_size_is_identity() {
-        for (s, d) in [(7, 3), (3, 7), (28, 28), (100, 32), (5, 1)] {
-            for taps in axis_weights(s, d) {
-                let sum: f32 = taps.iter().map(|t| t.1).sum();
-                assert!((sum - 1.0).abs() < 1e-5, "{s}->{d}: {taps:?}");
-            }
-        }
-        let id = axis_weights(4, 4);
-        assert!(id.iter().enumerate().all(|(i, t)| t == &vec![(i, 1.0)]));
-        // 4 -> 2: each output averages two inputs.
-        assert_eq!(axis_weights(4, 2)[1], vec![(2, 0.5), (3, 0.5)]);
-    }
 }

@@ -32,10 +32,15 @@
 //! ## Errors
 //! Files are the environment: every reader returns [`DataError`], which names the file and
 //! the problem (wrong magic number, truncated, image/label count mismatch, not an image,
-//! unsupported dims or types). Readers never panic on bad bytes and never allocate what a
-//! header merely claims: claimed sizes are checked against the bytes actually present (or,
-//! for gzip, read through a limit) first. Misuse by the programmer (a zero batch size, a
-//! 3-D array given to [`save_grid`]) panics with a message, as elsewhere in Agon.
+//! unsupported dims or types, an empty dataset, a size over a budget, a FIFO or device
+//! where a file belongs). Readers never panic on bad bytes and never allocate what a
+//! header merely claims: claimed sizes are checked against what the file can hold (its
+//! length, or for compressed data its length times the format's largest expansion) and
+//! against the documented budgets ([`MAX_DATASET_BYTES`], [`MAX_IMAGE_PIXELS`],
+//! [`MAX_IDX_BYTES`], [`MAX_PNG_BYTES`], [`MAX_IMAGE_FILE_BYTES`]) first. Only regular
+//! files are opened, so a FIFO or device given as a dataset file is an error, not a hang.
+//! Misuse by the programmer (a zero batch size, a 3-D array given to [`save_grid`])
+//! panics with a message, as elsewhere in Agon.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -43,13 +48,19 @@ mod augment;
 mod batcher;
 mod cifar;
 mod dataset;
+mod decoded;
 mod error;
+mod files;
 mod idx;
+mod idx_format;
 mod image_folder;
 mod jpeg;
+mod limits;
 mod locate;
 mod mixtures;
+mod png_decode;
 mod png_grid;
+mod resize;
 
 use std::io::Write;
 use std::path::Path;
@@ -65,14 +76,18 @@ pub use dataset::Dataset;
 pub use error::DataError;
 pub use idx::{
     default_dataset, default_dataset_dirs, default_dataset_in, fashion_mnist, fashion_mnist_dirs,
-    find_idx_pair, kmnist, load_idx_dir, load_idx_pair, mnist, pick_dataset_dir, read_idx,
-    shipped_fashion_mnist_dir, write_idx, IdxArray, Split, FASHION_MNIST_CLASSES, KMNIST_CLASSES,
-    MAX_IDX_BYTES, SYSTEM_FASHION_MNIST_DIR,
+    find_idx_pair, has_idx_files, kmnist, load_idx_dir, load_idx_pair, mnist, pick_dataset_dir,
+    shipped_fashion_mnist_dir, Split, FASHION_MNIST_CLASSES, KMNIST_CLASSES,
+    SYSTEM_FASHION_MNIST_DIR,
 };
+pub use idx_format::{read_idx, write_idx, IdxArray};
 pub use image_folder::{image_folder, image_folder_with, FolderReport};
+pub use limits::{
+    Limit, MAX_DATASET_BYTES, MAX_IDX_BYTES, MAX_IMAGE_FILE_BYTES, MAX_IMAGE_PIXELS, MAX_PNG_BYTES,
+};
 pub use locate::{checkout_data_dir, DataRoot, RootOrigin, DATA_DIR_ENV};
 pub use mixtures::{grid25, ring8, Mixture, GRID25_STD, RING8_RADIUS, RING8_STD};
-pub use png_grid::{load_png, make_grid, save_grid, save_png, MAX_PNG_BYTES};
+pub use png_grid::{load_png, make_grid, save_grid, save_png};
 
 /// Writes `bytes` to `path` atomically: into `<name>.<pid>.tmp` beside it (creating the
 /// parent directory if needed), synced, then renamed over `path`. A crash leaves either the

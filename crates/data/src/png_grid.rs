@@ -1,5 +1,6 @@
 //! PNG images: a grid of samples for looking at training progress ([`save_grid`]), single
-//! images ([`save_png`]), and decoding ([`load_png`], also used by the image-folder reader).
+//! images ([`save_png`]), and reading one ([`load_png`]; the decoder, shared with the
+//! image-folder reader, is in `png_decode`).
 //!
 //! Arrays are NCHW / CHW with values in `[-1, 1]`; pixels are
 //! `round((clamp(x, -1, 1) + 1) * 127.5)`, the inverse of the readers' `b / 127.5 - 1`, so
@@ -7,99 +8,38 @@
 //! grayscale PNG, three as 8-bit RGB. Files are written atomically: to a temporary file
 //! beside the target, then renamed over it, so a reader never sees half a PNG.
 
-use std::io::Cursor;
 use std::path::Path;
 
 use agon_tensor::NdArray;
 
 use crate::error::DataError;
-
-/// The largest decoded frame [`load_png`] accepts: 256 MiB (e.g. 8192 x 8192 RGBA). The
-/// header's width and height are checked against it before the buffer is allocated.
-pub const MAX_PNG_BYTES: usize = 256 << 20;
-
-/// A decoded PNG: `channels` interleaved samples per pixel, scaled to `[0, 1]`.
-pub(crate) struct Decoded {
-    pub width: usize,
-    pub height: usize,
-    /// 1 gray, 2 gray + alpha, 3 RGB, 4 RGBA.
-    pub channels: usize,
-    /// Row-major `[height, width, channels]`.
-    pub data: Vec<f32>,
-}
-
-/// Decodes any PNG (palette and low bit depths expanded to 8 bits, 16 bits kept) to `[0, 1]`.
-pub(crate) fn decode_png(path: &Path) -> Result<Decoded, DataError> {
-    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
-    let not_image = |e: png::DecodingError| DataError::NotAnImage {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    };
-    let mut decoder = png::Decoder::new(Cursor::new(&bytes[..]));
-    decoder.set_transformations(png::Transformations::EXPAND);
-    let mut reader = decoder.read_info().map_err(not_image)?;
-    let (width, height) = reader.info().size();
-    let size = reader
-        .output_buffer_size()
-        .filter(|&s| s <= MAX_PNG_BYTES)
-        .ok_or_else(|| {
-            DataError::unsupported(
-                path,
-                format!("a {width}x{height} frame, larger than the {MAX_PNG_BYTES}-byte limit"),
-            )
-        })?;
-    let (color, depth) = reader.output_color_type();
-    let channels = match color {
-        png::ColorType::Grayscale => 1,
-        png::ColorType::GrayscaleAlpha => 2,
-        png::ColorType::Rgb => 3,
-        png::ColorType::Rgba => 4,
-        png::ColorType::Indexed => {
-            return Err(DataError::unsupported(path, "an unexpanded palette image"));
-        }
-    };
-    let mut buf = vec![0u8; size];
-    let frame = reader.next_frame(&mut buf).map_err(not_image)?;
-    let (width, height) = (frame.width as usize, frame.height as usize);
-    let samples = width * height * channels;
-    let data: Vec<f32> = match depth {
-        png::BitDepth::Eight => buf[..samples]
-            .iter()
-            .map(|&b| f32::from(b) / 255.0)
-            .collect(),
-        png::BitDepth::Sixteen => buf[..2 * samples]
-            .chunks_exact(2)
-            .map(|c| f32::from(u16::from_be_bytes([c[0], c[1]])) / 65535.0)
-            .collect(),
-        other => {
-            return Err(DataError::unsupported(
-                path,
-                format!("bit depth {other:?} after expansion"),
-            ));
-        }
-    };
-    Ok(Decoded {
-        width,
-        height,
-        channels,
-        data,
-    })
-}
+use crate::png_decode::decode_png;
 
 /// Reads a PNG as a `[C, H, W]` array in `[-1, 1]`, `C` as stored (1 gray, 2 gray + alpha,
 /// 3 RGB, 4 RGBA; palettes become RGB or RGBA; 8- and 16-bit samples).
 ///
+/// The frame's size is checked from its header before it is decoded: at most
+/// [`MAX_IMAGE_PIXELS`](crate::MAX_IMAGE_PIXELS) pixels and what the file can hold.
+///
 /// # Errors
-/// [`DataError::Io`] when unreadable, [`DataError::NotAnImage`] when not a valid PNG,
-/// [`DataError::Unsupported`] when its frame exceeds [`MAX_PNG_BYTES`].
+/// [`DataError::Io`] when unreadable, [`DataError::NotAFile`] for a FIFO, device or
+/// directory, [`DataError::NotAnImage`] when not a valid PNG, [`DataError::TooLarge`] when
+/// the file or its frame exceeds [`MAX_IMAGE_FILE_BYTES`](crate::MAX_IMAGE_FILE_BYTES),
+/// [`MAX_IMAGE_PIXELS`](crate::MAX_IMAGE_PIXELS) or [`MAX_PNG_BYTES`](crate::MAX_PNG_BYTES),
+/// [`DataError::Truncated`] when the header declares a frame the file is too short to hold.
 pub fn load_png(path: &Path) -> Result<NdArray, DataError> {
     let d = decode_png(path)?;
-    let hwc = NdArray::from_vec(d.data, &[d.height, d.width, d.channels]).expect("decoded size");
-    Ok(hwc
-        .permute(&[2, 0, 1])
-        .contiguous()
-        .mul_scalar(2.0)
-        .sub_scalar(1.0))
+    let (c, pixels) = (d.channels, d.width * d.height);
+    // Straight from the 8- or 16-bit samples to planar [-1, 1]: one f32 buffer, no
+    // interleaved copy to permute.
+    let mut chw = Vec::with_capacity(c * pixels);
+    for ch in 0..c {
+        chw.extend((0..pixels).map(|i| d.get(i, ch) * 2.0 - 1.0));
+    }
+    NdArray::from_vec(chw, &[c, d.height, d.width]).map_err(|e| {
+        // Unreachable: `Decoded` holds exactly height * width * channels samples.
+        DataError::invalid(path, format!("internal error: {e}"))
+    })
 }
 
 /// Tiles `[N, C, H, W]` images into one `[C, H', W']` image, `nrow` images per row

@@ -175,8 +175,18 @@ fn idx_hostile_header_is_rejected_without_allocating() {
     let raw = dir.join("huge");
     std::fs::write(&raw, &bytes).unwrap();
     let err = read_idx(&raw, 3).unwrap_err();
-    assert!(matches!(err, DataError::Unsupported { .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            DataError::TooLarge {
+                limit: Limit::IdxBytes,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert_names(&err, &raw, "limit");
+    assert_names(&err, &raw, "MAX_IDX_BYTES");
     // Claims 1.9 GB that a 20-byte file does not have: truncated, checked before reading.
     let big = dir.join("big");
     std::fs::write(&big, idx_header(&[10_000, 10_000, 19])).unwrap();
@@ -550,8 +560,18 @@ fn png_header_claiming_a_huge_frame_is_refused_before_allocating() {
     bytes[29..33].copy_from_slice(&crc.to_be_bytes());
     std::fs::write(&path, &bytes).unwrap();
     let err = load_png(&path).unwrap_err();
-    assert!(matches!(err, DataError::Unsupported { .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            DataError::TooLarge {
+                limit: Limit::ImagePixels,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert_names(&err, &path, "60000x60000");
+    assert_names(&err, &path, "MAX_IMAGE_PIXELS");
 }
 
 // ------------------------------------------------------------ mixtures

@@ -101,10 +101,7 @@ fn load_path(
         return agon_data::cifar10(path);
     }
     // IDX files present: their errors are the ones to report, not an image reader's.
-    let has_idx = [agon_data::Split::Train, agon_data::Split::Test]
-        .into_iter()
-        .any(|s| agon_data::find_idx_pair(path, s).is_some());
-    if has_idx {
+    if agon_data::has_idx_files(path) {
         return agon_data::load_idx_dir(path, None, "idx");
     }
     let size = (data.image_size > 0).then_some([data.image_size; 2]);
