@@ -417,7 +417,9 @@ fn wait_for_progress(err: &mut impl Read) {
     }
 }
 
-fn long_ring_run(out: &Path) -> Command {
+/// Starts a training run in `out` long enough to be stopped from outside, and returns it
+/// with its stderr once the first progress line has been read.
+fn long_ring_run(out: &Path) -> (std::process::Child, std::process::ChildStderr) {
     let mut c = agon();
     c.args([
         "train",
@@ -434,20 +436,20 @@ fn long_ring_run(out: &Path) -> Command {
         "--out",
     ])
     .arg(out);
-    c
+    let mut child = c
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut err = child.stderr.take().unwrap();
+    wait_for_progress(&mut err);
+    (child, err)
 }
 
 #[test]
 fn sigint_saves_and_exits_130() {
     let dir = temp_dir("sigint");
-    let mut child = long_ring_run(&dir)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Wait for the first progress line, then interrupt.
-    let mut err = child.stderr.take().unwrap();
-    wait_for_progress(&mut err);
+    let (mut child, mut err) = long_ring_run(&dir);
     let ok = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -468,15 +470,9 @@ fn sigint_saves_and_exits_130() {
 #[test]
 fn a_closed_stderr_stops_training_with_the_checkpoint_saved() {
     let dir = temp_dir("stderr");
-    let mut child = long_ring_run(&dir)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
     // Once training is under way (a progress line), the terminal goes away. (Before it, a
     // failed "training ..." line ends the command with nothing trained, nothing to save.)
-    let mut err = child.stderr.take().unwrap();
-    wait_for_progress(&mut err);
+    let (mut child, err) = long_ring_run(&dir);
     drop(err);
     let status = wait_for(&mut child, Duration::from_secs(60));
     assert_eq!(status.code(), Some(1));
