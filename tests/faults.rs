@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use agon::gan::trainer::{TrainConfig, TrainError, Trainer, CHECKPOINT_FILE};
+use agon::gan::trainer::{ModelKind, TrainConfig, TrainError, Trainer, CHECKPOINT_FILE};
+use agon::gan::GanLoss;
 use agon::nn::checkpoint::Checkpoint;
 use agon::tensor::NdArray;
 
@@ -28,7 +29,7 @@ fn ring(out: &Path) -> TrainConfig {
         ..TrainConfig::default()
     };
     c.data.name = "ring8".into();
-    c.model.kind = "mlp".into();
+    c.model.kind = ModelKind::Mlp;
     c.model.mlp_hidden = 8;
     c.model.latent_dim = 4;
     c.log.every = 1;
@@ -114,7 +115,7 @@ fn a_dataset_smaller_than_the_batch_is_refused_before_training() {
     }
     let mut cfg = ring(&dir.join("run"));
     cfg.data.name = images.display().to_string();
-    cfg.model.kind = "dcgan".into();
+    cfg.model.kind = ModelKind::Dcgan;
     cfg.model.width = 4;
     cfg.batch_size = 32;
     let e = Trainer::new(cfg)
@@ -143,7 +144,7 @@ fn keys_the_model_does_not_use_are_refused() {
     }
     // What a run writes as config.toml leaves them out, so it can be given back.
     let mut cfg = TrainConfig::default();
-    cfg.model.kind = "dcgan28".into();
+    cfg.model.kind = ModelKind::Dcgan28;
     let back = TrainConfig::from_toml_str(&cfg.to_toml(), "saved").unwrap();
     assert_eq!(back.to_toml(), cfg.to_toml());
 }
@@ -153,7 +154,7 @@ fn gradient_penalty_and_r1_together_are_both_applied() {
     let dir = temp_dir("gp-r1");
     let penalty = |gp: f32, r1: f32| {
         let mut cfg = ring(&dir);
-        cfg.loss.kind = "wasserstein".into();
+        cfg.loss.kind = GanLoss::Wasserstein;
         cfg.loss.gp_weight = gp;
         cfg.loss.r1_gamma = r1;
         cfg.loss.r1_every = 1;
@@ -173,7 +174,7 @@ fn gradient_penalty_and_r1_together_are_both_applied() {
 fn wgan_weight_clipping_is_reachable_from_the_configuration() {
     let dir = temp_dir("clip");
     let mut cfg = ring(&dir);
-    cfg.loss.kind = "wasserstein".into();
+    cfg.loss.kind = GanLoss::Wasserstein;
     cfg.loss.weight_clip = 0.01;
     cfg.optim.lr_d = 0.1;
     let mut t = Trainer::new(cfg).unwrap();
@@ -230,7 +231,7 @@ fn weights_that_diverge_while_losses_stay_finite_are_never_written() {
 fn finite_but_exploding_losses_stop_the_run() {
     let dir = temp_dir("explode");
     let mut cfg = ring(&dir);
-    cfg.loss.kind = "wasserstein".into();
+    cfg.loss.kind = GanLoss::Wasserstein;
     cfg.optim.lr_d = 1e6;
     cfg.optim.lr_g = 1e6;
     cfg.steps = 200;

@@ -8,7 +8,7 @@
 //! the PacGAN protocol (2,500 samples, high quality within 3 std of a mode).
 
 use agon::data::Mixture;
-use agon::gan::trainer::{sample_from, TrainConfig, Trainer};
+use agon::gan::trainer::{sample_from, ModelKind, TrainConfig, Trainer};
 use agon::metrics::{count_modes, PACGAN_SAMPLES};
 use agon::tensor::NdArray;
 use rand::rngs::StdRng;
@@ -31,7 +31,7 @@ fn modes_captured(seed: u64, pack: usize) -> usize {
         ..TrainConfig::default()
     };
     cfg.data.name = "ring8".into();
-    cfg.model.kind = "mlp".into();
+    cfg.model.kind = ModelKind::Mlp;
     cfg.model.latent_dim = 256;
     cfg.model.pack = pack;
     cfg.optim.lr_g = 3e-4;

@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use agon::gan::trainer::{StepStats, TrainConfig, TrainError, Trainer};
+use agon::gan::trainer::{ModelKind, StepStats, TaskKind, TrainConfig, TrainError, Trainer};
+use agon::gan::GanLoss;
 use agon::nn::Module;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -109,7 +110,7 @@ fn tasks_are_named_in_the_config_and_the_checkpoint() {
     let mut by_flag = tiny(&dir.join("flag"));
     by_flag.model.conditional = true;
     let mut by_task = tiny(&dir.join("task"));
-    by_task.task = "conditional".into();
+    by_task.task = TaskKind::Conditional;
     let (mut a, mut b) = (
         Trainer::new(by_flag).unwrap(),
         Trainer::new(by_task).unwrap(),
@@ -135,13 +136,14 @@ fn tasks_are_named_in_the_config_and_the_checkpoint() {
 
     // Unknown or contradictory tasks are configuration errors naming the key.
     let mut bad = tiny(&dir.join("bad"));
-    bad.task = "inpaint".into();
-    let err = Trainer::new(bad.clone()).err().unwrap().to_string();
+    let err = TrainConfig::from_toml_str("task = \"inpaint\"", "inline")
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("task = \"inpaint\"") && err.contains("unconditional"),
         "{err}"
     );
-    bad.task = "unconditional".into();
+    bad.task = TaskKind::Unconditional;
     bad.model.conditional = true;
     let err = Trainer::new(bad).err().unwrap().to_string();
     assert!(err.contains("contradicts"), "{err}");
@@ -151,7 +153,7 @@ fn tasks_are_named_in_the_config_and_the_checkpoint() {
 fn resume_with_dropout_in_the_discriminator_is_exact() {
     let dir = temp_dir("resume-dropout");
     let mut cfg = tiny(&dir);
-    cfg.model.kind = "dcgan28".into();
+    cfg.model.kind = ModelKind::Dcgan28;
     cfg.batch_size = 4;
     cfg.optim.ema_decay = 0.0;
     let mut straight = Trainer::new(cfg.clone()).unwrap();
@@ -168,7 +170,7 @@ fn resume_with_dropout_in_the_discriminator_is_exact() {
 fn wgan_gp_and_r1_runs_train_with_positive_penalties() {
     let dir = temp_dir("penalties");
     let mut gp = tiny(&dir.join("gp"));
-    gp.loss.kind = "wasserstein".into();
+    gp.loss.kind = GanLoss::Wasserstein;
     gp.loss.gp_weight = 10.0;
     gp.optim.n_critic = 2;
     let mut t = Trainer::new(gp).unwrap();
@@ -220,7 +222,7 @@ fn config_errors_name_the_key() {
 fn spectral_norm_applies_to_dcgan28_and_is_refused_for_mlp() {
     let dir = temp_dir("sn");
     let mut cfg = tiny(&dir);
-    cfg.model.kind = "dcgan28".into();
+    cfg.model.kind = ModelKind::Dcgan28;
     cfg.model.spectral_norm = true;
     let t = Trainer::new(cfg.clone()).unwrap();
     let names: Vec<String> = t
@@ -239,7 +241,7 @@ fn spectral_norm_applies_to_dcgan28_and_is_refused_for_mlp() {
     );
 
     // Silently ignoring the key would be worse than refusing it.
-    cfg.model.kind = "mlp".into();
+    cfg.model.kind = ModelKind::Mlp;
     cfg.data.name = "ring8".into();
     let e = Trainer::new(cfg)
         .err()
@@ -251,7 +253,7 @@ fn spectral_norm_applies_to_dcgan28_and_is_refused_for_mlp() {
 fn a_diverging_run_stops_naming_the_step_and_keeps_the_last_checkpoint() {
     let dir = temp_dir("nan");
     let mut cfg = tiny(&dir);
-    cfg.loss.kind = "wasserstein".into();
+    cfg.loss.kind = GanLoss::Wasserstein;
     cfg.optim.lr_d = 1e30;
     cfg.optim.lr_g = 1e30;
     cfg.steps = 50;
@@ -604,7 +606,7 @@ fn export_writes_a_network_with_the_pytorch_names_and_shapes_of_the_fixtures() {
     use agon::nn::checkpoint::{load_module, Checkpoint};
     let dir = temp_dir("export");
     let mut cfg = tiny(&dir.join("run"));
-    cfg.model.kind = "dcgan28".into();
+    cfg.model.kind = ModelKind::Dcgan28;
     cfg.data.limit = 16;
     cfg.steps = 1;
     let mut t = Trainer::new(cfg).unwrap();

@@ -57,14 +57,7 @@ impl Generation {
     ) -> Result<Self, TrainError> {
         let (g, d, ema) =
             build_models(config, data.image_shape(), data.num_classes(), config.seed)?;
-        let loss: GanLoss = config
-            .loss
-            .kind
-            .parse()
-            .map_err(|e: crate::ParseGanLossError| ConfigError {
-                source: "configuration".into(),
-                message: format!("loss.kind: {e}"),
-            })?;
+        let loss: GanLoss = config.loss.kind;
         let augment: DiffAugment = config.data.augment.parse().map_err(|e| ConfigError {
             source: "configuration".into(),
             message: format!("data.augment: {e}"),

@@ -24,11 +24,8 @@ use agon_nn::Module;
 use agon_tensor::NdArray;
 use rand::rngs::StdRng;
 
-use crate::trainer::{ConfigError, StepStats, TrainConfig, TrainError};
+use crate::trainer::{ConfigChoice, ConfigError, StepStats, TaskKind, TrainConfig, TrainError};
 use crate::{Discriminator, Generator};
-
-/// The task names [`build_task`] knows.
-pub const TASKS: [&str; 2] = ["unconditional", "conditional"];
 
 /// What the run loop hands a task for one step.
 pub struct StepContext<'a> {
@@ -69,21 +66,20 @@ pub trait Task {
     fn sample_grid(&self) -> Option<(NdArray, usize)>;
 }
 
-/// The task a configuration names: `task`, or when empty `conditional` if
+/// The task a configuration names: `task`, or when `auto` `conditional` if
 /// `model.conditional` is set and `unconditional` otherwise.
-pub fn task_name(config: &TrainConfig) -> &str {
-    match config.task.as_str() {
-        "" if config.model.conditional => "conditional",
-        "" => "unconditional",
-        name => name,
+pub fn task_name(config: &TrainConfig) -> &'static str {
+    match config.task {
+        TaskKind::Auto if config.model.conditional => "conditional",
+        TaskKind::Auto => "unconditional",
+        named => named.name(),
     }
 }
 
 /// Builds the task `config` names for `data`.
 ///
 /// # Errors
-/// An unknown task, a task the configuration contradicts, or models that cannot be built
-/// for the data.
+/// A task the configuration contradicts, or models that cannot be built for the data.
 pub fn build_task(config: &TrainConfig, data: &Dataset) -> Result<Box<dyn Task>, TrainError> {
     let err = |message: String| {
         TrainError::Config(ConfigError {
@@ -91,19 +87,15 @@ pub fn build_task(config: &TrainConfig, data: &Dataset) -> Result<Box<dyn Task>,
             message,
         })
     };
-    match task_name(config) {
-        "unconditional" if config.model.conditional => Err(err(
+    let conditional = config.model.conditional;
+    match config.task {
+        TaskKind::Unconditional if conditional => Err(err(
             "task = \"unconditional\" contradicts model.conditional = true".into(),
         )),
-        "unconditional" => Ok(Box::new(Generation::new("unconditional", config, data)?)),
-        "conditional" if !config.model.conditional => Err(err(
+        TaskKind::Conditional if !conditional => Err(err(
             "task = \"conditional\" needs model.conditional = true (TrainConfig::resolve_task sets it)".into(),
         )),
-        "conditional" => Ok(Box::new(Generation::new("conditional", config, data)?)),
-        other => Err(err(format!(
-            "task = {other:?} is not one of {}",
-            TASKS.join(", ")
-        ))),
+        _ => Ok(Box::new(Generation::new(task_name(config), config, data)?)),
     }
 }
 

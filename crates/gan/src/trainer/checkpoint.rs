@@ -308,7 +308,7 @@ pub fn export_network(checkpoint: &Path, net: &str, out: &Path) -> Result<usize,
     let meta = std::collections::BTreeMap::from([
         ("agon.source".to_string(), checkpoint.display().to_string()),
         ("agon.network".to_string(), net.to_string()),
-        ("agon.model".to_string(), config.model.kind.clone()),
+        ("agon.model".to_string(), config.model.kind.to_string()),
     ]);
     agon_nn::checkpoint::save_module(module, out, &meta)?;
     Ok(module.named_parameters().len() + module.named_buffers().len())

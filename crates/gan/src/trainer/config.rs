@@ -5,6 +5,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::config_kinds::{by_name, ModelKind, TaskKind};
+use crate::{GanLoss, Upsampling};
+
 /// Everything that defines a training run. One `seed` fixes every random choice.
 ///
 /// The defaults are the README's main job: a small DCGAN on Fashion-MNIST that shows
@@ -15,7 +18,7 @@ use serde::{Deserialize, Serialize};
 /// let cfg = TrainConfig::from_toml_str("steps = 10\n[model]\nwidth = 8\n", "inline").unwrap();
 /// assert_eq!(cfg.steps, 10);
 /// assert_eq!(cfg.model.width, 8);
-/// assert_eq!(cfg.loss.kind, "nonsaturating"); // untouched fields keep their defaults
+/// assert_eq!(cfg.loss.kind, agon_gan::GanLoss::NonSaturating); // untouched: the default
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -29,9 +32,10 @@ pub struct TrainConfig {
     /// Where samples, logs and checkpoints go.
     pub out_dir: PathBuf,
     /// The GAN task (`agon_gan::tasks`): `unconditional` or `conditional` (labels in G
-    /// and D; the same as `model.conditional = true`); empty (the default): `conditional`
+    /// and D; the same as `model.conditional = true`); `auto` (the default): `conditional`
     /// when `model.conditional` is set, else `unconditional`.
-    pub task: String,
+    #[serde(with = "by_name")]
+    pub task: TaskKind,
     /// The dataset.
     pub data: DataConfig,
     /// The architecture.
@@ -76,13 +80,15 @@ pub struct DataConfig {
 pub struct ModelConfig {
     /// `dcgan` (configurable width; the default), `dcgan28` (docs/architecture.md's reference
     /// workload), or `mlp` (2-D toys and flattened images).
-    pub kind: String,
+    #[serde(with = "by_name")]
+    pub kind: ModelKind,
     /// Base feature count of the DCGAN (both networks scale with it).
     pub width: usize,
     /// How the DCGAN generator upsamples: `nearest` (nearest-neighbour x2 then a 3x3
     /// conv: no checkerboard texture) or `transposed` (stride-2 transposed conv, as the
     /// DCGAN paper).
-    pub upsample: String,
+    #[serde(with = "by_name")]
+    pub upsample: Upsampling,
     /// Length of the noise vector.
     pub latent_dim: usize,
     /// Condition on class labels (label embedding in G, projection in D).
@@ -101,8 +107,10 @@ pub struct ModelConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LossConfig {
-    /// `minimax`, `nonsaturating`, `lsgan`, `wasserstein` or `hinge`.
-    pub kind: String,
+    /// `minimax`, `nonsaturating`, `lsgan`, `wasserstein` or `hinge` (aliases: `ns`,
+    /// `wgan`, `least-squares`).
+    #[serde(with = "by_name")]
+    pub kind: GanLoss,
     /// Weight of the WGAN-GP gradient penalty (0 = off; 10 is the paper's value).
     pub gp_weight: f32,
     /// R1 penalty strength gamma (0 = off): adds gamma/2 * E||grad D(x)||^2 on real data.
@@ -163,7 +171,7 @@ impl Default for TrainConfig {
             steps: 4500,
             batch_size: 64,
             out_dir: PathBuf::from("runs/fashion-mnist"),
-            task: String::new(),
+            task: TaskKind::Auto,
             data: DataConfig::default(),
             model: ModelConfig::default(),
             loss: LossConfig::default(),
@@ -178,7 +186,7 @@ impl TrainConfig {
     /// `model.conditional`), so that models built from the saved configuration alone (by
     /// resume, `agon sample`, `agon export`) are the task's.
     pub fn resolve_task(&mut self) {
-        if self.task == "conditional" {
+        if self.task == TaskKind::Conditional {
             self.model.conditional = true;
         }
     }
@@ -207,9 +215,9 @@ impl Default for DataConfig {
 impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig {
-            kind: "dcgan".into(),
+            kind: ModelKind::Dcgan,
             width: 32,
-            upsample: "nearest".into(),
+            upsample: Upsampling::NearestConv,
             latent_dim: 64,
             conditional: false,
             aux_classifier: false,
@@ -223,7 +231,7 @@ impl Default for ModelConfig {
 impl Default for LossConfig {
     fn default() -> Self {
         LossConfig {
-            kind: "nonsaturating".into(),
+            kind: GanLoss::NonSaturating,
             gp_weight: 0.0,
             r1_gamma: 0.0,
             r1_every: 16,
@@ -289,6 +297,21 @@ fn flatten<'a>(prefix: &str, table: &'a toml::Table, out: &mut Vec<(String, &'a 
         match v {
             toml::Value::Table(t) => flatten(&key, t, out),
             leaf => out.push((key, leaf)),
+        }
+    }
+}
+
+/// Every float of the configuration is an `f32`, which serde widens to the `f64` nearest
+/// it (`lr = 0.00019999999494757503`); this writes each as the shortest decimal that reads
+/// back as the same `f32` (`0.0002`).
+fn shortest_f32_floats(table: &mut toml::Table) {
+    for (_, v) in table.iter_mut() {
+        match v {
+            toml::Value::Float(x) => {
+                *x = (*x as f32).to_string().parse().unwrap_or(*x);
+            }
+            toml::Value::Table(t) => shortest_f32_floats(t),
+            _ => {}
         }
     }
 }
@@ -379,26 +402,26 @@ impl TrainConfig {
 
     /// The keys this configuration ignores, with why.
     fn unused_keys(&self) -> Vec<(&'static str, &'static str)> {
-        let kind = self.model.kind.as_str();
+        let kind = self.model.kind;
         let unused: [(&'static str, bool, &'static str); 6] = [
             (
                 "model.width",
-                kind != "dcgan",
+                kind != ModelKind::Dcgan,
                 "only model.kind = \"dcgan\" has a width",
             ),
             (
                 "model.upsample",
-                kind != "dcgan",
+                kind != ModelKind::Dcgan,
                 "only model.kind = \"dcgan\" has an upsampling choice",
             ),
             (
                 "model.latent_dim",
-                kind == "dcgan28",
+                kind == ModelKind::Dcgan28,
                 "dcgan28 is the fixed reference model (latent size 100)",
             ),
             (
                 "model.mlp_hidden",
-                kind != "mlp",
+                kind != ModelKind::Mlp,
                 "only model.kind = \"mlp\" has a hidden width",
             ),
             (
@@ -444,6 +467,7 @@ impl TrainConfig {
     /// as `--config`.
     pub fn to_toml(&self) -> String {
         let mut table = toml::Table::try_from(self).expect("a TrainConfig always serialises");
+        shortest_f32_floats(&mut table);
         for (key, _) in self.unused_keys() {
             let (t, k) = key.split_once('.').expect("a dotted key");
             if let Some(t) = table.get_mut(t).and_then(|v| v.as_table_mut()) {
@@ -530,18 +554,6 @@ impl TrainConfig {
                 self.model.pack, self.batch_size
             ));
         }
-        if !["dcgan", "dcgan28", "mlp"].contains(&self.model.kind.as_str()) {
-            return err(format!(
-                "model.kind = {:?} is not one of dcgan, dcgan28, mlp",
-                self.model.kind
-            ));
-        }
-        if self.loss.kind.parse::<crate::GanLoss>().is_err() {
-            return err(format!(
-                "loss.kind = {:?} is not one of minimax, nonsaturating, lsgan, wasserstein, hinge",
-                self.loss.kind
-            ));
-        }
         if !(0.0..1.0).contains(&self.optim.ema_decay) {
             return err(format!(
                 "optim.ema_decay = {} must be in [0, 1) (0 turns EMA off)",
@@ -618,12 +630,6 @@ impl TrainConfig {
             return err(format!(
                 "data.image_size = {} is larger than the 4096 pixels Agon accepts",
                 self.data.image_size
-            ));
-        }
-        if !["nearest", "transposed"].contains(&self.model.upsample.as_str()) {
-            return err(format!(
-                "model.upsample = {:?} is not one of nearest, transposed",
-                self.model.upsample
             ));
         }
         if self.model.width == 0 || self.model.latent_dim == 0 || self.model.mlp_hidden == 0 {

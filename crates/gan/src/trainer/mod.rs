@@ -31,6 +31,7 @@
 
 mod checkpoint;
 mod config;
+mod config_kinds;
 mod data;
 mod logs;
 mod models;
@@ -53,6 +54,7 @@ pub use config::{
     ConfigError, DataConfig, LogConfig, LossConfig, ModelConfig, OptimConfig, TrainConfig,
     MAX_BATCH_SIZE, MAX_EVAL_SAMPLES, MAX_GRID_SAMPLES, MIN_EVAL_SAMPLES, RESUME_MAY_CHANGE,
 };
+pub use config_kinds::{parse_choice, ConfigChoice, ModelKind, TaskKind};
 pub use data::{load_dataset, LoadedData};
 use logs::read_log;
 pub use models::{build_models, model_weight_count, Models, MAX_MODEL_WEIGHTS};

@@ -4,6 +4,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use super::config::{ConfigError, TrainConfig};
+use super::config_kinds::ModelKind;
 use crate::models::{
     Activation, Conditioning, Dcgan, Dcgan28Discriminator, Dcgan28Generator, Mlp, Upsampling,
 };
@@ -57,8 +58,8 @@ pub fn build_models(
     };
     check_model_size(cfg, image_shape, classes)?;
     let ema_wanted = cfg.optim.ema_decay > 0.0;
-    let (g, d, ema): Models = match m.kind.as_str() {
-        "dcgan" => {
+    let (g, d, ema): Models = match m.kind {
+        ModelKind::Dcgan => {
             let [c, h, w] = match image_shape {
                 &[c, h, w] => [c, h, w],
                 other => return Err(err(format!("model.kind = \"dcgan\" needs images [C, H, W], the data has samples of shape {other:?}"))),
@@ -78,18 +79,14 @@ pub fn build_models(
                 spectral_norm: m.spectral_norm,
                 aux_classifier: m.aux_classifier,
                 conditioning: Conditioning::Projection,
-                upsampling: if m.upsample == "transposed" {
-                    Upsampling::Transposed
-                } else {
-                    Upsampling::NearestConv
-                },
+                upsampling: m.upsample,
             };
             let g = spec.generator(&mut rng);
             let d = spec.discriminator(&mut rng);
             let ema = ema_wanted.then(|| Box::new(spec.generator(&mut rng)) as Box<dyn Generator>);
             (Box::new(g), Box::new(d), ema)
         }
-        "dcgan28" => {
+        ModelKind::Dcgan28 => {
             if image_shape != [1, 28, 28] || wants_labels || m.pack != 1 {
                 return Err(err(format!(
                     "model.kind = \"dcgan28\" is the fixed reference model: unconditional, unpacked, 1x28x28 images (data: {image_shape:?})"
@@ -105,7 +102,7 @@ pub fn build_models(
                 ema_wanted.then(|| Box::new(Dcgan28Generator::new(&mut rng)) as Box<dyn Generator>);
             (Box::new(g), Box::new(d), ema)
         }
-        "mlp" => {
+        ModelKind::Mlp => {
             if wants_labels {
                 return Err(err("model.kind = \"mlp\" is unconditional".into()));
             }
@@ -156,11 +153,6 @@ pub fn build_models(
             let ema = ema_wanted.then(|| build_g(&mut rng));
             (g, d, ema)
         }
-        other => {
-            return Err(err(format!(
-                "model.kind = {other:?} is not one of dcgan, dcgan28, mlp"
-            )))
-        }
     };
     if let Some(e) = &ema {
         copy_weights(e.as_ref(), g.as_ref());
@@ -177,7 +169,7 @@ fn check_model_size(
     match model_weight_count(cfg, image_shape, classes) {
         Some(n) if n <= MAX_MODEL_WEIGHTS => Ok(()),
         n => Err(err(format!(
-            "model.kind = {:?} with model.width = {}, model.latent_dim = {}, model.mlp_hidden \
+            "model.kind = {} with model.width = {}, model.latent_dim = {}, model.mlp_hidden \
              = {} on data of shape {image_shape:?} needs {} weights, more than the \
              {MAX_MODEL_WEIGHTS} Agon accepts",
             cfg.model.kind,
@@ -216,8 +208,8 @@ pub fn model_weight_count(
             .iter()
             .try_fold(0u128, |acc, t| acc.checked_add((*t)?))
     };
-    match m.kind.as_str() {
-        "dcgan" => {
+    match m.kind {
+        ModelKind::Dcgan => {
             let &[c, h, _] = image_shape else {
                 return Some(0);
             };
@@ -230,7 +222,10 @@ pub fn model_weight_count(
             };
             let top = width.checked_mul(1u128.checked_shl(doublings - 1)?)?;
             let features = top.checked_mul(base * base)?;
-            let kernel = if m.upsample == "transposed" { 16 } else { 9 };
+            let kernel = match m.upsample {
+                Upsampling::Transposed => 16,
+                Upsampling::NearestConv => 9,
+            };
             // G: embedding, the linear stem, then convolutions halving the features.
             let mut g = sum(&[k.checked_mul(latent), latent.checked_mul(features)])?;
             let mut ch = top;
@@ -251,8 +246,8 @@ pub fn model_weight_count(
             let heads = features.checked_mul(1 + k)?;
             sum(&[Some(g), Some(d), Some(heads)])
         }
-        "dcgan28" => Some(0),
-        "mlp" => match *image_shape {
+        ModelKind::Dcgan28 => Some(0),
+        ModelKind::Mlp => match *image_shape {
             [dim] => {
                 let dim = dim as u128;
                 let hh = hidden.checked_mul(hidden)?.checked_mul(2)?;
@@ -279,7 +274,6 @@ pub fn model_weight_count(
             }
             _ => Some(0),
         },
-        _ => Some(0),
     }
 }
 
@@ -298,17 +292,19 @@ mod tests {
     /// The estimate is a lower bound within a few percent of the built models' size.
     #[test]
     fn weight_count_matches_the_built_models() {
-        let cases: Vec<(&str, &str, usize, Vec<usize>, bool)> = vec![
-            ("dcgan", "nearest", 8, vec![1, 28, 28], false),
-            ("dcgan", "transposed", 8, vec![3, 32, 32], true),
-            ("dcgan", "nearest", 4, vec![3, 64, 64], false),
-            ("mlp", "nearest", 8, vec![2], false),
-            ("mlp", "nearest", 8, vec![1, 28, 28], false),
+        use ModelKind::{Dcgan, Mlp};
+        use Upsampling::{NearestConv, Transposed};
+        let cases = vec![
+            (Dcgan, NearestConv, 8, vec![1, 28, 28], false),
+            (Dcgan, Transposed, 8, vec![3, 32, 32], true),
+            (Dcgan, NearestConv, 4, vec![3, 64, 64], false),
+            (Mlp, NearestConv, 8, vec![2], false),
+            (Mlp, NearestConv, 8, vec![1, 28, 28], false),
         ];
         for (kind, up, width, shape, conditional) in cases {
             let mut cfg = TrainConfig::default();
-            cfg.model.kind = kind.into();
-            cfg.model.upsample = up.into();
+            cfg.model.kind = kind;
+            cfg.model.upsample = up;
             cfg.model.width = width;
             cfg.model.mlp_hidden = 16;
             cfg.model.conditional = conditional;
@@ -329,7 +325,7 @@ mod tests {
         cfg.model.width = 1 << 40;
         let e = build_models(&cfg, &[1, 28, 28], None, 0).err().unwrap();
         assert!(e.message.contains("model.width"), "{e}");
-        cfg.model.kind = "mlp".into();
+        cfg.model.kind = ModelKind::Mlp;
         cfg.model.width = 32;
         cfg.model.mlp_hidden = 1 << 20;
         let e = build_models(&cfg, &[2], None, 0).err().unwrap();
