@@ -9,9 +9,7 @@
 //!
 //! Reproduce one case: `case(seed)` below is a pure function of the seed.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::borrow::Cow;
-use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
@@ -19,80 +17,15 @@ use std::path::PathBuf;
 use agon_autodiff::Tensor;
 use agon_nn::checkpoint::{load_module, save_module, Checkpoint, CheckpointError};
 use agon_nn::{BatchNorm1d, BatchNorm2d, Conv2d, Flatten, Linear, Module, ReLU, Sequential};
+use agon_reference::counting::{thread_peak_during as peak_during, Counting};
 use agon_tensor::{Conv2dParams, NdArray};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use safetensors::{Dtype, View};
 
-// ---------------------------------------------------------------------------------------
-// A counting allocator: peak bytes live on the current thread during a load.
-
-struct Counting;
-
-thread_local! {
-    static LIVE: Cell<isize> = const { Cell::new(0) };
-    static PEAK: Cell<isize> = const { Cell::new(0) };
-}
-
-fn record(delta: isize) {
-    let _ = LIVE.try_with(|live| {
-        let v = live.get() + delta;
-        live.set(v);
-        let _ = PEAK.try_with(|p| {
-            if v > p.get() {
-                p.set(v)
-            }
-        });
-    });
-}
-
-// SAFETY: every method forwards its arguments unchanged to `System`, so `System`'s
-// guarantees hold for the caller; the bookkeeping only touches const-initialised
-// thread-locals holding `Cell<isize>` (no allocation, no destructor, no re-entry).
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            record(layout.size() as isize);
-        }
-        p
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as for `alloc`.
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            record(layout.size() as isize);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from this allocator, i.e. from `System`, with `layout`.
-        unsafe { System.dealloc(ptr, layout) };
-        record(-(layout.size() as isize));
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: `ptr` came from `System` with `layout`; the caller upholds the rest.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            record(new_size as isize - layout.size() as isize);
-        }
-        p
-    }
-}
-
+// Peak bytes live on the current thread during a load (tests here run in parallel).
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
-
-/// Runs `f` and returns its result with the peak number of bytes allocated on this thread
-/// above what was live when it started.
-fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let start = LIVE.with(Cell::get);
-    PEAK.with(|p| p.set(start));
-    let out = f();
-    let peak = PEAK.with(Cell::get);
-    (out, (peak - start).max(0) as usize)
-}
 
 /// The memory a load may use: linear in the bytes actually present, whatever the header
 /// claims. The file itself, its values widened to f32 (at most twice the bytes, for F16),

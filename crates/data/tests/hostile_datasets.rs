@@ -23,17 +23,16 @@
 //! Everything runs in ONE test function: the allocation counters are process-wide, and
 //! the readers allocate only on the calling thread, so no other test may run beside it.
 
-mod common;
-#[path = "common/counting.rs"]
-mod counting;
-
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use agon_data::*;
-use common::*;
-use counting::peak_during;
+use agon_reference::counting::{peak_during, Counting};
+use agon_reference::files::*;
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 

@@ -4,12 +4,10 @@
 //! devices that hung or read until memory ran out. Each must now be an error naming the
 //! file, returned promptly.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
 use agon_data::*;
-use common::*;
+use agon_reference::files::*;
 
 /// Asserts the error's message names `file` and says `problem`.
 fn assert_says(err: &DataError, file: &Path, problem: &str) {

@@ -5,13 +5,12 @@
 //!
 //! One test function: the allocation counters are process-wide (see `common/counting.rs`).
 
-mod common;
-#[path = "common/counting.rs"]
-mod counting;
-
 use agon_data::*;
-use common::*;
-use counting::peak_during;
+use agon_reference::counting::{peak_during, Counting};
+use agon_reference::files::*;
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
 
 const MIB: usize = 1 << 20;
 

@@ -1,6 +1,5 @@
-//! Helpers shared by the hostile-input tests: temporary directories and small valid files
-//! (IDX, PNG, JPEG, CIFAR) to damage.
-#![allow(dead_code)] // each test binary uses its own subset
+//! Files for tests of hostile input: temporary directories, and small valid files (IDX,
+//! PNG, JPEG, CIFAR-10 batches, gzip) to damage.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,12 +9,14 @@ use std::time::Duration;
 pub struct TempDir(pub PathBuf);
 
 impl TempDir {
+    /// An empty `agon-test-<pid>-<name>` under the system temp dir (emptied if present).
     pub fn new(name: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("agon-hostile-{}-{name}", std::process::id()));
+        let p = std::env::temp_dir().join(format!("agon-test-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&p);
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)
     }
+    /// The path of `name` inside the directory.
     pub fn join(&self, name: &str) -> PathBuf {
         self.0.join(name)
     }
@@ -27,6 +28,7 @@ impl Drop for TempDir {
     }
 }
 
+/// `bytes` gzip-compressed.
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     enc.write_all(bytes).unwrap();
@@ -99,6 +101,7 @@ pub fn png_zeros(w: u32, h: u32) -> Vec<u8> {
     out
 }
 
+/// The CRC-32 (IEEE) PNG chunks carry.
 pub fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = !0u32;
     for &b in bytes {
