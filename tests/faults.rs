@@ -587,3 +587,55 @@ fn fifos_are_refused_not_opened() {
         assert!(err.contains("not a regular file"), "{args:?}: {err}");
     }
 }
+
+/// An IDX folder of `n` 28x28 test images with labels, and optionally train images alone.
+fn idx_folder(dir: &Path, n: u32, train_images_without_labels: bool) {
+    use agon_reference::files::{gzip, idx_bytes};
+    std::fs::create_dir_all(dir).unwrap();
+    let pixels: Vec<u8> = (0..n * 784).map(|i| (i % 251) as u8).collect();
+    let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+    let images = gzip(&idx_bytes(&[n, 28, 28], &pixels));
+    std::fs::write(dir.join("t10k-images-idx3-ubyte.gz"), &images).unwrap();
+    std::fs::write(
+        dir.join("t10k-labels-idx1-ubyte.gz"),
+        gzip(&idx_bytes(&[n], &labels)),
+    )
+    .unwrap();
+    if train_images_without_labels {
+        std::fs::write(dir.join("train-images-idx3-ubyte.gz"), &images).unwrap();
+    }
+}
+
+#[test]
+fn classifier_training_refuses_splits_it_cannot_use() {
+    let dir = temp_dir("eval-splits");
+    let out = dir.join("c.safetensors");
+    let out = out.to_str().unwrap();
+    // Three test images and no train split: 4/5 of them used to leave an empty train set
+    // (a panic in the batcher).
+    let few = dir.join("few");
+    idx_folder(&few, 3, false);
+    let o = run(&[
+        "eval",
+        "--train-classifier",
+        few.to_str().unwrap(),
+        "--classifier",
+        out,
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("too few"), "{}", stderr(&o));
+    // A train split whose labels are missing: an error naming them, not a quiet fall-back
+    // to training on part of the test split.
+    let half = dir.join("half");
+    idx_folder(&half, 20, true);
+    let o = run(&[
+        "eval",
+        "--train-classifier",
+        half.to_str().unwrap(),
+        "--classifier",
+        out,
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("labels"), "{}", stderr(&o));
+    assert!(!Path::new(out).exists());
+}

@@ -129,28 +129,36 @@ fn splits(a: &EvalArgs, data: &str) -> Res<(Dataset, Dataset, String)> {
         return Ok((all.subset(&train), all.subset(&test), what));
     };
     let test = agon::data::load_idx_dir(&dir, Some(Split::Test), data)?;
-    match agon::data::load_idx_dir(&dir, Some(Split::Train), data) {
-        Ok(train) => Ok((
+    // Only a missing train split falls back to cutting the test split; a train split that
+    // is there but broken is an error, not a silent switch to less data.
+    if agon::data::has_idx_split(&dir, Split::Train) {
+        let train = agon::data::load_idx_dir(&dir, Some(Split::Train), data)?;
+        return Ok((
             train,
             test,
             format!("train split of {}, tested on its test split", dir.display()),
-        )),
-        Err(_) => {
-            let n = test.len();
-            let cut = n * 4 / 5;
-            let first: Vec<usize> = (0..cut).collect();
-            let rest: Vec<usize> = (cut..n).collect();
-            Ok((
-                test.subset(&first),
-                test.subset(&rest),
-                format!(
-                    "first {cut} of the test split in {}, tested on the other {}",
-                    dir.display(),
-                    n - cut
-                ),
-            ))
-        }
+        ));
     }
+    let n = test.len();
+    if n < 5 {
+        return Err(format!(
+            "{}: {n} test images and no train split are too few to train and test a              classifier (at least 5)",
+            dir.display()
+        )
+        .into());
+    }
+    let cut = n * 4 / 5;
+    let first: Vec<usize> = (0..cut).collect();
+    let rest: Vec<usize> = (cut..n).collect();
+    Ok((
+        test.subset(&first),
+        test.subset(&rest),
+        format!(
+            "first {cut} of the test split in {}, tested on the other {}",
+            dir.display(),
+            n - cut
+        ),
+    ))
 }
 
 fn train(a: &EvalArgs, data: &str) -> Res<()> {

@@ -152,11 +152,17 @@ pub fn find_idx_pair(dir: &Path, split: Split) -> Option<(PathBuf, PathBuf)> {
 /// Whether `dir` holds any IDX image or label file under a standard name, of either split
 /// (complete or not): then [`load_idx_dir`] is the reader whose errors to report.
 pub fn has_idx_files(dir: &Path) -> bool {
-    [Split::Train, Split::Test].into_iter().any(|s| {
-        ["images", "labels"]
-            .into_iter()
-            .any(|kind| find_file(dir, &candidate_names(s, kind)).is_some())
-    })
+    [Split::Train, Split::Test]
+        .into_iter()
+        .any(|s| has_idx_split(dir, s))
+}
+
+/// Whether `dir` holds the image or the label file of `split` under a standard name
+/// (complete or not): then loading that split is what to do, and its errors to report.
+pub fn has_idx_split(dir: &Path, split: Split) -> bool {
+    ["images", "labels"]
+        .into_iter()
+        .any(|kind| find_file(dir, &candidate_names(split, kind)).is_some())
 }
 
 /// Loads an MNIST-format directory: `split`, or when `None` the training split if any of

@@ -76,8 +76,8 @@ pub use dataset::Dataset;
 pub use error::DataError;
 pub use idx::{
     default_dataset, default_dataset_dirs, default_dataset_in, fashion_mnist, fashion_mnist_dirs,
-    find_idx_pair, has_idx_files, kmnist, load_idx_dir, load_idx_pair, mnist, pick_dataset_dir,
-    shipped_fashion_mnist_dir, Split, FASHION_MNIST_CLASSES, KMNIST_CLASSES,
+    find_idx_pair, has_idx_files, has_idx_split, kmnist, load_idx_dir, load_idx_pair, mnist,
+    pick_dataset_dir, shipped_fashion_mnist_dir, Split, FASHION_MNIST_CLASSES, KMNIST_CLASSES,
     SYSTEM_FASHION_MNIST_DIR,
 };
 pub use idx_format::{read_idx, write_idx, IdxArray};
