@@ -2,11 +2,10 @@
 //!
 //! Run `agon --help` (or `cargo run --release -- --help`) for the commands.
 
-mod cli;
-
 use std::io::Write;
 use std::process::ExitCode;
 
+use agon::cli;
 use clap::Parser;
 
 fn main() -> ExitCode {

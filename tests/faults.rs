@@ -92,6 +92,7 @@ fn values_the_code_asserted_on_are_configuration_errors_naming_the_key() {
         ("steps = 0", "steps"),
         ("batch_size = 1000000", "batch_size"),
         ("[data]\nlimit = 10", "data.limit"),
+        ("[optim]\nn_critic = 1000000", "optim.n_critic"),
     ];
     for (text, key) in cases {
         let e = TrainConfig::from_toml_str(text, "case.toml")

@@ -3,16 +3,16 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use agon::data::{DataRoot, Dataset, Split};
-use agon::gan::trainer::{
+use crate::data::{DataRoot, Dataset, Split};
+use crate::gan::trainer::{
     dataset_identity, load_dataset, load_generator, matching_classifier, mixture_of, sample_from,
     DataConfig, TrainConfig, MAX_EVAL_SAMPLES, MIN_EVAL_SAMPLES,
 };
-use agon::metrics::{
+use crate::metrics::{
     accuracy, count_modes, density_coverage, inception_score, kid, precision_recall,
     train_classifier_with, ClassifierTrainConfig, FeatureStats, DC_K, PR_K,
 };
-use agon::tensor::{Indices, NdArray};
+use crate::tensor::{Indices, NdArray};
 use clap::Args;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -83,12 +83,12 @@ fn splits(a: &EvalArgs, data: &str) -> Res<(Dataset, Dataset, String)> {
     let root = || DataRoot::resolve(a.data_dir.as_deref());
     let idx_dir = match data {
         "fashion-mnist" => Some(
-            agon::data::pick_dataset_dir(&agon::data::fashion_mnist_dirs(&root()?))
+            crate::data::pick_dataset_dir(&crate::data::fashion_mnist_dirs(&root()?))
                 .ok_or("no Fashion-MNIST directory found")?,
         ),
         "mnist" => Some(root()?.join("mnist")),
-        path if agon::data::find_idx_pair(Path::new(path), Split::Test).is_some()
-            || agon::data::find_idx_pair(Path::new(path), Split::Train).is_some() =>
+        path if crate::data::find_idx_pair(Path::new(path), Split::Test).is_some()
+            || crate::data::find_idx_pair(Path::new(path), Split::Train).is_some() =>
         {
             Some(PathBuf::from(path))
         }
@@ -128,11 +128,11 @@ fn splits(a: &EvalArgs, data: &str) -> Res<(Dataset, Dataset, String)> {
         );
         return Ok((all.subset(&train), all.subset(&test), what));
     };
-    let test = agon::data::load_idx_dir(&dir, Some(Split::Test), data)?;
+    let test = crate::data::load_idx_dir(&dir, Some(Split::Test), data)?;
     // Only a missing train split falls back to cutting the test split; a train split that
     // is there but broken is an error, not a silent switch to less data.
-    if agon::data::has_idx_split(&dir, Split::Train) {
-        let train = agon::data::load_idx_dir(&dir, Some(Split::Train), data)?;
+    if crate::data::has_idx_split(&dir, Split::Train) {
+        let train = crate::data::load_idx_dir(&dir, Some(Split::Train), data)?;
         return Ok((
             train,
             test,
@@ -235,7 +235,7 @@ fn score(a: &EvalArgs, ckpt: &Path) -> Res<()> {
     put(&mut fields, "data", cfg.data.name.clone());
     if let Some(mixture) = mixture_of(&cfg) {
         // PacGAN's protocol: 2,500 samples.
-        let n = agon::metrics::PACGAN_SAMPLES;
+        let n = crate::metrics::PACGAN_SAMPLES;
         let z = NdArray::rand_normal(&[n, g.latent_dim()], 0.0, 1.0, &mut rng);
         let r = count_modes(&sample_from(g.as_ref(), &z, None), &mixture);
         out!(
@@ -257,14 +257,14 @@ fn score(a: &EvalArgs, ckpt: &Path) -> Res<()> {
         .clone()
         .unwrap_or_else(|| ckpt.with_file_name("scores.json"));
     let text = serde_json::to_string_pretty(&fields)? + "\n";
-    agon::data::write_atomic(&out, text.as_bytes())?;
+    crate::data::write_atomic(&out, text.as_bytes())?;
     say!("wrote {}", out.display());
     Ok(())
 }
 
 fn image_scores(
     a: &EvalArgs,
-    g: &dyn agon::gan::Generator,
+    g: &dyn crate::gan::Generator,
     cfg: &TrainConfig,
     rng: &mut StdRng,
     fields: &mut Fields,

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use agon::nn::checkpoint::Checkpoint;
+use crate::nn::checkpoint::Checkpoint;
 
 pub fn run(file: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let ckpt = Checkpoint::read(file)?;

@@ -87,6 +87,27 @@ impl std::fmt::Display for Interrupted {
 
 impl std::error::Error for Interrupted {}
 
+/// Parses `args` (the program name first, as `std::env::args`) and runs the command: what
+/// the `agon` binary does, minus printing the error and choosing the exit code. Usage
+/// errors, `--help` and `--version` come back as the [`clap::Error`] (its `exit_code` and
+/// `print` do what the binary does with them).
+///
+/// ```no_run
+/// agon::cli::run_args(["agon", "inspect", "runs/fashion-mnist/checkpoint.safetensors"])
+///     .unwrap();
+/// ```
+///
+/// # Errors
+/// A usage error, or the command's error (naming the file, key or stream at fault);
+/// [`Interrupted`] when a training run stopped on Ctrl-C.
+pub fn run_args<I, T>(args: I) -> Result<(), Box<dyn std::error::Error>>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    run(Cli::try_parse_from(args)?)
+}
+
 /// Runs the parsed command; errors are reported by `main`.
 pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
@@ -100,7 +121,7 @@ pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             net,
             out,
         } => {
-            let n = agon::gan::trainer::export_network(&checkpoint, &net, &out)?;
+            let n = crate::gan::trainer::export_network(&checkpoint, &net, &out)?;
             say!("wrote {} ({n} tensors of network {net})", out.display());
             Ok(())
         }

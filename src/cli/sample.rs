@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use agon::gan::trainer::{load_generator, sample_from};
-use agon::tensor::{Indices, NdArray};
+use crate::gan::trainer::{load_generator, sample_from};
+use crate::tensor::{Indices, NdArray};
 use clap::Args;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -95,7 +95,7 @@ pub fn run(a: SampleArgs) -> Result<(), Box<dyn std::error::Error>> {
         } else {
             a.out.with_extension("csv")
         };
-        agon::data::write_atomic(&out, text.as_bytes())?;
+        crate::data::write_atomic(&out, text.as_bytes())?;
         say!(
             "wrote {} points (CSV, one per line) to {}{}",
             a.n,
@@ -109,7 +109,7 @@ pub fn run(a: SampleArgs) -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
     let nrow = (a.n as f64).sqrt().ceil() as usize;
-    agon::data::save_grid(&samples, nrow, 2, &a.out)?;
+    crate::data::save_grid(&samples, nrow, 2, &a.out)?;
     say!("wrote {} samples to {}", a.n, a.out.display());
     Ok(())
 }
@@ -154,7 +154,7 @@ pub fn interpolate(a: InterpolateArgs) -> Result<(), Box<dyn std::error::Error>>
         )
         .into());
     }
-    agon::data::save_grid(&images, a.steps, 2, &a.out)?;
+    crate::data::save_grid(&images, a.steps, 2, &a.out)?;
     say!(
         "wrote a {}x{} latent walk to {}",
         a.rows,

@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use agon::gan::trainer::{
+use crate::gan::trainer::{
     resume_run, run as train_loop, start_run, Progress, RunOutcome, StepStats, TrainConfig,
-    CHECKPOINT_FILE,
+    TrainError, CHECKPOINT_FILE,
 };
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -136,7 +136,8 @@ pub fn run(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         );
         t
     } else {
-        start_run(build_config(&a)?)?
+        let (_, described) = given_keys(&a)?;
+        start_run(build_config(&a)?).map_err(|e| name_the_source(e, &described))?
     };
     let cfg = trainer.config().clone();
     for note in trainer.notes() {
@@ -243,6 +244,18 @@ pub fn run(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
+}
+
+/// Configuration errors found while building the run (the models for the data, the task)
+/// name where the configuration came from, as those found while reading it do.
+fn name_the_source(e: TrainError, described: &str) -> TrainError {
+    match e {
+        TrainError::Config(mut c) if c.source == "configuration" => {
+            c.source = described.to_string();
+            TrainError::Config(c)
+        }
+        other => other,
+    }
 }
 
 /// The latest losses, as the bar's message.

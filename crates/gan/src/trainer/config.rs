@@ -273,6 +273,9 @@ impl Default for LogConfig {
 
 /// The largest `batch_size` accepted.
 pub const MAX_BATCH_SIZE: usize = 4096;
+/// The most discriminator updates per step (`optim.n_critic`): more would make one step
+/// run for hours.
+pub const MAX_N_CRITIC: u64 = 100;
 /// The most samples in a sample grid (`log.samples`).
 pub const MAX_GRID_SAMPLES: usize = 1024;
 /// The fewest generated samples an evaluation accepts (`log.eval_samples`, `agon eval
@@ -619,6 +622,13 @@ impl TrainConfig {
         }
         if self.optim.n_critic == 0 || self.loss.r1_every == 0 {
             return err("optim.n_critic and loss.r1_every must be at least 1".into());
+        }
+        if self.optim.n_critic > MAX_N_CRITIC {
+            return err(format!(
+                "optim.n_critic = {} must be at most {MAX_N_CRITIC} (WGAN-GP uses 5): every \
+                 step runs that many discriminator updates",
+                self.optim.n_critic
+            ));
         }
         if ![0, 1, 3].contains(&self.data.channels) {
             return err(format!(

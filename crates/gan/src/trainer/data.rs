@@ -90,8 +90,12 @@ fn load_path(
             path: path.to_path_buf(),
             source: std::io::Error::new(
                 std::io::ErrorKind::NotFound,
-                "no such dataset (expected fashion-mnist, mnist, ring8, grid25, cifar10, \
-                 or a path to IDX files, CIFAR-10 batches or a folder of PNG / JPEG images)",
+                format!(
+                    "data.name = {:?} is no such dataset (expected fashion-mnist, mnist, \
+                     ring8, grid25, cifar10, or a path to IDX files, CIFAR-10 batches or a \
+                     folder of PNG / JPEG images)",
+                    data.name
+                ),
             ),
         });
     }

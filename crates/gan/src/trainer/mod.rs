@@ -52,7 +52,8 @@ use rand::SeedableRng;
 pub use checkpoint::{export_network, load_generator, load_networks};
 pub use config::{
     ConfigError, DataConfig, LogConfig, LossConfig, ModelConfig, OptimConfig, TrainConfig,
-    MAX_BATCH_SIZE, MAX_EVAL_SAMPLES, MAX_GRID_SAMPLES, MIN_EVAL_SAMPLES, RESUME_MAY_CHANGE,
+    MAX_BATCH_SIZE, MAX_EVAL_SAMPLES, MAX_GRID_SAMPLES, MAX_N_CRITIC, MIN_EVAL_SAMPLES,
+    RESUME_MAY_CHANGE,
 };
 pub use config_kinds::{parse_choice, ConfigChoice, ModelKind, TaskKind};
 pub use data::{load_dataset, LoadedData};

@@ -104,7 +104,11 @@ pub fn build_models(
         }
         ModelKind::Mlp => {
             if wants_labels {
-                return Err(err("model.kind = \"mlp\" is unconditional".into()));
+                return Err(err(
+                    "model.kind = \"mlp\" is unconditional; model.conditional, \
+                     model.aux_classifier and task = \"conditional\" need dcgan"
+                        .into(),
+                ));
             }
             if m.spectral_norm {
                 return Err(err(
@@ -246,7 +250,13 @@ pub fn model_weight_count(
             let heads = features.checked_mul(1 + k)?;
             sum(&[Some(g), Some(d), Some(heads)])
         }
-        ModelKind::Dcgan28 => Some(0),
+        ModelKind::Dcgan28 => {
+            // The fixed layers of models/dcgan28.rs: G's linear stem and three 5x5
+            // transposed convolutions, D's two 5x5 convolutions and linear head.
+            let g = 100 * 7 * 7 * 256 + (256 * 128 + 128 * 64 + 64) * 25;
+            let d = (64 + 64 * 128) * 25 + 128 * 7 * 7;
+            Some(g + d)
+        }
         ModelKind::Mlp => match *image_shape {
             [dim] => {
                 let dim = dim as u128;
@@ -299,6 +309,7 @@ mod tests {
             (Dcgan, Transposed, 8, vec![3, 32, 32], true),
             (Dcgan, NearestConv, 4, vec![3, 64, 64], false),
             (Mlp, NearestConv, 8, vec![2], false),
+            (ModelKind::Dcgan28, NearestConv, 8, vec![1, 28, 28], false),
             (Mlp, NearestConv, 8, vec![1, 28, 28], false),
         ];
         for (kind, up, width, shape, conditional) in cases {
