@@ -406,6 +406,15 @@ fn checkpoint_commands(ckpt: &Path, out: &Path, rng: &mut StdRng) -> Vec<Vec<Str
             &s(&out.join("g.safetensors")),
         ]),
         argv(&[
+            "eval",
+            "--checkpoint",
+            &c,
+            "--n",
+            "16",
+            "--out",
+            &s(&out.join("scores.json")),
+        ]),
+        argv(&[
             "interpolate",
             "--checkpoint",
             &c,
