@@ -12,7 +12,10 @@
 //! relu / abs / leaky_relu, [`distinct`] for max / min / max-pooling, hand-picked values
 //! for `clamp` and `maximum`.
 
-use agon_autodiff::{batch_norm, layer_norm, BatchNormMode, Reduction, Rule, Tensor};
+use agon_autodiff::{
+    batch_norm, instance_norm, layer_norm, pixel_shuffle, reflection_pad2d, BatchNormMode,
+    Reduction, Rule, Tensor,
+};
 use agon_reference::gradcheck::{gradcheck, gradgradcheck, GradcheckError, GradcheckOptions, Wrt};
 use agon_tensor::{Conv2dParams, Indices, NdArray, Pool2dParams};
 use rand::rngs::StdRng;
@@ -669,6 +672,36 @@ fn layer_norm_() {
         |x| layer_norm(&x[0], &[2, 3], None, None, 1e-5),
         &[uni(&[2, 2, 3], -2.0, 2.0, 140)],
     );
+}
+
+#[test]
+fn instance_norm_() {
+    check(
+        |x| instance_norm(&x[0], Some(&x[1]), Some(&x[2]), 1e-5),
+        &[
+            uni(&[2, 2, 2, 3], -2.0, 2.0, 143),
+            uni(&[2], 0.5, 1.5, 144),
+            rnd(&[2], 145),
+        ],
+    );
+    check(
+        |x| instance_norm(&x[0], None, None, 1e-5),
+        &[uni(&[1, 3, 3, 2], -2.0, 2.0, 146)],
+    );
+}
+
+#[test]
+fn reflection_pad2d_() {
+    // Asymmetric, on both axes, with pads reaching the far edge (3 < 4, 2 < 3).
+    check(
+        |x| reflection_pad2d(&x[0], [3, 1, 2, 0]),
+        &[rnd(&[1, 2, 3, 4], 147)],
+    );
+}
+
+#[test]
+fn pixel_shuffle_() {
+    check(|x| pixel_shuffle(&x[0], 2), &[rnd(&[2, 8, 2, 3], 148)]);
 }
 
 #[test]

@@ -20,7 +20,9 @@
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 
-use agon_autodiff::{batch_norm, grad, BatchNormMode, Tensor};
+use agon_autodiff::{
+    batch_norm, grad, instance_norm, pixel_shuffle, reflection_pad2d, BatchNormMode, Tensor,
+};
 use agon_reference::fixtures::{self, Fixtures};
 use agon_tensor::{Conv2dParams, NdArray};
 
@@ -47,6 +49,7 @@ const PARAMS: [&str; 8] = [
 const WGAN_GP_OWNS: [&str; 2] = ["critic.", "wgan_gp."];
 const R1_OWNS: [&str; 1] = ["r1."];
 const BATCH_NORM_OWNS: [&str; 1] = ["batch_norm."];
+const IMAGE_OPS_OWNS: [&str; 3] = ["instance_norm.", "reflection_pad.", "pixel_shuffle."];
 
 /// The fixture file plus a record of which tensors were read and what failed.
 struct Checker {
@@ -271,7 +274,44 @@ fn training_batch_norm_and_running_update_match_pytorch() {
     c.finish(&BATCH_NORM_OWNS);
 }
 
-/// The three tests above own disjoint prefixes that together cover every tensor, so every
+/// The image-to-image operations: affine instance norm with its first and second
+/// derivatives, reflection padding and pixel shuffle with their gradients.
+#[test]
+fn instance_norm_reflection_pad_and_pixel_shuffle_match_pytorch() {
+    let c = Checker::new();
+    let x = Tensor::param(c.get("instance_norm.x"));
+    let w = Tensor::param(c.get("instance_norm.weight"));
+    let b = Tensor::param(c.get("instance_norm.bias"));
+    let g_out = Tensor::constant(c.get("instance_norm.grad_out"));
+    let y = instance_norm(&x, Some(&w), Some(&b), 1e-5);
+    c.check("instance_norm.out", y.data());
+    let grads = grad(&[&y.mul(&g_out).sum_all()], &[&x, &w, &b], None, true);
+    let [dx, dw, db] = [0, 1, 2].map(|i| grads[i].clone().expect("out depends on it"));
+    c.check("instance_norm.dx", dx.data());
+    c.check("instance_norm.dweight", dw.data());
+    c.check("instance_norm.dbias", db.data());
+    let gg = grad(&[&dx.square().sum_all()], &[&x, &w], None, false);
+    c.check("instance_norm.ggx", gg[0].as_ref().unwrap().data());
+    c.check("instance_norm.ggweight", gg[1].as_ref().unwrap().data());
+
+    for (case, f) in [
+        (
+            "reflection_pad",
+            (&|t: &Tensor| reflection_pad2d(t, [3, 1, 2, 1])) as &dyn Fn(&Tensor) -> Tensor,
+        ),
+        ("pixel_shuffle", &|t: &Tensor| pixel_shuffle(t, 2)),
+    ] {
+        let x = Tensor::param(c.get(&format!("{case}.x")));
+        let g_out = Tensor::constant(c.get(&format!("{case}.grad_out")));
+        let y = f(&x);
+        c.check(&format!("{case}.out"), y.data());
+        let dx = grad(&[&y.mul(&g_out).sum_all()], &[&x], None, false);
+        c.check(&format!("{case}.dx"), dx[0].as_ref().unwrap().data());
+    }
+    c.finish(&IMAGE_OPS_OWNS);
+}
+
+/// The four tests above own disjoint prefixes that together cover every tensor, so every
 /// fixture tensor is read by some test (each test asserts it read all of its own).
 #[test]
 fn fixture_file_is_fully_owned() {
@@ -280,6 +320,7 @@ fn fixture_file_is_fully_owned() {
         .iter()
         .chain(&R1_OWNS)
         .chain(&BATCH_NORM_OWNS)
+        .chain(&IMAGE_OPS_OWNS)
         .copied()
         .collect();
     let names: Vec<&str> = fx.names().collect();

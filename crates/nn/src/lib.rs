@@ -36,8 +36,8 @@ mod param;
 
 pub use layers::{
     BatchNorm, BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, Embedding, Flatten,
-    LayerNorm, LeakyReLU, Linear, ReLU, Reshape, Sequential, Sigmoid, SpectralNorm, Tanh, Upsample,
-    WeightedLayer,
+    InstanceNorm2d, LayerNorm, LeakyReLU, Linear, PixelShuffle, ReLU, ReflectionPad2d, Reshape,
+    Sequential, Sigmoid, SpectralNorm, Tanh, Upsample, WeightedLayer,
 };
 pub use module::Module;
 pub use param::{Buffer, BufferKind, Param};

@@ -4,6 +4,7 @@
 //! rule of its own for speed, and held to the composition it replaced by a test.
 
 mod batch_norm_train;
+mod image_ops;
 mod losses;
 mod norm;
 mod softmax;
@@ -11,6 +12,7 @@ mod softmax;
 mod test_util;
 mod upsample_conv;
 
+pub use image_ops::{instance_norm, pixel_shuffle, reflection_pad2d};
 pub use losses::Reduction;
 pub use norm::{batch_norm, layer_norm, BatchNormMode, BatchStats};
 pub use upsample_conv::upsample2x_conv3x3;
