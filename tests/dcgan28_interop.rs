@@ -23,6 +23,7 @@ use agon::nn::checkpoint::{load_module, save_module, Checkpoint};
 use agon::nn::Module;
 use agon::tensor::NdArray;
 use agon_gan::{Dcgan28Discriminator, Dcgan28Generator};
+use agon_reference::fixtures::assert_close_to_scale;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -42,33 +43,10 @@ fn load(module: &dyn Module, path: &Path) {
     load_module(module, path).unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));
 }
 
-/// `max |got - want| / max |want|`, checked against [`TOL`] with a message naming the worst
-/// element.
+/// `max |got - want| / max |want|` within [`TOL`].
 #[track_caller]
 fn assert_close(label: &str, got: &NdArray, want: &NdArray) {
-    assert_eq!(got.shape(), want.shape(), "{label}: shape");
-    let (g, w) = (got.to_vec(), want.to_vec());
-    let scale = w.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12);
-    let (worst, err) = g
-        .iter()
-        .zip(&w)
-        .map(|(a, b)| (a - b).abs())
-        .enumerate()
-        .fold((0, 0.0f32), |(i, m), (j, e)| {
-            if e > m || e.is_nan() {
-                (j, e)
-            } else {
-                (i, m)
-            }
-        });
-    let rel = err / scale;
-    println!("{label}: max rel err {rel:.2e}");
-    assert!(
-        rel <= TOL && g.iter().all(|v| v.is_finite()),
-        "{label}: max rel err {rel:e} at flat index {worst} (agon {} vs PyTorch {}, scale {scale})",
-        g[worst],
-        w[worst]
-    );
+    assert_close_to_scale(label, got, want, TOL);
 }
 
 /// The inputs and PyTorch outputs (counters converted to f32).

@@ -273,3 +273,37 @@ impl Fixtures {
             .collect()
     }
 }
+
+/// Asserts `max |got - want| / max |want| <= tol` (and every value finite), printing the
+/// ratio (visible with `--nocapture`) and naming the worst element on failure: the measure
+/// for comparing a whole network's output or gradient with PyTorch's, whose scale the
+/// largest magnitude sets.
+///
+/// # Panics
+/// On a shape mismatch or an error above `tol`.
+#[track_caller]
+pub fn assert_close_to_scale(label: &str, got: &NdArray, want: &NdArray, tol: f32) {
+    assert_eq!(got.shape(), want.shape(), "{label}: shape");
+    let (g, w) = (got.to_vec(), want.to_vec());
+    let scale = w.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12);
+    let (worst, err) = g
+        .iter()
+        .zip(&w)
+        .map(|(a, b)| (a - b).abs())
+        .enumerate()
+        .fold((0, 0.0f32), |(i, m), (j, e)| {
+            if e > m || e.is_nan() {
+                (j, e)
+            } else {
+                (i, m)
+            }
+        });
+    let rel = err / scale;
+    println!("{label}: max rel err {rel:.2e}");
+    assert!(
+        rel <= tol && g.iter().all(|v| v.is_finite()),
+        "{label}: max rel err {rel:e} at flat index {worst} (agon {} vs PyTorch {}, scale {scale})",
+        g[worst],
+        w[worst]
+    );
+}

@@ -7,9 +7,12 @@
 //! | [`Mlp`] | Linear, activation, ..., Linear (optional Tanh) | `[N, in]` -> `[N, out]` |
 //! | [`DcganGenerator`] ([`Dcgan`]) | Linear, BN1d, ReLU, Reshape, (ConvT, BN2d, ReLU)*, ConvT, Tanh | `[N, latent]` -> `[N, C, S, S]`, S = 28 or 16-256 (powers of two) |
 //! | [`DcganDiscriminator`] ([`Dcgan`]) | (Conv, LReLU)*, Flatten, Linear; heads `aux`, `embed` | `[N, C, S, S]` -> `[N/pack, 1]` |
+//! | [`UnetGenerator`] (pix2pix) | nested levels `model.model.*`: (LReLU, Conv, Norm, level, ReLU, ConvT, Norm) with skips | `[N, C, S, S]` -> `[N, C', S, S]`, S a multiple of 2^depth |
+//! | [`PatchDiscriminator`] (pix2pix) | Conv, LReLU, (Conv, Norm, LReLU)*, Conv s1, Norm, LReLU, Conv s1 | `[N, C, H, W]` -> `[N, 1, h, w]` patch logits |
 //!
-//! Every model implements [`Generator`](crate::Generator) or
-//! [`Discriminator`](crate::Discriminator) (the [`Mlp`] both).
+//! Every noise-to-image model implements [`Generator`](crate::Generator) or
+//! [`Discriminator`](crate::Discriminator) (the [`Mlp`] both); the image-to-image networks
+//! are plain modules until their tasks land.
 //!
 //! Layers are initialised as PyTorch initialises them by default (uniform on
 //! `±1/sqrt(fan_in)` for weights and biases; BatchNorm scale 1, shift 0; embeddings
@@ -18,9 +21,11 @@
 mod conditional;
 mod dcgan;
 mod dcgan28;
+mod image_to_image;
 mod mlp;
 
 pub use conditional::Conditioning;
 pub use dcgan::{Dcgan, DcganDiscriminator, DcganGenerator, Upsampling};
 pub use dcgan28::{Dcgan28Discriminator, Dcgan28Generator};
+pub use image_to_image::{ImageNorm, PatchDiscriminator, UnetGenerator};
 pub use mlp::{Activation, Mlp};
