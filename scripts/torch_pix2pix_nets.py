@@ -23,16 +23,25 @@ layout of its reference code, so the state_dict names are the reference's:
     patch  PatchGAN (NLayerDiscriminator), 2 input channels (condition + image), ndf 4,
            3 layers, BatchNorm: 32x32 -> 2x2 logits.
 
+    resnet CycleGAN's ResnetGenerator, 1 -> 1 channels, ngf 4, 2 residual blocks, instance
+           norm (affine off, so the convolutions carry biases), for 28x28 images: ReflPad(3),
+           Conv 7x7, 2 x (Conv 3x3 s2), blocks x + [ReflPad(1), Conv 3x3, IN, ReLU,
+           ReflPad(1), Conv 3x3, IN], 2 x (ConvT 3x3 s2 output_padding 1), ReflPad(3),
+           Conv 7x7, Tanh.
+
 Both in training mode (batch statistics), weights from PyTorch's default init under
 torch.manual_seed(0).
 
 Tensors
 -------
-    unet.<name>, patch.<name>   every state_dict entry (num_batches_tracked as I64, 0)
+    unet.<name>, patch.<name>, resnet.<name>
+                                every state_dict entry (num_batches_tracked as I64, 0)
     io.unet.x [2,1,32,32], io.unet.grad_out G, io.unet.out, io.unet.dx = d((out*G).sum())/dx,
     io.unet.grad.<param>        that gradient for every parameter
     io.patch.x [2,2,32,32], io.patch.grad_out, io.patch.out [2,1,2,2], io.patch.dx,
     io.patch.grad.<param>
+    io.resnet.x [2,1,28,28], io.resnet.grad_out, io.resnet.out, io.resnet.dx,
+    io.resnet.grad.<param>
 """
 
 import os
@@ -108,6 +117,42 @@ class Patch(nn.Module):
         return self.model(x)
 
 
+class ResBlock(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.conv_block = nn.Sequential(
+            nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=True), nn.InstanceNorm2d(dim),
+            nn.ReLU(True), nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=True),
+            nn.InstanceNorm2d(dim))
+
+    def forward(self, x):
+        return x + self.conv_block(x)
+
+
+class Resnet(nn.Module):
+    """CycleGAN's generator with instance norm (affine off: biases on the convolutions)."""
+
+    def __init__(self, c_in, c_out, ngf, n_blocks):
+        super().__init__()
+        layers = [nn.ReflectionPad2d(3), nn.Conv2d(c_in, ngf, 7, bias=True),
+                  nn.InstanceNorm2d(ngf), nn.ReLU(True)]
+        for i in range(2):
+            c = ngf * 2 ** i
+            layers += [nn.Conv2d(c, 2 * c, 3, stride=2, padding=1, bias=True),
+                       nn.InstanceNorm2d(2 * c), nn.ReLU(True)]
+        layers += [ResBlock(4 * ngf) for _ in range(n_blocks)]
+        for i in range(2):
+            c = ngf * 2 ** (2 - i)
+            layers += [nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1,
+                                          bias=True),
+                       nn.InstanceNorm2d(c // 2), nn.ReLU(True)]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, c_out, 7), nn.Tanh()]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.model(x)
+
+
 def run(net, name, x, g, tensors):
     state = {f"{name}.{k}": v.detach().clone() for k, v in net.state_dict().items()}
     x = x.clone().requires_grad_(True)
@@ -125,18 +170,22 @@ def main():
     torch.manual_seed(0)
     unet = Unet(1, 1, 4, 5)
     patch = Patch(2, 4, 3)
+    resnet = Resnet(1, 1, 4, 2)
     gen = torch.Generator().manual_seed(1)
     tensors = {}
     run(unet, "unet", torch.randn(2, 1, 32, 32, generator=gen),
         torch.randn(2, 1, 32, 32, generator=gen), tensors)
     run(patch, "patch", torch.randn(2, 2, 32, 32, generator=gen),
         torch.randn(2, 1, 2, 2, generator=gen), tensors)
+    run(resnet, "resnet", torch.randn(2, 1, 28, 28, generator=gen),
+        torch.randn(2, 1, 28, 28, generator=gen), tensors)
     # Running statistics after the one training-mode forward are checked too.
     tensors.update({f"after.unet.{k}": v.detach().clone()
                     for k, v in unet.state_dict().items() if "running" in k})
     meta = {"format": "agon-fixtures-1", "torch_version": torch.__version__,
             "unet": "in=1;out=1;ngf=4;depth=5;norm=batch;dropout=0",
-            "patch": "in=2;ndf=4;n_layers=3;norm=batch"}
+            "patch": "in=2;ndf=4;n_layers=3;norm=batch",
+            "resnet": "in=1;out=1;ngf=4;n_blocks=2;norm=instance"}
     # The state_dict entries are the pre-forward weights: running stats as initialised.
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     save_reproducible(OUT, tensors, meta)

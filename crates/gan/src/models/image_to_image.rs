@@ -1,12 +1,13 @@
-//! The networks of image-to-image translation (pix2pix, Isola et al. 2017): a U-Net
-//! generator and a PatchGAN discriminator, with the parameter names of the pix2pix/CycleGAN
-//! reference code's `UnetGenerator` and `NLayerDiscriminator`, so a state_dict moves either
-//! way (`tests/pix2pix_interop.rs` checks outputs and gradients against PyTorch).
+//! The networks of image-to-image translation (pix2pix, Isola et al. 2017; CycleGAN, Zhu et
+//! al. 2017): a U-Net generator, a residual (ResNet) generator and a PatchGAN
+//! discriminator, with the parameter names of the pix2pix/CycleGAN reference code's
+//! `UnetGenerator`, `ResnetGenerator` and `NLayerDiscriminator`, so a state_dict moves
+//! either way (`tests/pix2pix_interop.rs` checks outputs and gradients against PyTorch).
 
 use agon_autodiff::Tensor;
 use agon_nn::{
     BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, InstanceNorm2d, LeakyReLU, Module, ReLU,
-    Sequential, Tanh,
+    ReflectionPad2d, Sequential, Tanh,
 };
 use agon_tensor::Conv2dParams;
 use rand::Rng;
@@ -301,6 +302,164 @@ impl PatchDiscriminator {
 
 impl Module for PatchDiscriminator {
     fn forward(&self, x: &Tensor) -> Tensor {
+        self.model.forward(x)
+    }
+
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        vec![("model".to_string(), &self.model)]
+    }
+}
+
+/// A residual block (`ResnetBlock`): `x + conv_block(x)`, `conv_block` = `[ReflectionPad(1),
+/// Conv 3x3, Norm, ReLU, (Dropout 0.5), ReflectionPad(1), Conv 3x3, Norm]` at constant
+/// width. The building block of CycleGAN's and SRGAN's generators.
+pub struct ResidualBlock {
+    conv_block: Sequential,
+}
+
+impl ResidualBlock {
+    /// A block of `channels` features with `norm`; `dropout_seed` adds the dropout.
+    pub fn new(
+        channels: usize,
+        norm: ImageNorm,
+        dropout_seed: Option<u64>,
+        rng: &mut (impl Rng + ?Sized),
+    ) -> Self {
+        let bias = norm.conv_bias();
+        let conv = |rng: &mut _| Conv2d::new(channels, channels, 3, Conv2dParams::new(), bias, rng);
+        let mut b = Sequential::new()
+            .push(ReflectionPad2d::uniform(1))
+            .push(conv(&mut *rng))
+            .push(Boxed(norm.layer(channels)))
+            .push(ReLU);
+        if let Some(seed) = dropout_seed {
+            b = b.push(Dropout::new(0.5, seed));
+        }
+        let conv_block = b
+            .push(ReflectionPad2d::uniform(1))
+            .push(conv(&mut *rng))
+            .push(Boxed(norm.layer(channels)));
+        ResidualBlock { conv_block }
+    }
+}
+
+impl Module for ResidualBlock {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        x.add(&self.conv_block.forward(x))
+    }
+
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        vec![("conv_block".to_string(), &self.conv_block)]
+    }
+}
+
+/// CycleGAN's generator (`ResnetGenerator`, after Johnson et al. 2016): a 7x7 convolution
+/// on a reflection-padded input, two stride-2 3x3 convolutions down (features `ngf`, `2
+/// ngf`, `4 ngf`), `n_blocks` [`ResidualBlock`]s, two stride-2 transposed convolutions
+/// back up, and a 7x7 convolution to `out_channels` with Tanh. Fully convolutional: any
+/// image whose sides are multiples of 4. `n_blocks = 9` is the reference's `resnet_9blocks`
+/// (256x256), 6 its `resnet_6blocks` (128x128).
+///
+/// ```
+/// use agon_autodiff::Tensor;
+/// use agon_gan::models::{ImageNorm, ResnetGenerator};
+/// use agon_nn::Module;
+/// use agon_tensor::NdArray;
+/// use rand::SeedableRng;
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// let g = ResnetGenerator::new(1, 1, 4, 2, ImageNorm::Instance, None, &mut rng);
+/// assert_eq!(g.forward(&Tensor::constant(NdArray::zeros(&[1, 1, 28, 28]))).shape(), &[1, 1, 28, 28]);
+/// assert!(g.named_parameters().iter().any(|(n, _)| n == "model.10.conv_block.1.weight"));
+/// ```
+pub struct ResnetGenerator {
+    model: Sequential,
+}
+
+impl ResnetGenerator {
+    /// `in_channels` to `out_channels`, base width `ngf`, `n_blocks` residual blocks,
+    /// `norm`; `dropout_seed` turns on the blocks' dropout. PyTorch's default
+    /// initialisation from `rng`.
+    ///
+    /// # Panics
+    /// If a size is 0.
+    pub fn new(
+        in_channels: usize,
+        out_channels: usize,
+        ngf: usize,
+        n_blocks: usize,
+        norm: ImageNorm,
+        dropout_seed: Option<u64>,
+        rng: &mut (impl Rng + ?Sized),
+    ) -> Self {
+        assert!(
+            in_channels > 0 && out_channels > 0 && ngf > 0,
+            "ResnetGenerator: sizes must be non-zero"
+        );
+        let bias = norm.conv_bias();
+        let mut m = Sequential::new()
+            .push(ReflectionPad2d::uniform(3))
+            .push(Conv2d::new(
+                in_channels,
+                ngf,
+                7,
+                Conv2dParams::new(),
+                bias,
+                rng,
+            ))
+            .push(Boxed(norm.layer(ngf)))
+            .push(ReLU);
+        let strided = Conv2dParams::new().stride(2).padding(1);
+        for i in 0..2 {
+            let c = ngf << i;
+            m = m
+                .push(Conv2d::new(c, 2 * c, 3, strided, bias, rng))
+                .push(Boxed(norm.layer(2 * c)))
+                .push(ReLU);
+        }
+        for b in 0..n_blocks {
+            let seed = dropout_seed.map(|s| s.wrapping_add(b as u64));
+            m = m.push(ResidualBlock::new(4 * ngf, norm, seed, rng));
+        }
+        for i in 0..2 {
+            let c = ngf << (2 - i);
+            m = m
+                .push(ConvTranspose2d::new(
+                    c,
+                    c / 2,
+                    3,
+                    strided,
+                    [1, 1],
+                    bias,
+                    rng,
+                ))
+                .push(Boxed(norm.layer(c / 2)))
+                .push(ReLU);
+        }
+        let model = m
+            .push(ReflectionPad2d::uniform(3))
+            .push(Conv2d::new(
+                ngf,
+                out_channels,
+                7,
+                Conv2dParams::new(),
+                true,
+                rng,
+            ))
+            .push(Tanh);
+        ResnetGenerator { model }
+    }
+}
+
+impl Module for ResnetGenerator {
+    /// # Panics
+    /// If the image sides are not multiples of 4 (the two stride-2 steps must invert).
+    #[track_caller]
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let s = x.shape();
+        assert!(
+            s.len() == 4 && s[2].is_multiple_of(4) && s[3].is_multiple_of(4),
+            "ResnetGenerator needs [N, C, H, W] with H and W multiples of 4, got {s:?}"
+        );
         self.model.forward(x)
     }
 

@@ -8,6 +8,7 @@
 //! | [`DcganGenerator`] ([`Dcgan`]) | Linear, BN1d, ReLU, Reshape, (ConvT, BN2d, ReLU)*, ConvT, Tanh | `[N, latent]` -> `[N, C, S, S]`, S = 28 or 16-256 (powers of two) |
 //! | [`DcganDiscriminator`] ([`Dcgan`]) | (Conv, LReLU)*, Flatten, Linear; heads `aux`, `embed` | `[N, C, S, S]` -> `[N/pack, 1]` |
 //! | [`UnetGenerator`] (pix2pix) | nested levels `model.model.*`: (LReLU, Conv, Norm, level, ReLU, ConvT, Norm) with skips | `[N, C, S, S]` -> `[N, C', S, S]`, S a multiple of 2^depth |
+//! | [`ResnetGenerator`] (CycleGAN) | ReflPad, Conv7, Norm, ReLU, 2 x (Conv s2, Norm, ReLU), [`ResidualBlock`]*, 2 x (ConvT s2, Norm, ReLU), ReflPad, Conv7, Tanh | `[N, C, H, W]` -> `[N, C', H, W]`, H, W multiples of 4 |
 //! | [`PatchDiscriminator`] (pix2pix) | Conv, LReLU, (Conv, Norm, LReLU)*, Conv s1, Norm, LReLU, Conv s1 | `[N, C, H, W]` -> `[N, 1, h, w]` patch logits |
 //!
 //! Every noise-to-image model implements [`Generator`](crate::Generator) or
@@ -27,5 +28,7 @@ mod mlp;
 pub use conditional::Conditioning;
 pub use dcgan::{Dcgan, DcganDiscriminator, DcganGenerator, Upsampling};
 pub use dcgan28::{Dcgan28Discriminator, Dcgan28Generator};
-pub use image_to_image::{ImageNorm, PatchDiscriminator, UnetGenerator};
+pub use image_to_image::{
+    ImageNorm, PatchDiscriminator, ResidualBlock, ResnetGenerator, UnetGenerator,
+};
 pub use mlp::{Activation, Mlp};
