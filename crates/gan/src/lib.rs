@@ -53,6 +53,7 @@ pub mod loss;
 pub mod models;
 pub mod pack;
 pub mod penalty;
+pub mod replay;
 pub mod roles;
 pub mod tasks;
 pub mod trainer;
@@ -65,6 +66,7 @@ pub use models::{
 };
 pub use pack::pack;
 pub use penalty::{gradient_penalty, lazy_r1_weight, r1_penalty};
+pub use replay::ReplayBuffer;
 pub use roles::{Discriminator, Generator, Judgement};
 
 /// The crate README's example, compiled and run as a doc test so it cannot go stale.
