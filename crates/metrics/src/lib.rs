@@ -65,6 +65,7 @@ mod classifier;
 mod density_coverage;
 mod frechet;
 mod gram;
+mod image_quality;
 mod inception_score;
 mod kid;
 mod knn;
@@ -80,6 +81,7 @@ pub use classifier::{
 };
 pub use density_coverage::{density_coverage, DensityCoverage, DC_K};
 pub use frechet::{frechet_distance, frechet_distance_features, FeatureStats};
+pub use image_quality::{psnr, ssim};
 pub use inception_score::inception_score;
 pub use kid::{kid, kid_full, KID_SUBSETS, KID_SUBSET_SIZE};
 pub use modes::{count_modes, ModeReport, HIGH_QUALITY_STDS, PACGAN_SAMPLES};
