@@ -54,6 +54,7 @@ mod files;
 mod idx;
 mod idx_format;
 mod image_folder;
+mod image_pairs;
 mod jpeg;
 mod limits;
 mod locate;
@@ -82,6 +83,7 @@ pub use idx::{
 };
 pub use idx_format::{read_idx, write_idx, IdxArray};
 pub use image_folder::{image_folder, image_folder_with, FolderReport};
+pub use image_pairs::{downsample_area, hole_masks, sobel_edges, upsample_bicubic, HoleKind};
 pub use limits::{
     Limit, MAX_DATASET_BYTES, MAX_IDX_BYTES, MAX_IMAGE_FILE_BYTES, MAX_IMAGE_PIXELS, MAX_PNG_BYTES,
 };
