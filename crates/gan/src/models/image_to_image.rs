@@ -36,7 +36,8 @@ impl ImageNorm {
     }
 }
 
-/// A boxed module, so a `Sequential` can hold the norm `ImageNorm` picks.
+/// A boxed module, so a `Sequential` can hold the norm `ImageNorm` picks (a norm layer: no
+/// children, no random state, so forwarding these methods is all it needs).
 struct Boxed(Box<dyn Module>);
 
 impl Module for Boxed {
@@ -237,8 +238,8 @@ impl Module for UnetGenerator {
 }
 
 /// PatchGAN (pix2pix's `NLayerDiscriminator`): `n_layers` stride-2 4x4 convolutions
-/// (features `ndf`, `2 ndf`, ... up to `8 ndf`; norm and LeakyReLU(0.2) after all but the
-/// first's norm), a stride-1 4x4 convolution with norm and LeakyReLU, and a stride-1 4x4
+/// (features `ndf`, `2 ndf`, ... up to `8 ndf`; each followed by a norm, except the first,
+/// and LeakyReLU(0.2)), a stride-1 4x4 convolution with norm and LeakyReLU, and a stride-1 4x4
 /// convolution to one channel: a map of real/fake logits, each judging one patch (70x70
 /// pixels for `n_layers = 3` at full resolution). For conditional judging (pix2pix), feed
 /// the condition and the image concatenated on the channel axis.
