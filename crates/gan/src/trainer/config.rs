@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::config_kinds::{by_name, ModelKind, TaskKind};
+use super::config_kinds::{by_name, parse_choice, ConfigChoice, ModelKind, TaskKind};
 use crate::{GanLoss, Upsampling};
 
 /// Everything that defines a training run. One `seed` fixes every random choice.
@@ -329,6 +329,22 @@ fn lookup_mut<'a>(table: &'a mut toml::Table, key: &str) -> Option<&'a mut toml:
     Some(v)
 }
 
+/// `value` with a named choice written by its canonical name (`loss.kind = "ns"` as
+/// `"nonsaturating"`), so that `--resume` sees an alias of the saved choice as the same.
+fn canonical_choice(key: &str, value: &toml::Value) -> toml::Value {
+    fn name<T: ConfigChoice>(text: &str) -> Option<&'static str> {
+        parse_choice::<T>(text).ok().map(|c| c.name())
+    }
+    let canonical = value.as_str().and_then(|text| match key {
+        "model.kind" => name::<ModelKind>(text),
+        "model.upsample" => name::<Upsampling>(text),
+        "loss.kind" => name::<GanLoss>(text),
+        "task" => name::<TaskKind>(text),
+        _ => None,
+    });
+    canonical.map_or_else(|| value.clone(), |c| toml::Value::String(c.to_string()))
+}
+
 /// TOML values equal as configuration values: an integer given for a float key counts.
 fn same_value(a: &toml::Value, b: &toml::Value) -> bool {
     match (a, b) {
@@ -492,6 +508,9 @@ impl TrainConfig {
     /// let more: toml::Table = "steps = 9000\nseed = 0\n[log]\nevery = 10\n".parse().unwrap();
     /// saved.apply_on_resume(&more, "flags").unwrap();
     /// assert_eq!((saved.steps, saved.log.every), (9000, 10));
+    /// // An alias of the saved choice is the same choice.
+    /// let alias: toml::Table = "[loss]\nkind = \"ns\"\n".parse().unwrap();
+    /// saved.apply_on_resume(&alias, "flags").unwrap();
     /// let other: toml::Table = "[model]\nwidth = 64\n".parse().unwrap();
     /// let e = saved.apply_on_resume(&other, "flags").unwrap_err();
     /// assert!(e.message.contains("model.width"));
@@ -520,7 +539,7 @@ impl TrainConfig {
                 lookup_mut(&mut saved, &key).ok_or_else(|| err(format!("unknown key {key}")))?;
             if may_change {
                 *slot = value.clone();
-            } else if !same_value(slot, value) {
+            } else if !same_value(slot, &canonical_choice(&key, value)) {
                 return Err(err(format!(
                     "{key} = {value} contradicts the checkpoint's {key} = {slot}: a resumed \
                      run keeps its configuration (only {} may change); start a new run in \
