@@ -8,6 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::RING_TRAIN_ARGS;
+
 use agon::gan::trainer::{ModelKind, TrainConfig, TrainError, Trainer, CHECKPOINT_FILE};
 use agon::gan::GanLoss;
 use agon::nn::checkpoint::Checkpoint;
@@ -52,22 +56,9 @@ fn stderr(o: &Output) -> String {
 
 /// Trains `ring` in `out` through the CLI (the checkpoint other tests damage).
 fn trained_ring(out: &Path) -> PathBuf {
-    let o = run(&[
-        "train",
-        "--data",
-        "ring8",
-        "--model",
-        "mlp",
-        "--steps",
-        "4",
-        "--set",
-        "model.mlp_hidden=8",
-        "--set",
-        "batch_size=16",
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let mut args = RING_TRAIN_ARGS.to_vec();
+    args.extend(["--out", out.to_str().unwrap()]);
+    let o = run(&args);
     assert!(o.status.success(), "{}", stderr(&o));
     out.join(CHECKPOINT_FILE)
 }

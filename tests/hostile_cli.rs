@@ -22,6 +22,10 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::RING_TRAIN_ARGS;
+
 use agon::gan::trainer::CHECKPOINT_FILE;
 use agon::nn::checkpoint::Checkpoint;
 use agon_reference::counting::{peak_during, Counting};
@@ -198,22 +202,7 @@ fn fuzz(report: &Path) {
     let setup = [
         (
             "setup-ring",
-            argv(&[
-                "train",
-                "--data",
-                "ring8",
-                "--model",
-                "mlp",
-                "--steps",
-                "4",
-                "--set",
-                "model.mlp_hidden=8",
-                "--set",
-                "batch_size=16",
-                "--quiet",
-                "--out",
-                &s(&ring),
-            ]),
+            argv(&[&RING_TRAIN_ARGS[..], &["--out", &s(&ring)]].concat()),
         ),
         (
             "setup-image",
@@ -263,6 +252,14 @@ fn fuzz(report: &Path) {
 // ---------------------------------------------------------------------------------------
 // Checkpoints.
 
+/// One to eight random bit flips anywhere in `b` (the same draws for every file kind).
+fn flip_bits(b: &mut [u8], rng: &mut StdRng) {
+    for _ in 0..rng.random_range(1..9) {
+        let i = rng.random_range(0..b.len());
+        b[i] ^= 1 << rng.random_range(0..8);
+    }
+}
+
 /// A byte-wise mutation of `bytes`: truncation, bit flips (anywhere or in the header),
 /// a lying header length, digits in the header JSON rewritten, junk appended or inserted.
 fn damage(bytes: &[u8], rng: &mut StdRng) -> Vec<u8> {
@@ -270,12 +267,7 @@ fn damage(bytes: &[u8], rng: &mut StdRng) -> Vec<u8> {
     let header_end = (8 + u64::from_le_bytes(b[..8].try_into().unwrap()) as usize).min(b.len());
     match rng.random_range(0..7) {
         0 => b.truncate(rng.random_range(0..b.len())),
-        1 => {
-            for _ in 0..rng.random_range(1..9) {
-                let i = rng.random_range(0..b.len());
-                b[i] ^= 1 << rng.random_range(0..8);
-            }
-        }
+        1 => flip_bits(&mut b, rng),
         2 => {
             for _ in 0..rng.random_range(1..4) {
                 let i = rng.random_range(8..header_end);
@@ -599,7 +591,7 @@ fn dataset_cases(f: &mut Fuzz, root: &Path) {
     for k in 0..60u64 {
         let mut rng = StdRng::seed_from_u64(200 + k);
         let dir = work.join(format!("d{k}"));
-        let victim = if k % 2 == 0 {
+        if k % 2 == 0 {
             // IDX: one of the files damaged (the raw IDX variant replaces the gzip one).
             std::fs::create_dir_all(&dir).unwrap();
             let which = rng.random_range(0..3);
@@ -614,7 +606,6 @@ fn dataset_cases(f: &mut Fuzz, root: &Path) {
                 };
                 std::fs::write(dir.join(name), bytes).unwrap();
             }
-            dir.join(idx_files[which].0)
         } else {
             for class in ["a", "b"] {
                 std::fs::create_dir_all(dir.join(class)).unwrap();
@@ -622,12 +613,10 @@ fn dataset_cases(f: &mut Fuzz, root: &Path) {
                     std::fs::write(dir.join(class).join(format!("{i}.png")), png(i)).unwrap();
                 }
             }
-            let victim = dir.join("b").join("1.png");
-            std::fs::write(&victim, damage_plain(&png(1), &mut rng)).unwrap();
-            victim
-        };
+            std::fs::write(dir.join("b").join("1.png"), damage_plain(&png(1), &mut rng)).unwrap();
+        }
+        // The error names the dataset folder (or the damaged file inside it).
         let names = vec![s(&dir)];
-        let _ = victim;
         f.run(Case {
             name: format!("dataset-{k}-train"),
             args: argv(&[
@@ -673,12 +662,7 @@ fn damage_plain(bytes: &[u8], rng: &mut StdRng) -> Vec<u8> {
     let mut b = bytes.to_vec();
     match rng.random_range(0..4) {
         0 => b.truncate(rng.random_range(0..b.len())),
-        1 => {
-            for _ in 0..rng.random_range(1..9) {
-                let i = rng.random_range(0..b.len());
-                b[i] ^= 1 << rng.random_range(0..8);
-            }
-        }
+        1 => flip_bits(&mut b, rng),
         2 => {
             // Headers: the first 24 bytes hold IDX dimensions and PNG sizes.
             for _ in 0..rng.random_range(1..4) {

@@ -1,42 +1,15 @@
 //! agon-data end to end: readers (round trips and every error case), the shipped
 //! Fashion-MNIST, mixtures, the batcher, DiffAugment and PNG grids.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use agon_autodiff::{grad, Tensor};
 use agon_data::*;
+use agon_reference::files::{gzip, patch_ihdr, TempDir};
 use agon_reference::gradcheck::{gradcheck, GradcheckOptions};
 use agon_tensor::NdArray;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("agon-data-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    enc.write_all(bytes).unwrap();
-    enc.finish().unwrap()
-}
 
 /// An IDX header (unsigned bytes) for `dims`.
 fn idx_header(dims: &[u32]) -> Vec<u8> {
@@ -532,32 +505,13 @@ fn image_folder_without_classes_and_bad_files() {
     );
 }
 
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
 #[test]
 fn png_header_claiming_a_huge_frame_is_refused_before_allocating() {
     let dir = TempDir::new("png-huge");
     let path = dir.join("huge.png");
     write_png(&path, 1, 1, 1, false, |_, _, _| 0.5);
     let mut bytes = std::fs::read(&path).unwrap();
-    // IHDR: width and height at 16..24, CRC over type + data at 29..33.
-    bytes[16..20].copy_from_slice(&60_000u32.to_be_bytes());
-    bytes[20..24].copy_from_slice(&60_000u32.to_be_bytes());
-    let crc = crc32(&bytes[12..29]);
-    bytes[29..33].copy_from_slice(&crc.to_be_bytes());
+    patch_ihdr(&mut bytes, 60_000, 60_000);
     std::fs::write(&path, &bytes).unwrap();
     let err = load_png(&path).unwrap_err();
     assert!(

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::config_kinds::{by_name, parse_choice, ConfigChoice, ModelKind, TaskKind};
+use super::config_kinds::{by_name, ModelKind, TaskKind};
 use crate::{GanLoss, Upsampling};
 
 /// Everything that defines a training run. One `seed` fixes every random choice.
@@ -329,32 +329,6 @@ fn lookup_mut<'a>(table: &'a mut toml::Table, key: &str) -> Option<&'a mut toml:
     Some(v)
 }
 
-/// `value` with a named choice written by its canonical name (`loss.kind = "ns"` as
-/// `"nonsaturating"`), so that `--resume` sees an alias of the saved choice as the same.
-fn canonical_choice(key: &str, value: &toml::Value) -> toml::Value {
-    fn name<T: ConfigChoice>(text: &str) -> Option<&'static str> {
-        parse_choice::<T>(text).ok().map(|c| c.name())
-    }
-    let canonical = value.as_str().and_then(|text| match key {
-        "model.kind" => name::<ModelKind>(text),
-        "model.upsample" => name::<Upsampling>(text),
-        "loss.kind" => name::<GanLoss>(text),
-        "task" => name::<TaskKind>(text),
-        _ => None,
-    });
-    canonical.map_or_else(|| value.clone(), |c| toml::Value::String(c.to_string()))
-}
-
-/// TOML values equal as configuration values: an integer given for a float key counts.
-fn same_value(a: &toml::Value, b: &toml::Value) -> bool {
-    match (a, b) {
-        (toml::Value::Float(x), toml::Value::Integer(y))
-        | (toml::Value::Integer(y), toml::Value::Float(x)) => *x == *y as f64,
-        (toml::Value::Float(x), toml::Value::Float(y)) => (*x as f32) == (*y as f32),
-        _ => a == b,
-    }
-}
-
 /// A configuration that could not be read or makes no sense, with where and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigError {
@@ -528,7 +502,18 @@ impl TrainConfig {
             source: source.to_string(),
             message,
         };
-        let mut saved = toml::Table::try_from(&*self).expect("a TrainConfig always serialises");
+        let original = toml::Table::try_from(&*self).expect("a TrainConfig always serialises");
+        let mut saved = original.clone();
+        // A key repeats the saved value when setting it alone changes nothing once parsed:
+        // aliases (`ns`), an integer for a float, a decimal that rounds to the same f32.
+        let repeats_saved = |key: &str, value: &toml::Value| {
+            let mut probe = original.clone();
+            match lookup_mut(&mut probe, key) {
+                Some(slot) => *slot = value.clone(),
+                None => return false,
+            }
+            probe.try_into::<TrainConfig>().is_ok_and(|c| c == *self)
+        };
         let mut leaves = vec![];
         flatten("", overrides, &mut leaves);
         for (key, value) in leaves {
@@ -539,7 +524,7 @@ impl TrainConfig {
                 lookup_mut(&mut saved, &key).ok_or_else(|| err(format!("unknown key {key}")))?;
             if may_change {
                 *slot = value.clone();
-            } else if !same_value(slot, &canonical_choice(&key, value)) {
+            } else if !repeats_saved(&key, value) {
                 return Err(err(format!(
                     "{key} = {value} contradicts the checkpoint's {key} = {slot}: a resumed \
                      run keeps its configuration (only {} may change); start a new run in \

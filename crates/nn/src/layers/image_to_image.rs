@@ -73,14 +73,7 @@ impl Module for InstanceNorm2d {
     }
 
     fn params(&self) -> Vec<(String, Param)> {
-        let mut p = vec![];
-        if let Some(w) = &self.weight {
-            p.push(("weight".to_string(), w.clone()));
-        }
-        if let Some(b) = &self.bias {
-            p.push(("bias".to_string(), b.clone()));
-        }
-        p
+        super::norm::affine_params(self.weight.as_ref(), self.bias.as_ref())
     }
 }
 

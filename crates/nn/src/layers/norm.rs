@@ -78,6 +78,14 @@ impl BatchNorm {
     }
 }
 
+/// A norm's optional `weight` and `bias`, under PyTorch's names.
+pub(crate) fn affine_params(weight: Option<&Param>, bias: Option<&Param>) -> Vec<(String, Param)> {
+    [("weight", weight), ("bias", bias)]
+        .into_iter()
+        .filter_map(|(name, p)| p.map(|p| (name.to_string(), p.clone())))
+        .collect()
+}
+
 /// `(1 - m) * old + m * new`, PyTorch's running-average update.
 fn blend(old: &NdArray, new: &NdArray, m: f32) -> NdArray {
     old.mul_scalar(1.0 - m).add(&new.mul_scalar(m))
@@ -124,14 +132,7 @@ impl Module for BatchNorm {
     }
 
     fn params(&self) -> Vec<(String, Param)> {
-        let mut p = vec![];
-        if let Some(w) = &self.weight {
-            p.push(("weight".to_string(), w.clone()));
-        }
-        if let Some(b) = &self.bias {
-            p.push(("bias".to_string(), b.clone()));
-        }
-        p
+        affine_params(self.weight.as_ref(), self.bias.as_ref())
     }
 
     fn buffers(&self) -> Vec<(String, Buffer)> {
