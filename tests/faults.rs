@@ -171,7 +171,7 @@ fn wgan_weight_clipping_is_reachable_from_the_configuration() {
     cfg.optim.lr_d = 0.1;
     let mut t = Trainer::new(cfg).unwrap();
     t.train_step().unwrap();
-    for (name, p) in t.discriminator().named_parameters() {
+    for (name, p) in t.discriminator().unwrap().named_parameters() {
         let v = p.data().to_vec();
         assert!(v.iter().all(|x| x.abs() <= 0.01), "{name} escaped the clip");
     }
@@ -205,7 +205,7 @@ fn weights_that_diverge_while_losses_stay_finite_are_never_written() {
     let saved = t.save_checkpoint().unwrap();
     let before = std::fs::read(&saved).unwrap();
     // Poison one weight (what an overflowing optimiser does) and try to save.
-    let (name, p) = t.generator().named_parameters().remove(0);
+    let (name, p) = t.generator().unwrap().named_parameters().remove(0);
     let mut v = p.data().to_vec();
     v[0] = f32::INFINITY;
     p.set(NdArray::from_vec(v, p.data().shape()).unwrap());

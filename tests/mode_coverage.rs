@@ -40,7 +40,7 @@ fn modes_captured(seed: u64, pack: usize) -> usize {
     while !trainer.finished() {
         trainer.train_step().unwrap();
     }
-    let g = trainer.generator();
+    let g = trainer.generator().unwrap();
     let mut rng = StdRng::seed_from_u64(seed);
     let z = NdArray::rand_normal(&[PACGAN_SAMPLES, g.latent_dim()], 0.0, 1.0, &mut rng);
     let report = count_modes(&sample_from(g, &z, None), &Mixture::ring8());

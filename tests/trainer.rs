@@ -67,16 +67,16 @@ fn resuming_from_a_checkpoint_continues_bit_identically() {
 
     assert_eq!(all, resumed_stats, "losses differ after resuming");
     assert_eq!(
-        param_bits(straight.generator()),
-        param_bits(second.generator())
+        param_bits(straight.generator().unwrap()),
+        param_bits(second.generator().unwrap())
     );
     assert_eq!(
-        param_bits(straight.discriminator()),
-        param_bits(second.discriminator())
+        param_bits(straight.discriminator().unwrap()),
+        param_bits(second.discriminator().unwrap())
     );
     assert_eq!(
-        param_bits(straight.sampling_generator()),
-        param_bits(second.sampling_generator())
+        param_bits(straight.sampling_generator().unwrap()),
+        param_bits(second.sampling_generator().unwrap())
     );
     // Every network the task declares, by name (the EMA copy too), and every optimiser.
     let (a, b) = (straight.task().networks(), second.task().networks());
@@ -120,7 +120,10 @@ fn tasks_are_named_in_the_config_and_the_checkpoint() {
         ("conditional", "conditional")
     );
     assert_eq!(run_steps(&mut a, 2), run_steps(&mut b, 2));
-    assert_eq!(param_bits(a.generator()), param_bits(b.generator()));
+    assert_eq!(
+        param_bits(a.generator().unwrap()),
+        param_bits(b.generator().unwrap())
+    );
     let ckpt = b.save_checkpoint().unwrap();
     // The saved configuration rebuilds the conditional models on its own.
     let (g, _) = agon::gan::trainer::load_generator(&ckpt).unwrap();
@@ -136,11 +139,11 @@ fn tasks_are_named_in_the_config_and_the_checkpoint() {
 
     // Unknown or contradictory tasks are configuration errors naming the key.
     let mut bad = tiny(&dir.join("bad"));
-    let err = TrainConfig::from_toml_str("task = \"inpaint\"", "inline")
+    let err = TrainConfig::from_toml_str("task = \"cyclegan\"", "inline")
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("task = \"inpaint\"") && err.contains("unconditional"),
+        err.contains("task = \"cyclegan\"") && err.contains("unconditional"),
         "{err}"
     );
     bad.task = TaskKind::Unconditional;
@@ -227,6 +230,7 @@ fn spectral_norm_applies_to_dcgan28_and_is_refused_for_mlp() {
     let t = Trainer::new(cfg.clone()).unwrap();
     let names: Vec<String> = t
         .discriminator()
+        .unwrap()
         .named_parameters()
         .into_iter()
         .map(|(n, _)| n)
@@ -656,9 +660,9 @@ fn export_writes_a_network_with_the_pytorch_names_and_shapes_of_the_fixtures() {
         // And it loads strictly into a fresh model, with the trained values.
         load_module(module.as_ref(), &out).unwrap();
         let trained = if net == "g" {
-            t.generator().named_parameters()
+            t.generator().unwrap().named_parameters()
         } else {
-            t.discriminator().named_parameters()
+            t.discriminator().unwrap().named_parameters()
         };
         let fresh = module.named_parameters();
         assert_eq!(trained.len(), fresh.len());

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use crate::data::{DataRoot, Dataset, Split};
 use crate::gan::trainer::{
-    dataset_identity, load_dataset, load_generator, matching_classifier, mixture_of, sample_from,
-    DataConfig, TrainConfig, MAX_EVAL_SAMPLES, MIN_EVAL_SAMPLES,
+    dataset_identity, held_out_samples, load_dataset, load_task, matching_classifier, mixture_of,
+    sample_from, DataConfig, TrainConfig, MAX_EVAL_SAMPLES, MIN_EVAL_SAMPLES,
 };
 use crate::metrics::{
     accuracy, count_modes, density_coverage, inception_score, kid, precision_recall,
@@ -225,7 +225,7 @@ fn score(a: &EvalArgs, ckpt: &Path) -> Res<()> {
         )
         .into());
     }
-    let (g, mut cfg) = load_generator(ckpt)?;
+    let (task, mut cfg) = load_task(ckpt)?;
     if let Some(dir) = &a.data_dir {
         cfg.data.dir = dir.display().to_string();
     }
@@ -233,11 +233,15 @@ fn score(a: &EvalArgs, ckpt: &Path) -> Res<()> {
     let mut fields = Fields::new();
     put(&mut fields, "checkpoint", ckpt.display().to_string());
     put(&mut fields, "data", cfg.data.name.clone());
-    if let Some(mixture) = mixture_of(&cfg) {
+    if let Some(i2i) = task.image_to_image() {
+        put(&mut fields, "task", task.name());
+        translation_scores(a, i2i, &cfg, &mut fields)?;
+    } else if let Some(mixture) = mixture_of(&cfg) {
+        let g = task.sampling_generator().ok_or("no generator")?;
         // PacGAN's protocol: 2,500 samples.
         let n = crate::metrics::PACGAN_SAMPLES;
         let z = NdArray::rand_normal(&[n, g.latent_dim()], 0.0, 1.0, &mut rng);
-        let r = count_modes(&sample_from(g.as_ref(), &z, None), &mixture);
+        let r = count_modes(&sample_from(g, &z, None), &mixture);
         out!(
             "modes {}/{}, high quality {:.1}%, reverse KL {:.3}",
             r.modes_captured,
@@ -250,7 +254,8 @@ fn score(a: &EvalArgs, ckpt: &Path) -> Res<()> {
         put(&mut fields, "high_quality", r.high_quality_fraction);
         put(&mut fields, "reverse_kl", r.reverse_kl);
     } else {
-        image_scores(a, g.as_ref(), &cfg, &mut rng, &mut fields)?;
+        let g = task.sampling_generator().ok_or("no generator")?;
+        image_scores(a, g, &cfg, &mut rng, &mut fields)?;
     }
     let out = a
         .out
@@ -259,6 +264,86 @@ fn score(a: &EvalArgs, ckpt: &Path) -> Res<()> {
     let text = serde_json::to_string_pretty(&fields)? + "\n";
     crate::data::write_atomic(&out, text.as_bytes())?;
     say!("wrote {}", out.display());
+    Ok(())
+}
+
+/// An image-to-image model's scores (and its classical baseline's) on `--n` real images,
+/// held out from training when the run used `data.limit`.
+fn translation_scores(
+    a: &EvalArgs,
+    task: &dyn crate::gan::tasks::ImageToImage,
+    cfg: &TrainConfig,
+    fields: &mut Fields,
+) -> Res<()> {
+    let (real, held_out) = held_out_samples(&cfg.data, cfg.seed, a.n)?;
+    if real.len() < MIN_EVAL_SAMPLES {
+        return Err(format!(
+            "{}: {} images to score, fewer than the {MIN_EVAL_SAMPLES} the scores need",
+            cfg.data.name,
+            real.len()
+        )
+        .into());
+    }
+    let classifier = match matching_classifier(cfg, a.classifier.as_deref(), real.image_shape()) {
+        Ok((c, _)) => Some(c),
+        Err(e) => {
+            say!("note: no class accuracy or FID: {e}");
+            None
+        }
+    };
+    out!(
+        "{} {} images ({})",
+        real.len(),
+        if held_out { "held-out" } else { "training" },
+        if held_out {
+            "after the run's data.limit"
+        } else {
+            "the run used every image: these scores flatter it"
+        }
+    );
+    put(fields, "samples", real.len());
+    put(fields, "held_out", held_out);
+    let scores = crate::gan::tasks::score_translation(
+        task,
+        real.images(),
+        real.labels(),
+        classifier.as_ref(),
+        a.seed,
+    );
+    let mut settings = serde_json::Map::new();
+    for s in &scores {
+        let mut entry = serde_json::Map::new();
+        let rows = [("model", Some(&s.model)), ("baseline", s.baseline.as_ref())];
+        for (who, o) in rows {
+            let Some(o) = o else { continue };
+            let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map_or("-".to_string(), f);
+            out!(
+                "{:<14} {:<8} PSNR {:.2} dB  SSIM {:.4}  hole L1 {}  class accuracy {}  FID {}",
+                s.setting,
+                who,
+                o.psnr,
+                o.ssim,
+                opt(o.hole_l1, &|v| format!("{v:.4}")),
+                opt(o.class_accuracy, &|v| format!("{:.1}%", 100.0 * v)),
+                opt(o.fid, &|v| format!("{v:.3}"))
+            );
+            let mut m = serde_json::Map::new();
+            m.insert("psnr".into(), o.psnr.into());
+            m.insert("ssim".into(), o.ssim.into());
+            for (key, v) in [
+                ("hole_l1", o.hole_l1),
+                ("class_accuracy", o.class_accuracy),
+                ("fid", o.fid),
+            ] {
+                if let Some(v) = v {
+                    m.insert(key.into(), v.into());
+                }
+            }
+            entry.insert(who.into(), m.into());
+        }
+        settings.insert(s.setting.clone(), entry.into());
+    }
+    put(fields, "scores", serde_json::Value::Object(settings));
     Ok(())
 }
 

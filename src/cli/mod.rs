@@ -20,6 +20,7 @@ macro_rules! say {
     }};
 }
 
+mod apply;
 mod eval;
 mod inspect;
 mod overrides;
@@ -42,8 +43,12 @@ pub struct Cli {
 enum Command {
     /// Train a GAN; writes sample grids, a loss log and curve, and checkpoints to --out.
     Train(train::TrainArgs),
-    /// Write a grid of samples from a checkpoint.
+    /// Write a grid of samples from a checkpoint (image-to-image tasks: input | output |
+    /// real triplets of real images).
     Sample(sample::SampleArgs),
+    /// Run a trained image-to-image model (superres, inpaint, sketch2image) on your own
+    /// PNG or JPEG images.
+    Apply(apply::ApplyArgs),
     /// Write a latent-space walk: each row moves between two random points.
     Interpolate(sample::InterpolateArgs),
     /// Score a checkpoint (FID-style, KID, precision/recall, density/coverage, mode
@@ -60,7 +65,8 @@ enum Command {
         /// The training checkpoint.
         #[arg(long)]
         checkpoint: PathBuf,
-        /// Which network: g (generator), d (discriminator) or ema (the averaged generator).
+        /// Which network: g (generator), d (discriminator) or ema (the averaged generator);
+        /// `agon inspect` lists a checkpoint's networks.
         #[arg(long, default_value = "g")]
         net: String,
         /// The file to write.
@@ -113,6 +119,7 @@ pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
         Command::Train(a) => train::run(a),
         Command::Sample(a) => sample::run(a),
+        Command::Apply(a) => apply::run(a),
         Command::Interpolate(a) => sample::interpolate(a),
         Command::Eval(a) => eval::run(a),
         Command::Inspect { file } => inspect::run(&file),

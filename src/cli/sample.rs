@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use crate::gan::trainer::{load_generator, sample_from};
+use crate::gan::tasks::ImageToImage;
+use crate::gan::trainer::{held_out_samples, load_task, sample_from, TrainConfig};
 use crate::tensor::{Indices, NdArray};
 use clap::Args;
 use rand::rngs::StdRng;
@@ -26,9 +27,13 @@ pub struct SampleArgs {
     /// The PNG to write (for 2-D models: a CSV of points, at this path with extension .csv).
     #[arg(long, default_value = "samples.png")]
     out: PathBuf,
-    /// Seed for the noise.
+    /// Seed for the noise (image-to-image tasks: for the holes).
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Image-to-image tasks: the data directory the real images come from (default: the
+    /// run's data.dir, then $AGON_DATA_DIR, then the data/ of the checkout this runs in).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
 }
 
 /// Options of `agon interpolate`.
@@ -76,11 +81,17 @@ pub fn run(a: SampleArgs) -> Result<(), Box<dyn std::error::Error>> {
     if !(1..=MAX_SAMPLES).contains(&a.n) {
         return Err(format!("--n {} must be in 1..={MAX_SAMPLES}", a.n).into());
     }
-    let (g, _) = load_generator(&a.checkpoint)?;
+    let (task, cfg) = load_task(&a.checkpoint)?;
+    if let Some(i2i) = task.image_to_image() {
+        return sample_translation(&a, i2i, cfg);
+    }
+    let g = task
+        .sampling_generator()
+        .ok_or("this checkpoint's task has no noise generator")?;
     let labels = labels_for(g.num_classes(), a.class, a.n)?;
     let mut rng = StdRng::seed_from_u64(a.seed);
     let z = NdArray::rand_normal(&[a.n, g.latent_dim()], 0.0, 1.0, &mut rng);
-    let samples = sample_from(g.as_ref(), &z, labels.as_ref());
+    let samples = sample_from(g, &z, labels.as_ref());
     if samples.ndim() == 2 {
         // Points (the 2-D mixtures): one row per sample, comma-separated.
         let d = samples.shape()[1];
@@ -114,6 +125,38 @@ pub fn run(a: SampleArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// An image-to-image model's grid: (input, output, real image) triplets for `--n` real
+/// images (held out from training when the run used `data.limit`).
+fn sample_translation(
+    a: &SampleArgs,
+    task: &dyn ImageToImage,
+    mut cfg: TrainConfig,
+) -> Result<(), Box<dyn std::error::Error>> {
+    if a.class.is_some() {
+        return Err(format!(
+            "--class is for conditional generators, not task = \"{}\"",
+            cfg.task
+        )
+        .into());
+    }
+    if let Some(dir) = &a.data_dir {
+        cfg.data.dir = dir.display().to_string();
+    }
+    let (real, held_out) = held_out_samples(&cfg.data, cfg.seed, a.n)?;
+    let mut rng = StdRng::seed_from_u64(a.seed);
+    let input = task.prepare(real.images(), None, &mut rng);
+    let (grid, nrow) = crate::gan::tasks::triplet_grid(task, real.images(), &input);
+    crate::data::save_grid(&grid, nrow, 2, &a.out)?;
+    say!(
+        "wrote {} (input | output | real) triplets of {} {} images to {}",
+        real.len(),
+        if held_out { "held-out" } else { "training" },
+        cfg.data.name,
+        a.out.display()
+    );
+    Ok(())
+}
+
 pub fn interpolate(a: InterpolateArgs) -> Result<(), Box<dyn std::error::Error>> {
     if a.rows == 0 || a.steps < 2 || a.rows.saturating_mul(a.steps) > MAX_SAMPLES {
         return Err(format!(
@@ -123,7 +166,7 @@ pub fn interpolate(a: InterpolateArgs) -> Result<(), Box<dyn std::error::Error>>
         )
         .into());
     }
-    let (g, _) = load_generator(&a.checkpoint)?;
+    let (g, _) = crate::gan::trainer::load_generator(&a.checkpoint)?;
     let dim = g.latent_dim();
     let mut rng = StdRng::seed_from_u64(a.seed);
     let ends = NdArray::rand_normal(&[a.rows, 2, dim], 0.0, 1.0, &mut rng).to_vec();

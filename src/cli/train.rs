@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::gan::trainer::{
-    resume_run, run as train_loop, start_run, Progress, RunOutcome, StepStats, TrainConfig,
-    TrainError, CHECKPOINT_FILE,
+    resume_run, run as train_loop, start_run, Progress, RunOutcome, StepStats, TaskKind,
+    TrainConfig, TrainError, CHECKPOINT_FILE,
 };
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -21,7 +21,8 @@ pub struct TrainArgs {
     /// A TOML configuration (see README for the keys); defaults otherwise.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// The GAN task: unconditional (default) or conditional (class labels in G and D).
+    /// The GAN task: unconditional (default), conditional (class labels in G and D), or an
+    /// image-to-image task: superres, inpaint, sketch2image.
     #[arg(long)]
     task: Option<String>,
     /// Architecture: dcgan (default), dcgan28, mlp.
@@ -143,9 +144,13 @@ pub fn run(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     for note in trainer.notes() {
         say!("note: {note}");
     }
+    let networks = match cfg.task {
+        TaskKind::Superres => "an SRResNet G and a PatchGAN D".to_string(),
+        TaskKind::Inpaint | TaskKind::Sketch2image => "a U-Net G and a PatchGAN D".to_string(),
+        _ => cfg.model.kind.to_string(),
+    };
     say!(
-        "training {} ({} task) on {} for {} steps (batch {}, loss {}), writing to {}",
-        cfg.model.kind,
+        "training {networks} ({} task) on {} for {} steps (batch {}, loss {}), writing to {}",
         trainer.task().name(),
         cfg.data.name,
         cfg.steps,

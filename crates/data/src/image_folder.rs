@@ -187,6 +187,71 @@ pub fn image_folder_with(
     Ok((ds, report))
 }
 
+/// Reads one PNG or JPEG (by its extension) as a `[1, channels, H, W]` batch in `[-1, 1]`:
+/// at its own size when `size` is `None`, else centre-cropped and resized to `size`;
+/// channels converted as the module docs say. What `agon apply` reads a user's image with.
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("agon-load-image-doc-{}.png", std::process::id()));
+/// agon_data::save_png(&agon_tensor::NdArray::zeros(&[3, 5, 7]), &path).unwrap();
+/// assert_eq!(agon_data::load_image(&path, 1, None).unwrap().shape(), &[1, 1, 5, 7]);
+/// assert_eq!(agon_data::load_image(&path, 3, Some([4, 4])).unwrap().shape(), &[1, 3, 4, 4]);
+/// # std::fs::remove_file(&path).unwrap();
+/// ```
+///
+/// # Errors
+/// As [`image_folder`] for one file, and [`DataError::Invalid`] for channels other than 1
+/// or 3 or a size of 0.
+pub fn load_image(
+    path: &Path,
+    channels: usize,
+    size: Option<[usize; 2]>,
+) -> Result<NdArray, DataError> {
+    if !(channels == 1 || channels == 3) || size.is_some_and(|[h, w]| h == 0 || w == 0) {
+        return Err(DataError::invalid(
+            path,
+            format!(
+                "channels {channels} and size {size:?}: need 1 or 3 channels and a non-zero size"
+            ),
+        ));
+    }
+    if let Ok(meta) = std::fs::metadata(path) {
+        if !meta.is_file() {
+            return Err(DataError::NotAFile {
+                path: path.to_path_buf(),
+                kind: kind_of(meta.file_type()).to_string(),
+            });
+        }
+    }
+    let img = decode(path)?;
+    let size = size.unwrap_or([img.height, img.width]);
+    let mut pixels = Vec::with_capacity(channels * size[0] * size[1]);
+    resized(path, img, size, channels, &mut pixels)?;
+    NdArray::from_vec(pixels, &[1, channels, size[0], size[1]])
+        .map_err(|e| DataError::invalid(path, format!("internal error: {e}")))
+}
+
+/// The images `agon apply` reads from `path`: the file itself, or the PNG and JPEG files
+/// directly inside a folder, in name order.
+///
+/// # Errors
+/// An unreadable path, an image name that is not a regular file, or a folder without
+/// images.
+pub fn image_files(path: &Path) -> Result<Vec<PathBuf>, DataError> {
+    let meta = std::fs::metadata(path).map_err(|e| DataError::io(path, e))?;
+    if !meta.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let (_, files) = scan(path)?;
+    if files.is_empty() {
+        return Err(DataError::invalid(
+            path,
+            "no .png, .jpg or .jpeg files in this folder",
+        ));
+    }
+    Ok(files)
+}
+
 /// Decodes a PNG or a JPEG, by its extension.
 fn decode(path: &Path) -> Result<Decoded, DataError> {
     if has_extension(path, &["png"]) {

@@ -82,7 +82,7 @@ pub use idx::{
     SYSTEM_FASHION_MNIST_DIR,
 };
 pub use idx_format::{read_idx, write_idx, IdxArray};
-pub use image_folder::{image_folder, image_folder_with, FolderReport};
+pub use image_folder::{image_files, image_folder, image_folder_with, load_image, FolderReport};
 pub use image_pairs::{downsample_area, hole_masks, sobel_edges, upsample_bicubic, HoleKind};
 pub use limits::{
     Limit, MAX_DATASET_BYTES, MAX_IDX_BYTES, MAX_IMAGE_FILE_BYTES, MAX_IMAGE_PIXELS, MAX_PNG_BYTES,

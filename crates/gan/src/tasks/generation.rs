@@ -7,7 +7,7 @@
 //! when set), then one G update through the updated D, then the EMA copy.
 
 use agon_autodiff::{no_grad, Tensor};
-use agon_data::{Dataset, DiffAugment};
+use agon_data::DiffAugment;
 use agon_nn::optim::{clip_weights, Adam, AdamConfig, Optimizer};
 use agon_nn::Module;
 use agon_tensor::{Indices, NdArray};
@@ -44,8 +44,9 @@ fn mean(t: &Tensor) -> f32 {
 }
 
 impl Generation {
-    /// The task `name` for `config` on `data`: builds G, D (and the EMA copy) and their
-    /// optimisers, and draws the fixed noise of the sample grid.
+    /// The task `name` for `config` on data of sample shape `shape` with `classes` classes:
+    /// builds G, D (and the EMA copy) and their optimisers, and draws the fixed noise of the
+    /// sample grid.
     ///
     /// # Errors
     /// When the models cannot be built for the data, or the loss or augmentation is
@@ -53,10 +54,10 @@ impl Generation {
     pub fn new(
         name: &'static str,
         config: &TrainConfig,
-        data: &Dataset,
+        shape: &[usize],
+        classes: Option<usize>,
     ) -> Result<Self, TrainError> {
-        let (g, d, ema) =
-            build_models(config, data.image_shape(), data.num_classes(), config.seed)?;
+        let (g, d, ema) = build_models(config, shape, classes, config.seed)?;
         let loss: GanLoss = config.loss.kind;
         let augment: DiffAugment = config.data.augment.parse().map_err(|e| ConfigError {
             source: "configuration".into(),
@@ -128,21 +129,21 @@ impl Task for Generation {
         vec![("opt_g", &mut self.opt_g), ("opt_d", &mut self.opt_d)]
     }
 
-    fn generator(&self) -> &dyn Generator {
-        self.g.as_ref()
+    fn generator(&self) -> Option<&dyn Generator> {
+        Some(self.g.as_ref())
     }
 
-    fn sampling_generator(&self) -> &dyn Generator {
-        self.ema.as_deref().unwrap_or(self.g.as_ref())
+    fn sampling_generator(&self) -> Option<&dyn Generator> {
+        Some(self.ema.as_deref().unwrap_or(self.g.as_ref()))
     }
 
-    fn discriminator(&self) -> &dyn Discriminator {
-        self.d.as_ref()
+    fn discriminator(&self) -> Option<&dyn Discriminator> {
+        Some(self.d.as_ref())
     }
 
     fn sample_grid(&self) -> Option<(NdArray, usize)> {
         let images = crate::trainer::sample_from(
-            self.sampling_generator(),
+            self.ema.as_deref().unwrap_or(self.g.as_ref()),
             &self.fixed_z,
             self.fixed_labels.as_ref(),
         );

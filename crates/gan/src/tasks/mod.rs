@@ -9,14 +9,20 @@
 //! |---|---|---|---|
 //! | `unconditional` | `generation.rs` | `g`, `d`, `ema` (when `optim.ema_decay > 0`) | `opt_g`, `opt_d` |
 //! | `conditional` | `generation.rs` (labels in G and D) | as above | as above |
+//! | `superres`, `inpaint`, `sketch2image` | `translation/` (an image in, an image out; [`ImageToImage`]) | `g`, `d` | `opt_g`, `opt_d` |
 //!
 //! A new task is a file here plus a line in [`build_task`]. Checkpoints save every network
 //! under `<name>.` and every optimiser under `<name>.`, so a task with more networks needs no
 //! change to the checkpoint code; `agon inspect` lists them.
 
 mod generation;
+mod translation;
 
 pub use generation::Generation;
+pub use translation::{
+    score_translation, triplet_grid, weight_count, ImageToImage, OutputScores, Translation,
+    TranslationInput, TranslationScores,
+};
 
 use agon_data::{Batcher, Dataset};
 use agon_nn::optim::Optimizer;
@@ -55,12 +61,33 @@ pub trait Task {
     /// # Errors
     /// [`TrainError::NonFinite`] when a loss is NaN or infinite (the step is abandoned).
     fn train_step(&mut self, ctx: &mut StepContext<'_>) -> Result<StepStats, TrainError>;
-    /// The generator being trained (the first, for tasks with several).
-    fn generator(&self) -> &dyn Generator;
+    /// Readies a freshly built task for training on `data` (the run loop calls it once,
+    /// before the first step or after resuming): the fixed inputs of the sample grid, files
+    /// a loss term needs. Nothing by default.
+    ///
+    /// # Errors
+    /// A file the task needs that is missing (the feature classifier of a perceptual loss).
+    fn prepare_training(&mut self, config: &TrainConfig, data: &Dataset) -> Result<(), TrainError> {
+        let _ = (config, data);
+        Ok(())
+    }
+    /// The noise-to-sample generator being trained (generation tasks; `None` for the
+    /// image-to-image tasks).
+    fn generator(&self) -> Option<&dyn Generator> {
+        None
+    }
     /// The generator samples and scores come from (an EMA copy when kept).
-    fn sampling_generator(&self) -> &dyn Generator;
-    /// The discriminator (the first, for tasks with several).
-    fn discriminator(&self) -> &dyn Discriminator;
+    fn sampling_generator(&self) -> Option<&dyn Generator> {
+        None
+    }
+    /// The noise-task discriminator.
+    fn discriminator(&self) -> Option<&dyn Discriminator> {
+        None
+    }
+    /// The image-to-image side, for the tasks that turn an image into another.
+    fn image_to_image(&self) -> Option<&dyn ImageToImage> {
+        None
+    }
     /// The sample grid of the task's fixed inputs and its row length, or `None` when the
     /// samples are not images (2-D points).
     fn sample_grid(&self) -> Option<(NdArray, usize)>;
@@ -76,11 +103,16 @@ pub fn task_name(config: &TrainConfig) -> &'static str {
     }
 }
 
-/// Builds the task `config` names for `data`.
+/// Builds the task `config` names for data of sample shape `shape` with `classes` classes
+/// (what a checkpoint records as `agon.data.shape` and `agon.data.classes`).
 ///
 /// # Errors
 /// A task the configuration contradicts, or models that cannot be built for the data.
-pub fn build_task(config: &TrainConfig, data: &Dataset) -> Result<Box<dyn Task>, TrainError> {
+pub fn build_task(
+    config: &TrainConfig,
+    shape: &[usize],
+    classes: Option<usize>,
+) -> Result<Box<dyn Task>, TrainError> {
     let err = |message: String| {
         TrainError::Config(ConfigError {
             source: "configuration".into(),
@@ -95,7 +127,13 @@ pub fn build_task(config: &TrainConfig, data: &Dataset) -> Result<Box<dyn Task>,
         TaskKind::Conditional if !conditional => Err(err(
             "task = \"conditional\" needs model.conditional = true (TrainConfig::resolve_task sets it)".into(),
         )),
-        _ => Ok(Box::new(Generation::new(task_name(config), config, data)?)),
+        kind if kind.is_image_to_image() => Ok(Box::new(Translation::new(config, shape)?)),
+        _ => Ok(Box::new(Generation::new(
+            task_name(config),
+            config,
+            shape,
+            classes,
+        )?)),
     }
 }
 

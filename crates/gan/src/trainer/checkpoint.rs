@@ -11,11 +11,11 @@
 use std::path::{Path, PathBuf};
 
 use agon_nn::checkpoint::Checkpoint;
-use agon_nn::Module;
 
 use super::{
     build_models, model_weight_count, read_log, TrainConfig, TrainError, Trainer, CHECKPOINT_FILE,
 };
+use crate::tasks::{build_task, Task};
 use crate::Generator;
 use agon_data::BatcherState;
 
@@ -256,6 +256,16 @@ fn read_training_checkpoint(path: &Path) -> Result<(Checkpoint, TrainConfig), Tr
 pub fn load_networks(path: &Path) -> Result<(super::models::Models, TrainConfig), TrainError> {
     let (ckpt, mut config) = read_training_checkpoint(path)?;
     config.resolve_task();
+    if config.task.is_image_to_image() {
+        return Err(TrainError::BadCheckpoint {
+            path: path.to_path_buf(),
+            message: format!(
+                "this is a task = \"{}\" run: its generator takes images, not noise (use \
+                 agon apply, agon sample or agon eval with it)",
+                config.task
+            ),
+        });
+    }
     let (shape, classes) = data_shape(&ckpt, path)?;
     check_fits_file(&ckpt, &config, &shape, classes, path)?;
     let (g, d, ema) = build_models(&config, &shape, classes, config.seed)?;
@@ -269,6 +279,24 @@ pub fn load_networks(path: &Path) -> Result<(super::models::Models, TrainConfig)
         _ => None,
     };
     Ok(((g, d, ema), config))
+}
+
+/// The task of a training checkpoint, rebuilt from its configuration with every network's
+/// weights loaded (optimiser state is left as built: this is for using a trained model),
+/// and that configuration.
+///
+/// # Errors
+/// A missing, damaged or non-training checkpoint, or one without a network its task has.
+pub fn load_task(path: &Path) -> Result<(Box<dyn Task>, TrainConfig), TrainError> {
+    let (ckpt, mut config) = read_training_checkpoint(path)?;
+    config.resolve_task();
+    let (shape, classes) = data_shape(&ckpt, path)?;
+    check_fits_file(&ckpt, &config, &shape, classes, path)?;
+    let task = build_task(&config, &shape, classes)?;
+    for (name, module) in task.networks() {
+        ckpt.load_module_into(name, module)?;
+    }
+    Ok((task, config))
 }
 
 /// A trained generator read back from a checkpoint (its EMA weights when the run kept
@@ -292,25 +320,29 @@ pub fn load_generator(path: &Path) -> Result<(Box<dyn Generator>, TrainConfig), 
 /// An unreadable or non-training checkpoint, a `net` it does not hold (naming those it
 /// does), or a file that cannot be written.
 pub fn export_network(checkpoint: &Path, net: &str, out: &Path) -> Result<usize, TrainError> {
-    let ((g, d, ema), config) = load_networks(checkpoint)?;
-    let module: &dyn Module = match (net, &ema) {
-        ("g", _) => g.as_ref(),
-        ("d", _) => d.as_ref(),
-        ("ema", Some(e)) => e.as_ref(),
-        _ => {
-            let held = if ema.is_some() { "g, d, ema" } else { "g, d" };
-            return Err(TrainError::BadCheckpoint {
-                path: checkpoint.to_path_buf(),
-                message: format!("no network named {net:?} here (it holds {held})"),
-            });
-        }
+    let (task, config) = load_task(checkpoint)?;
+    let networks = task.networks();
+    let Some((_, module)) = networks.iter().find(|(name, _)| *name == net) else {
+        let held: Vec<&str> = networks.iter().map(|n| n.0).collect();
+        return Err(TrainError::BadCheckpoint {
+            path: checkpoint.to_path_buf(),
+            message: format!(
+                "no network named {net:?} here (it holds {})",
+                held.join(", ")
+            ),
+        });
+    };
+    let model = if config.task.is_image_to_image() {
+        format!("{} {net}", config.task)
+    } else {
+        config.model.kind.to_string()
     };
     let meta = std::collections::BTreeMap::from([
         ("agon.source".to_string(), checkpoint.display().to_string()),
         ("agon.network".to_string(), net.to_string()),
-        ("agon.model".to_string(), config.model.kind.to_string()),
+        ("agon.model".to_string(), model),
     ]);
-    agon_nn::checkpoint::save_module(module, out, &meta)?;
+    agon_nn::checkpoint::save_module(*module, out, &meta)?;
     Ok(module.named_parameters().len() + module.named_buffers().len())
 }
 

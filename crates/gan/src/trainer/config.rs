@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::config_kinds::{by_name, ModelKind, TaskKind};
+use super::config_kinds::{by_name, HoleChoice, ModelKind, TaskKind};
 use crate::{GanLoss, Upsampling};
 
 /// Everything that defines a training run. One `seed` fixes every random choice.
@@ -33,7 +33,8 @@ pub struct TrainConfig {
     pub out_dir: PathBuf,
     /// The GAN task (`agon_gan::tasks`): `unconditional` or `conditional` (labels in G
     /// and D; the same as `model.conditional = true`); `auto` (the default): `conditional`
-    /// when `model.conditional` is set, else `unconditional`.
+    /// when `model.conditional` is set, else `unconditional`. The image-to-image tasks
+    /// `superres`, `inpaint` and `sketch2image` are set up by [`translate`](Self::translate).
     #[serde(with = "by_name")]
     pub task: TaskKind,
     /// The dataset.
@@ -46,6 +47,40 @@ pub struct TrainConfig {
     pub optim: OptimConfig,
     /// Logging, samples and checkpoints.
     pub log: LogConfig,
+    /// The image-to-image tasks' settings.
+    pub translate: TranslateConfig,
+}
+
+/// The image-to-image tasks (`superres`, `inpaint`, `sketch2image`): what G is fed, its
+/// size, and the weights of the generator's loss terms,
+/// `adv_weight * adversarial + l1_weight * L1 + perceptual_weight * perceptual`.
+/// `model.width` is the base width of G and D; `loss.kind` the adversarial loss.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TranslateConfig {
+    /// `superres`: the downsampling factor, 2 (28 -> 14 -> 28) or 4 (28 -> 7 -> 28), or 8;
+    /// it must divide the image side.
+    pub scale: usize,
+    /// `inpaint`: the holes cut while training: `mixed` (rectangles and free-form strokes,
+    /// half and half), `rectangle`, `strokes` or `centre`.
+    #[serde(with = "by_name")]
+    pub holes: HoleChoice,
+    /// Weight of the adversarial term (0: the generator learns from reconstruction alone
+    /// and no discriminator is trained, the baseline that shows what the GAN adds).
+    pub adv_weight: f32,
+    /// Weight of the L1 distance to the real image (100 in pix2pix).
+    pub l1_weight: f32,
+    /// Weight of the feature ("perceptual") loss: squared distance between the dataset's
+    /// feature classifier's embeddings of output and real image (0 = off; needs the
+    /// classifier of `agon eval`).
+    pub perceptual_weight: f32,
+    /// `inpaint` and `sketch2image`: levels of the U-Net; images are reflection-padded to
+    /// a multiple of `2^unet_depth` (28 -> 32 at 4) and cropped back.
+    pub unet_depth: usize,
+    /// `superres`: residual blocks of the generator.
+    pub blocks: usize,
+    /// Stride-2 layers of the PatchGAN discriminator (2 judges 34x34-pixel patches).
+    pub d_layers: usize,
 }
 
 /// Which data to train on.
@@ -177,6 +212,22 @@ impl Default for TrainConfig {
             loss: LossConfig::default(),
             optim: OptimConfig::default(),
             log: LogConfig::default(),
+            translate: TranslateConfig::default(),
+        }
+    }
+}
+
+impl Default for TranslateConfig {
+    fn default() -> Self {
+        TranslateConfig {
+            scale: 4,
+            holes: HoleChoice::Mixed,
+            adv_weight: 1.0,
+            l1_weight: 100.0,
+            perceptual_weight: 0.0,
+            unet_depth: 4,
+            blocks: 4,
+            d_layers: 2,
         }
     }
 }
@@ -396,27 +447,35 @@ impl TrainConfig {
     /// The keys this configuration ignores, with why.
     fn unused_keys(&self) -> Vec<(&'static str, &'static str)> {
         let kind = self.model.kind;
-        let unused: [(&'static str, bool, &'static str); 6] = [
+        let image_to_image = self.task.is_image_to_image();
+        let task = self.task;
+        let generation_only = "the image-to-image tasks build their own networks (translate.*)";
+        let unused: [(&'static str, bool, &'static str); 17] = [
             (
                 "model.width",
-                kind != ModelKind::Dcgan,
+                kind != ModelKind::Dcgan && !image_to_image,
                 "only model.kind = \"dcgan\" has a width",
             ),
             (
                 "model.upsample",
-                kind != ModelKind::Dcgan,
+                kind != ModelKind::Dcgan || image_to_image,
                 "only model.kind = \"dcgan\" has an upsampling choice",
             ),
             (
                 "model.latent_dim",
-                kind == ModelKind::Dcgan28,
-                "dcgan28 is the fixed reference model (latent size 100)",
+                kind == ModelKind::Dcgan28 || image_to_image,
+                "dcgan28 (latent size 100) and the image-to-image tasks (no noise) fix it",
             ),
             (
                 "model.mlp_hidden",
-                kind != ModelKind::Mlp,
+                kind != ModelKind::Mlp || image_to_image,
                 "only model.kind = \"mlp\" has a hidden width",
             ),
+            ("model.kind", image_to_image, generation_only),
+            ("model.pack", image_to_image, generation_only),
+            ("model.conditional", image_to_image, generation_only),
+            ("model.aux_classifier", image_to_image, generation_only),
+            ("model.spectral_norm", image_to_image, generation_only),
             (
                 "loss.r1_every",
                 self.loss.r1_gamma == 0.0,
@@ -424,15 +483,56 @@ impl TrainConfig {
             ),
             (
                 "loss.aux_weight",
-                !self.model.aux_classifier,
+                !self.model.aux_classifier || image_to_image,
                 "there is no AC-GAN head (model.aux_classifier = false)",
             ),
+            (
+                "translate.scale",
+                task != TaskKind::Superres,
+                "only task = \"superres\" downsamples",
+            ),
+            (
+                "translate.holes",
+                task != TaskKind::Inpaint,
+                "only task = \"inpaint\" cuts holes",
+            ),
+            (
+                "translate.blocks",
+                task != TaskKind::Superres,
+                "only task = \"superres\" has residual blocks",
+            ),
+            (
+                "translate.unet_depth",
+                !matches!(task, TaskKind::Inpaint | TaskKind::Sketch2image),
+                "only task = \"inpaint\" and \"sketch2image\" use a U-Net",
+            ),
+            (
+                "translate.adv_weight",
+                !image_to_image,
+                "only the image-to-image tasks (task = \"superres\", \"inpaint\", \"sketch2image\") read [translate]",
+            ),
+            (
+                "translate.l1_weight",
+                !image_to_image,
+                "only the image-to-image tasks read [translate]",
+            ),
         ];
-        unused
+        let mut keys: Vec<_> = unused
             .into_iter()
             .filter(|u| u.1)
             .map(|(key, _, why)| (key, why))
-            .collect()
+            .collect();
+        if !image_to_image {
+            keys.push((
+                "translate.perceptual_weight",
+                "only the image-to-image tasks read [translate]",
+            ));
+            keys.push((
+                "translate.d_layers",
+                "only the image-to-image tasks read [translate]",
+            ));
+        }
+        keys
     }
 
     /// Reads a TOML file.
@@ -467,6 +567,7 @@ impl TrainConfig {
                 t.remove(k);
             }
         }
+        table.retain(|_, v| v.as_table().is_none_or(|t| !t.is_empty()));
         toml::to_string(&table).expect("a TOML table always serialises")
     }
 
@@ -655,6 +756,90 @@ impl TrainConfig {
             return err(
                 "log.every, log.sample_every and log.checkpoint_every must be at least 1".into(),
             );
+        }
+        if self.task.is_image_to_image() {
+            self.validate_image_to_image(source)?;
+        }
+        Ok(())
+    }
+
+    /// The checks of an image-to-image task's configuration.
+    fn validate_image_to_image(&self, source: &str) -> Result<(), ConfigError> {
+        let err = |message: String| {
+            Err(ConfigError {
+                source: source.to_string(),
+                message,
+            })
+        };
+        let t = &self.translate;
+        let task = self.task;
+        for (key, v) in [
+            ("translate.adv_weight", t.adv_weight),
+            ("translate.l1_weight", t.l1_weight),
+            ("translate.perceptual_weight", t.perceptual_weight),
+        ] {
+            if !(v.is_finite() && (0.0..=1e6).contains(&v)) {
+                return err(format!(
+                    "{key} = {v} must be a number in [0, 1e6] (0 turns the term off)"
+                ));
+            }
+        }
+        if t.adv_weight == 0.0 && t.l1_weight == 0.0 && t.perceptual_weight == 0.0 {
+            return err(
+                "translate.adv_weight, l1_weight and perceptual_weight are all 0: the \
+                 generator would learn nothing"
+                    .into(),
+            );
+        }
+        if ![2, 4, 8].contains(&t.scale) {
+            return err(format!("translate.scale = {} must be 2, 4 or 8", t.scale));
+        }
+        if !(2..=8).contains(&t.unet_depth) {
+            return err(format!(
+                "translate.unet_depth = {} must be in 2..=8",
+                t.unet_depth
+            ));
+        }
+        if t.blocks > 32 {
+            return err(format!(
+                "translate.blocks = {} must be at most 32",
+                t.blocks
+            ));
+        }
+        if !(1..=5).contains(&t.d_layers) {
+            return err(format!(
+                "translate.d_layers = {} must be in 1..=5",
+                t.d_layers
+            ));
+        }
+        if self.model.width > 512 {
+            return err(format!(
+                "model.width = {} must be at most 512 for task = \"{task}\"",
+                self.model.width
+            ));
+        }
+        // What the generation tasks offer and these do not (yet): refused, not ignored.
+        let unsupported = [
+            ("model.conditional", self.model.conditional),
+            ("model.aux_classifier", self.model.aux_classifier),
+            ("model.spectral_norm", self.model.spectral_norm),
+            ("model.pack (other than 1)", self.model.pack != 1),
+            ("loss.gp_weight", self.loss.gp_weight != 0.0),
+            ("loss.r1_gamma", self.loss.r1_gamma != 0.0),
+            ("optim.ema_decay", self.optim.ema_decay != 0.0),
+            ("data.augment", !self.data.augment.is_empty()),
+            ("log.eval_every", self.log.eval_every != 0),
+        ];
+        if let Some((key, _)) = unsupported.iter().find(|u| u.1) {
+            return err(format!(
+                "{key} is not available for task = \"{task}\" (generation tasks only); \
+                 remove it{}",
+                if key.starts_with("log.eval") {
+                    " and score the run with `agon eval --checkpoint`"
+                } else {
+                    ""
+                }
+            ));
         }
         Ok(())
     }

@@ -93,6 +93,24 @@ pub enum TaskKind {
     Unconditional,
     /// Noise and a class label in; D judges (sample, label).
     Conditional,
+    /// Super-resolution: the image downsampled `translate.scale` times in, the full image
+    /// out (SRGAN-style residual generator with sub-pixel upsampling).
+    Superres,
+    /// Inpainting: the image with holes and the hole mask in, the filled image out (U-Net).
+    Inpaint,
+    /// Sketch to image: the image's Sobel edge map in, the image out (pix2pix U-Net).
+    Sketch2image,
+}
+
+impl TaskKind {
+    /// True for the tasks that turn one image into another (`superres`, `inpaint`,
+    /// `sketch2image`); false for the generation tasks (noise in).
+    pub fn is_image_to_image(self) -> bool {
+        matches!(
+            self,
+            TaskKind::Superres | TaskKind::Inpaint | TaskKind::Sketch2image
+        )
+    }
 }
 
 impl ConfigChoice for TaskKind {
@@ -101,16 +119,56 @@ impl ConfigChoice for TaskKind {
         TaskKind::Auto,
         TaskKind::Unconditional,
         TaskKind::Conditional,
+        TaskKind::Superres,
+        TaskKind::Inpaint,
+        TaskKind::Sketch2image,
     ];
     fn name(&self) -> &'static str {
         match self {
             TaskKind::Auto => "auto",
             TaskKind::Unconditional => "unconditional",
             TaskKind::Conditional => "conditional",
+            TaskKind::Superres => "superres",
+            TaskKind::Inpaint => "inpaint",
+            TaskKind::Sketch2image => "sketch2image",
         }
     }
     fn parse_alias(text: &str) -> Option<Self> {
         text.is_empty().then_some(TaskKind::Auto)
+    }
+}
+
+/// The holes `inpaint` trains on (`translate.holes`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HoleChoice {
+    /// Each image a random rectangle or free-form strokes, half and half (the default).
+    Mixed,
+    /// Random rectangles only.
+    Rectangle,
+    /// Free-form strokes only.
+    Strokes,
+    /// The fixed centre square (the evaluation mask) only.
+    Centre,
+}
+
+impl ConfigChoice for HoleChoice {
+    const KEY: &'static str = "translate.holes";
+    const ALL: &'static [Self] = &[
+        HoleChoice::Mixed,
+        HoleChoice::Rectangle,
+        HoleChoice::Strokes,
+        HoleChoice::Centre,
+    ];
+    fn name(&self) -> &'static str {
+        match self {
+            HoleChoice::Mixed => "mixed",
+            HoleChoice::Rectangle => "rectangle",
+            HoleChoice::Strokes => "strokes",
+            HoleChoice::Centre => "centre",
+        }
+    }
+    fn parse_alias(text: &str) -> Option<Self> {
+        (text == "center").then_some(HoleChoice::Centre)
     }
 }
 
@@ -153,7 +211,7 @@ macro_rules! display_and_from_str {
     )*};
 }
 
-display_and_from_str!(ModelKind, TaskKind);
+display_and_from_str!(ModelKind, TaskKind, HoleChoice);
 
 impl fmt::Display for Upsampling {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -178,6 +236,7 @@ mod tests {
     fn every_choice_parses_back_from_its_name_and_errors_list_them_all() {
         round_trips::<ModelKind>();
         round_trips::<TaskKind>();
+        round_trips::<HoleChoice>();
         round_trips::<Upsampling>();
         round_trips::<GanLoss>();
     }

@@ -54,6 +54,31 @@ pub fn load_dataset(data: &DataConfig, seed: u64) -> Result<LoadedData, DataErro
     Ok(LoadedData { dataset: ds, notes })
 }
 
+/// Up to `n` images to score or show a trained model on, and whether they are held out:
+/// the samples after the first `data.limit` (which training used) when there are any, else
+/// the first `n` training samples themselves (`false`).
+///
+/// # Errors
+/// As [`load_dataset`].
+pub fn held_out_samples(
+    data: &DataConfig,
+    seed: u64,
+    n: usize,
+) -> Result<(Dataset, bool), DataError> {
+    let all = DataConfig {
+        limit: 0,
+        ..data.clone()
+    };
+    let ds = load_dataset(&all, seed)?.dataset;
+    let start = if data.limit > 0 && data.limit < ds.len() {
+        data.limit
+    } else {
+        0
+    };
+    let picked: Vec<usize> = (start..ds.len()).take(n).collect();
+    Ok((ds.subset(&picked), start > 0))
+}
+
 /// A configured size or channel count must match a dataset that was not resized to it.
 fn check_shape(ds: &Dataset, data: &DataConfig) -> Result<(), DataError> {
     let shape = ds.image_shape();

@@ -49,14 +49,14 @@ use agon_tensor::{Indices, NdArray};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-pub use checkpoint::{export_network, load_generator, load_networks};
+pub use checkpoint::{export_network, load_generator, load_networks, load_task};
 pub use config::{
     ConfigError, DataConfig, LogConfig, LossConfig, ModelConfig, OptimConfig, TrainConfig,
-    MAX_BATCH_SIZE, MAX_EVAL_SAMPLES, MAX_GRID_SAMPLES, MAX_N_CRITIC, MIN_EVAL_SAMPLES,
-    RESUME_MAY_CHANGE,
+    TranslateConfig, MAX_BATCH_SIZE, MAX_EVAL_SAMPLES, MAX_GRID_SAMPLES, MAX_N_CRITIC,
+    MIN_EVAL_SAMPLES, RESUME_MAY_CHANGE,
 };
-pub use config_kinds::{parse_choice, ConfigChoice, ModelKind, TaskKind};
-pub use data::{load_dataset, LoadedData};
+pub use config_kinds::{parse_choice, ConfigChoice, HoleChoice, ModelKind, TaskKind};
+pub use data::{held_out_samples, load_dataset, LoadedData};
 use logs::read_log;
 pub use models::{build_models, model_weight_count, Models, MAX_MODEL_WEIGHTS};
 pub use periodic_eval::{dataset_identity, matching_classifier, mixture_of, PeriodicEval};
@@ -240,7 +240,8 @@ impl Trainer {
                 ),
             }));
         }
-        let task = build_task(&config, &ds)?;
+        let mut task = build_task(&config, ds.image_shape(), ds.num_classes())?;
+        task.prepare_training(&config, &ds)?;
         let batcher = Batcher::new(ds, config.batch_size, mix(config.seed, 1)).drop_last(true);
         Ok(Trainer {
             config,
@@ -272,18 +273,18 @@ impl Trainer {
         self.task.as_ref()
     }
 
-    /// The generator being trained (the task's first).
-    pub fn generator(&self) -> &dyn Generator {
+    /// The noise-to-sample generator being trained (`None` for image-to-image tasks).
+    pub fn generator(&self) -> Option<&dyn Generator> {
         self.task.generator()
     }
 
     /// The generator used for samples: the EMA copy when enabled.
-    pub fn sampling_generator(&self) -> &dyn Generator {
+    pub fn sampling_generator(&self) -> Option<&dyn Generator> {
         self.task.sampling_generator()
     }
 
-    /// The discriminator (the task's first).
-    pub fn discriminator(&self) -> &dyn Discriminator {
+    /// The noise-task discriminator (`None` for image-to-image tasks).
+    pub fn discriminator(&self) -> Option<&dyn Discriminator> {
         self.task.discriminator()
     }
 
@@ -387,10 +388,10 @@ impl Trainer {
         Ok(())
     }
 
-    /// `n` samples from the sampling generator (EMA when enabled) in eval mode, with class
-    /// `class` for conditional models (cycling through classes when `None`).
-    pub fn sample(&self, z: &NdArray, labels: Option<&Indices>) -> NdArray {
-        sample_from(self.sampling_generator(), z, labels)
+    /// Samples of noise `z` (and `labels` for conditional models) from the sampling
+    /// generator (EMA when enabled) in eval mode; `None` for image-to-image tasks.
+    pub fn sample(&self, z: &NdArray, labels: Option<&Indices>) -> Option<NdArray> {
+        Some(sample_from(self.sampling_generator()?, z, labels))
     }
 
     /// Writes the grid of the fixed latent batch to `samples/step_NNNNNN.png` and

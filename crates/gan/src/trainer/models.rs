@@ -194,6 +194,12 @@ pub fn model_weight_count(
     image_shape: &[usize],
     classes: Option<usize>,
 ) -> Option<u128> {
+    if cfg.task.is_image_to_image() {
+        return match *image_shape {
+            [c, _, _] => crate::tasks::weight_count(cfg, c),
+            _ => Some(0),
+        };
+    }
     let m = &cfg.model;
     let (latent, width, hidden, pack) = (
         m.latent_dim as u128,

@@ -200,7 +200,15 @@ pub fn run(
             .as_ref()
             .filter(|_| step.is_multiple_of(log.eval_every))
         {
-            let row = ev.run(trainer.sampling_generator(), &cfg, step)?;
+            let g = trainer
+                .sampling_generator()
+                .ok_or_else(|| TrainError::Evaluation {
+                    message: format!(
+                        "log.eval_every scores generation tasks; score a task = \"{}\" run with agon eval --checkpoint",
+                        cfg.task
+                    ),
+                })?;
+            let row = ev.run(g, &cfg, step)?;
             progress(Progress::Eval { step, row: &row });
         }
         progress(Progress::Step {

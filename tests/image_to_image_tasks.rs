@@ -1,0 +1,300 @@
+//! The image-to-image tasks end to end on tiny settings: each trains, checkpoints, resumes
+//! bit-identically, and `agon apply` runs it on a PNG and a JPEG the test writes; `agon
+//! sample` and `agon eval` work on its checkpoint. Plus the properties each task promises
+//! (inpainting keeps the known pixels, super-resolution starts at bicubic).
+
+use std::path::Path;
+
+use agon::cli::run_args;
+use agon::data::{downsample_area, load_image, upsample_bicubic, HoleKind};
+use agon::gan::tasks::{score_translation, ImageToImage};
+use agon::gan::trainer::{load_task, TaskKind, TrainConfig, Trainer};
+use agon::tensor::NdArray;
+use agon_reference::files::{jpeg_bytes, TempDir};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+const TASKS: [TaskKind; 3] = [
+    TaskKind::Superres,
+    TaskKind::Inpaint,
+    TaskKind::Sketch2image,
+];
+
+/// A few-step run of `task` on 64 Fashion-MNIST images with networks of width 4.
+fn tiny(task: TaskKind, out: &Path) -> TrainConfig {
+    let mut c = TrainConfig {
+        task,
+        steps: 4,
+        batch_size: 8,
+        out_dir: out.to_path_buf(),
+        ..TrainConfig::default()
+    };
+    c.data.limit = 64;
+    c.model.width = 4;
+    c.translate.blocks = 1;
+    c.translate.unet_depth = 2;
+    c.translate.d_layers = 1;
+    c.log.samples = 4;
+    c.log.every = 1;
+    c.log.sample_every = 2;
+    c.log.checkpoint_every = 2;
+    c.log.progress = false;
+    c
+}
+
+/// Every network's and optimiser's state as bits.
+fn state_bits(t: &Trainer) -> Vec<(String, Vec<u32>)> {
+    let task = t.task();
+    let mut out = vec![];
+    for (net, m) in task.networks() {
+        for (name, a) in m.state_dict() {
+            out.push((
+                format!("{net}.{name}"),
+                a.to_vec().iter().map(|v| v.to_bits()).collect(),
+            ));
+        }
+    }
+    for (opt, o) in task.optimizers() {
+        for (name, a) in o.state_dict() {
+            out.push((
+                format!("{opt}.{name}"),
+                a.to_vec().iter().map(|v| v.to_bits()).collect(),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn each_task_trains_and_resumes_bit_identically() {
+    let dir = TempDir::new("i2i-resume");
+    for task in TASKS {
+        let straight_dir = dir.join(&format!("{task}-straight"));
+        let mut straight = Trainer::new(tiny(task, &straight_dir)).unwrap();
+        assert_eq!(straight.task().name(), task.to_string());
+        let stats: Vec<_> = (0..4).map(|_| straight.train_step().unwrap()).collect();
+        assert!(
+            stats.iter().all(|s| s.g_loss.is_finite() && s.d_loss > 0.0),
+            "{task}: {stats:?}"
+        );
+
+        let split_dir = dir.join(&format!("{task}-split"));
+        let mut first = Trainer::new(tiny(task, &split_dir)).unwrap();
+        for _ in 0..2 {
+            first.train_step().unwrap();
+        }
+        first.save_checkpoint().unwrap();
+        drop(first);
+        let mut resumed = Trainer::resume(&split_dir, None).unwrap();
+        assert_eq!(resumed.step(), 2);
+        for _ in 0..2 {
+            resumed.train_step().unwrap();
+        }
+        assert!(
+            state_bits(&straight) == state_bits(&resumed),
+            "{task}: 2 + 2 steps differ from 4 in one go"
+        );
+        assert_eq!(
+            resumed.history().len(),
+            2,
+            "{task}: only the steps run here"
+        );
+    }
+}
+
+#[test]
+fn the_reconstruction_only_baseline_trains_no_discriminator() {
+    let dir = TempDir::new("i2i-l1-only");
+    let mut cfg = tiny(TaskKind::Superres, &dir.0);
+    cfg.translate.adv_weight = 0.0;
+    let mut t = Trainer::new(cfg).unwrap();
+    let d_before = state_bits(&t)
+        .into_iter()
+        .filter(|(n, _)| n.starts_with("d."))
+        .collect::<Vec<_>>();
+    let s = t.train_step().unwrap();
+    assert_eq!(s.d_loss, 0.0);
+    let d_after: Vec<_> = state_bits(&t)
+        .into_iter()
+        .filter(|(n, _)| n.starts_with("d."))
+        .collect();
+    assert!(d_before == d_after, "D changed without an adversarial term");
+}
+
+/// Runs `agon` in-process, panicking with its error.
+fn agon(args: &[&str]) {
+    if let Err(e) = run_args(std::iter::once("agon").chain(args.iter().copied())) {
+        panic!("agon {args:?}: {e}");
+    }
+}
+
+#[test]
+fn agon_apply_sample_and_eval_work_on_every_task() {
+    let dir = TempDir::new("i2i-cli");
+    let inputs = dir.join("inputs");
+    std::fs::create_dir_all(&inputs).unwrap();
+    // A PNG and a JPEG of sizes that are not 28 (nor a multiple of the U-Net's 4).
+    let png = NdArray::from_vec(
+        (0..3 * 10 * 13)
+            .map(|i| ((i * 7) % 19) as f32 / 9.0 - 1.0)
+            .collect(),
+        &[3, 10, 13],
+    )
+    .unwrap();
+    agon::data::save_png(&png, &inputs.join("a.png")).unwrap();
+    std::fs::write(inputs.join("b.jpg"), jpeg_bytes(9, 6, true)).unwrap();
+    for task in TASKS {
+        let run = dir.join(&task.to_string());
+        let mut cfg = tiny(task, &run);
+        cfg.steps = 2;
+        let cfg_path = dir.join(&format!("{task}.toml"));
+        std::fs::write(&cfg_path, cfg.to_toml()).unwrap();
+        agon(&["train", "--config", cfg_path.to_str().unwrap(), "--quiet"]);
+        let ckpt = run.join("checkpoint.safetensors");
+        assert!(ckpt.exists() && run.join("samples.png").exists(), "{task}");
+
+        let out = dir.join(&format!("{task}-out"));
+        agon(&[
+            "apply",
+            "--checkpoint",
+            ckpt.to_str().unwrap(),
+            "--input",
+            inputs.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let scale = if task == TaskKind::Superres { 4 } else { 1 };
+        for (name, (h, w)) in [("a", (10, 13)), ("b", (6, 9))] {
+            let made = load_image(&out.join(format!("{name}.png")), 1, None).unwrap();
+            assert_eq!(made.shape(), &[1, 1, scale * h, scale * w], "{task} {name}");
+        }
+
+        let grid = dir.join(&format!("{task}-grid.png"));
+        agon(&[
+            "sample",
+            "--checkpoint",
+            ckpt.to_str().unwrap(),
+            "--n",
+            "5",
+            "--out",
+            grid.to_str().unwrap(),
+        ]);
+        // 5 triplets, 2 a row: 6 columns and 3 rows of 28-pixel tiles with 2-pixel gaps.
+        let g = load_image(&grid, 1, None).unwrap();
+        assert_eq!(g.shape(), &[1, 1, 3 * 30 + 2, 6 * 30 + 2], "{task} grid");
+
+        let scores = dir.join(&format!("{task}-scores.json"));
+        agon(&[
+            "eval",
+            "--checkpoint",
+            ckpt.to_str().unwrap(),
+            "--n",
+            "32",
+            "--out",
+            scores.to_str().unwrap(),
+        ]);
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&scores).unwrap()).unwrap();
+        assert_eq!(
+            json["held_out"], true,
+            "{task}: data.limit = 64 leaves images to score"
+        );
+        let settings = json["scores"].as_object().unwrap();
+        for (setting, s) in settings {
+            let psnr = s["model"]["psnr"].as_f64().unwrap();
+            assert!(psnr.is_finite() && psnr > 0.0, "{task} {setting}: {s}");
+            assert_eq!(
+                s.get("baseline").is_some(),
+                task != TaskKind::Sketch2image,
+                "{task} {setting}: {s}"
+            );
+        }
+    }
+}
+
+#[test]
+fn apply_refuses_a_generation_checkpoint_and_misplaced_flags() {
+    let dir = TempDir::new("i2i-apply-errors");
+    let run = dir.join("ring");
+    let mut args: Vec<&str> = common::RING_TRAIN_ARGS.to_vec();
+    args.extend(["--out", run.to_str().unwrap()]);
+    agon(&args);
+    let ckpt = run.join("checkpoint.safetensors");
+    let e = run_args([
+        "agon",
+        "apply",
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "--input",
+        dir.0.to_str().unwrap(),
+        "--out",
+        dir.join("o").to_str().unwrap(),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("image-to-image") && e.contains("unconditional"),
+        "{e}"
+    );
+}
+
+mod common;
+
+#[test]
+fn inpainting_keeps_every_known_pixel_and_superres_starts_at_bicubic() {
+    let dir = TempDir::new("i2i-properties");
+    let t = Trainer::new(tiny(TaskKind::Inpaint, &dir.join("inpaint"))).unwrap();
+    let i2i = t.task().image_to_image().unwrap();
+    let real = NdArray::rand_uniform(&[3, 1, 28, 28], -1.0, 1.0, &mut StdRng::seed_from_u64(1));
+    let input = i2i.prepare(
+        &real,
+        Some(HoleKind::Strokes),
+        &mut StdRng::seed_from_u64(2),
+    );
+    let out = i2i.translate(&input);
+    let mask = input.mask.as_ref().unwrap().to_vec();
+    let (o, r) = (out.to_vec(), real.to_vec());
+    let holes = mask.iter().filter(|&&m| m > 0.5).count();
+    assert!(holes > 0 && holes < mask.len());
+    for p in 0..mask.len() {
+        if mask[p] < 0.5 {
+            assert_eq!(o[p].to_bits(), r[p].to_bits(), "known pixel {p} changed");
+        }
+    }
+
+    // A fresh SRResNet's output is bicubic plus the residual of small random weights.
+    let t = Trainer::new(tiny(TaskKind::Superres, &dir.join("sr"))).unwrap();
+    let sr = t.task().image_to_image().unwrap();
+    let input = sr.prepare(&real, None, &mut StdRng::seed_from_u64(0));
+    assert_eq!(input.source.to_vec(), downsample_area(&real, 4).to_vec());
+    let bicubic = upsample_bicubic(&input.source, 4);
+    assert_eq!(sr.baseline(&input).unwrap().to_vec(), bicubic.to_vec());
+    let diff = sr
+        .translate(&input)
+        .sub(&bicubic)
+        .map(f32::abs)
+        .mean_all()
+        .item();
+    assert!(diff < 0.5, "mean |output - bicubic| = {diff}");
+}
+
+#[test]
+fn scores_put_the_baseline_beside_the_model() {
+    let dir = TempDir::new("i2i-scores");
+    let t = Trainer::new(tiny(TaskKind::Inpaint, &dir.0)).unwrap();
+    let i2i: &dyn ImageToImage = t.task().image_to_image().unwrap();
+    let real = NdArray::rand_uniform(&[20, 1, 28, 28], -1.0, 1.0, &mut StdRng::seed_from_u64(3));
+    let scores = score_translation(i2i, &real, None, None, 0);
+    let settings: Vec<&str> = scores.iter().map(|s| s.setting.as_str()).collect();
+    assert_eq!(settings, ["centre holes", "random holes"]);
+    for s in &scores {
+        let base = s.baseline.as_ref().unwrap();
+        // Uniform noise: the diffusion fill predicts the mean, an L1 near 0.5 per pixel.
+        assert!((0.3..0.7).contains(&base.hole_l1.unwrap()), "{s:?}");
+        assert!(s.model.psnr.is_finite() && s.model.ssim < 1.0, "{s:?}");
+    }
+    // The centre hole is a quarter of the image, so the random holes' masks differ from it.
+    assert_ne!(scores[0].baseline, scores[1].baseline);
+    let e = load_task(&dir.join("missing.safetensors")).err().unwrap();
+    assert!(e.to_string().contains("missing.safetensors"), "{e}");
+}
