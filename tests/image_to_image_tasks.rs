@@ -14,10 +14,11 @@ use agon_reference::files::{jpeg_bytes, TempDir};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-const TASKS: [TaskKind; 3] = [
+const TASKS: [TaskKind; 4] = [
     TaskKind::Superres,
     TaskKind::Inpaint,
     TaskKind::Sketch2image,
+    TaskKind::Cyclegan,
 ];
 
 /// A few-step run of `task` on 64 Fashion-MNIST images with networks of width 4.
@@ -203,11 +204,7 @@ fn agon_apply_sample_and_eval_work_on_every_task() {
         for (setting, s) in settings {
             let psnr = s["model"]["psnr"].as_f64().unwrap();
             assert!(psnr.is_finite() && psnr > 0.0, "{task} {setting}: {s}");
-            assert_eq!(
-                s.get("baseline").is_some(),
-                task != TaskKind::Sketch2image,
-                "{task} {setting}: {s}"
-            );
+            assert!(s.get("baseline").is_some(), "{task} {setting}: {s}");
         }
     }
 }
@@ -276,6 +273,57 @@ fn inpainting_keeps_every_known_pixel_and_superres_starts_at_bicubic() {
         .mean_all()
         .item();
     assert!(diff < 0.5, "mean |output - bicubic| = {diff}");
+}
+
+#[test]
+fn cyclegan_resolves_its_domains_and_trains_on_them_alone() {
+    let dir = TempDir::new("i2i-cyclegan");
+    let mut cfg = tiny(TaskKind::Cyclegan, &dir.join("ok"));
+    cfg.translate.a = "Sneaker, sandal".into();
+    cfg.translate.b = "ankle-boot".into();
+    let t = Trainer::new(cfg.clone()).unwrap();
+    // Saved as indices, so the checkpoint rebuilds the task without the data's names.
+    assert_eq!(
+        (
+            t.config().translate.a.as_str(),
+            t.config().translate.b.as_str()
+        ),
+        ("7,5", "9")
+    );
+    assert!(
+        t.notes().iter().any(|n| n.contains("Ankle boot (9)")),
+        "{:?}",
+        t.notes()
+    );
+    let i2i = t.task().image_to_image().unwrap();
+    assert_eq!(i2i.domains(), Some((&[7, 5][..], &[9][..])));
+    let names: Vec<&str> = t.task().networks().iter().map(|(n, _)| *n).collect();
+    assert_eq!(names, ["g_ab", "g_ba", "d_a", "d_b", "pool_a", "pool_b"]);
+    // The identity baseline keeps every pixel; the scores go both ways.
+    let real = NdArray::rand_uniform(&[4, 1, 28, 28], -1.0, 1.0, &mut StdRng::seed_from_u64(4));
+    let scores = score_translation(i2i, &real, Some(&[7, 9, 5, 9]), None, 0);
+    let settings: Vec<&str> = scores.iter().map(|s| s.setting.as_str()).collect();
+    assert_eq!(settings, ["A to B", "B to A"]);
+    for s in &scores {
+        let base = s.baseline.as_ref().unwrap();
+        assert!(
+            base.psnr.is_infinite() && (base.ssim - 1.0).abs() < 1e-9,
+            "{s:?}"
+        );
+        assert!(s.model.psnr.is_finite(), "{s:?}");
+    }
+
+    for (a, b, wanted) in [
+        ("sneaker", "boots", "no class is called \"boots\""),
+        ("sneaker", "7", "share class 7"),
+        ("12", "9", "class 12 does not exist"),
+    ] {
+        let mut bad = cfg.clone();
+        bad.translate.a = a.into();
+        bad.translate.b = b.into();
+        let e = Trainer::new(bad).err().unwrap().to_string();
+        assert!(e.contains(wanted), "{a} / {b}: {e}");
+    }
 }
 
 #[test]

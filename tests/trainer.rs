@@ -139,11 +139,11 @@ fn tasks_are_named_in_the_config_and_the_checkpoint() {
 
     // Unknown or contradictory tasks are configuration errors naming the key.
     let mut bad = tiny(&dir.join("bad"));
-    let err = TrainConfig::from_toml_str("task = \"cyclegan\"", "inline")
+    let err = TrainConfig::from_toml_str("task = \"stylegan\"", "inline")
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("task = \"cyclegan\"") && err.contains("unconditional"),
+        err.contains("task = \"stylegan\"") && err.contains("unconditional"),
         "{err}"
     );
     bad.task = TaskKind::Unconditional;

@@ -17,7 +17,8 @@ const MAX_INPUT_PIXELS: usize = 512 * 512;
 /// Options of `agon apply`.
 #[derive(Args, Debug)]
 pub struct ApplyArgs {
-    /// A training checkpoint of an image-to-image task (superres, inpaint, sketch2image).
+    /// A training checkpoint of an image-to-image task (superres, inpaint, sketch2image,
+    /// cyclegan: domain A to B).
     #[arg(long)]
     checkpoint: PathBuf,
     /// A PNG or JPEG, or a folder of them.
@@ -43,8 +44,8 @@ pub fn run(a: ApplyArgs) -> Res<()> {
     let (task, cfg) = load_task(&a.checkpoint)?;
     let Some(model) = task.image_to_image() else {
         return Err(format!(
-            "{}: agon apply runs image-to-image models (task superres, inpaint or \
-             sketch2image); this run's task is {} (use agon sample)",
+            "{}: agon apply runs image-to-image models (task superres, inpaint, \
+             sketch2image or cyclegan); this run's task is {} (use agon sample)",
             a.checkpoint.display(),
             task.name()
         )

@@ -275,7 +275,7 @@ fn translation_scores(
     cfg: &TrainConfig,
     fields: &mut Fields,
 ) -> Res<()> {
-    let (real, held_out) = held_out_samples(&cfg.data, cfg.seed, a.n)?;
+    let (real, held_out) = held_out_samples(cfg, a.n)?;
     if real.len() < MIN_EVAL_SAMPLES {
         return Err(format!(
             "{}: {} images to score, fewer than the {MIN_EVAL_SAMPLES} the scores need",

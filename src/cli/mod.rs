@@ -46,7 +46,7 @@ enum Command {
     /// Write a grid of samples from a checkpoint (image-to-image tasks: input | output |
     /// real triplets of real images).
     Sample(sample::SampleArgs),
-    /// Run a trained image-to-image model (superres, inpaint, sketch2image) on your own
+    /// Run a trained image-to-image model (superres, inpaint, sketch2image, cyclegan) on your own
     /// PNG or JPEG images.
     Apply(apply::ApplyArgs),
     /// Write a latent-space walk: each row moves between two random points.

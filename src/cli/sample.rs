@@ -142,14 +142,28 @@ fn sample_translation(
     if let Some(dir) = &a.data_dir {
         cfg.data.dir = dir.display().to_string();
     }
-    let (real, held_out) = held_out_samples(&cfg.data, cfg.seed, a.n)?;
+    let (real, held_out) = match task.domains() {
+        // Unpaired: domain A's images, which G translates to B and back.
+        Some((domain_a, _)) => {
+            let (all, held_out) = held_out_samples(&cfg, usize::MAX)?;
+            let mut picked = crate::gan::tasks::rows_in(all.labels().unwrap_or(&[]), domain_a);
+            picked.truncate(a.n);
+            (all.subset(&picked), held_out)
+        }
+        None => held_out_samples(&cfg, a.n)?,
+    };
     let mut rng = StdRng::seed_from_u64(a.seed);
     let input = task.prepare(real.images(), None, &mut rng);
     let (grid, nrow) = crate::gan::tasks::triplet_grid(task, real.images(), &input);
     crate::data::save_grid(&grid, nrow, 2, &a.out)?;
     say!(
-        "wrote {} (input | output | real) triplets of {} {} images to {}",
+        "wrote {} (input | output | {}) triplets of {} {} images to {}",
         real.len(),
+        if task.domains().is_some() {
+            "translated back"
+        } else {
+            "real"
+        },
         if held_out { "held-out" } else { "training" },
         cfg.data.name,
         a.out.display()

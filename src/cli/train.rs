@@ -22,7 +22,7 @@ pub struct TrainArgs {
     #[arg(long)]
     config: Option<PathBuf>,
     /// The GAN task: unconditional (default), conditional (class labels in G and D), or an
-    /// image-to-image task: superres, inpaint, sketch2image.
+    /// image-to-image task: superres, inpaint, sketch2image, cyclegan.
     #[arg(long)]
     task: Option<String>,
     /// Architecture: dcgan (default), dcgan28, mlp.
@@ -126,7 +126,11 @@ pub fn run(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
         let out = match (&a.out, from_file) {
             (Some(p), _) => p.clone(),
             (None, Some(toml::Value::String(p))) => PathBuf::from(p),
-            _ => TrainConfig::default().out_dir,
+            // The folder a fresh run of the named task writes to.
+            _ => match table.get("task").and_then(|t| t.as_str()).map(str::parse) {
+                Some(Ok(task)) => TrainConfig::for_task(task).out_dir,
+                _ => TrainConfig::default().out_dir,
+            },
         };
         let t = resume_run(&out, |cfg| cfg.apply_on_resume(&table, &described))?;
         say!(
@@ -147,6 +151,7 @@ pub fn run(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     let networks = match cfg.task {
         TaskKind::Superres => "an SRResNet G and a PatchGAN D".to_string(),
         TaskKind::Inpaint | TaskKind::Sketch2image => "a U-Net G and a PatchGAN D".to_string(),
+        TaskKind::Cyclegan => "two ResNet Gs and two PatchGAN Ds".to_string(),
         _ => cfg.model.kind.to_string(),
     };
     say!(

@@ -10,6 +10,7 @@
 //! | `unconditional` | `generation.rs` | `g`, `d`, `ema` (when `optim.ema_decay > 0`) | `opt_g`, `opt_d` |
 //! | `conditional` | `generation.rs` (labels in G and D) | as above | as above |
 //! | `superres`, `inpaint`, `sketch2image` | `translation/` (an image in, an image out; [`ImageToImage`]) | `g`, `d` | `opt_g`, `opt_d` |
+//! | `cyclegan` | `translation/cycle.rs` (unpaired, both directions) | `g_ab`, `g_ba`, `d_a`, `d_b`, `pool_a`, `pool_b` (replay buffers) | `opt_g` (both G), `opt_d` (both D) |
 //!
 //! A new task is a file here plus a line in [`build_task`]. Checkpoints save every network
 //! under `<name>.` and every optimiser under `<name>.`, so a task with more networks needs no
@@ -20,8 +21,9 @@ mod translation;
 
 pub use generation::Generation;
 pub use translation::{
-    score_translation, triplet_grid, weight_count, ImageToImage, OutputScores, Translation,
-    TranslationInput, TranslationScores,
+    parse_domain, resolve_domains, rows_in, score_translation, select_domains, triplet_grid,
+    weight_count, CycleGan, ImageToImage, OutputScores, Translation, TranslationInput,
+    TranslationScores,
 };
 
 use agon_data::{Batcher, Dataset};
@@ -127,6 +129,7 @@ pub fn build_task(
         TaskKind::Conditional if !conditional => Err(err(
             "task = \"conditional\" needs model.conditional = true (TrainConfig::resolve_task sets it)".into(),
         )),
+        TaskKind::Cyclegan => Ok(Box::new(CycleGan::new(config, shape, classes)?)),
         kind if kind.is_image_to_image() => Ok(Box::new(Translation::new(config, shape)?)),
         _ => Ok(Box::new(Generation::new(
             task_name(config),

@@ -100,15 +100,18 @@ pub enum TaskKind {
     Inpaint,
     /// Sketch to image: the image's Sobel edge map in, the image out (pix2pix U-Net).
     Sketch2image,
+    /// Unpaired translation between two domains (sets of classes, `translate.a` and
+    /// `translate.b`), both directions at once (CycleGAN).
+    Cyclegan,
 }
 
 impl TaskKind {
     /// True for the tasks that turn one image into another (`superres`, `inpaint`,
-    /// `sketch2image`); false for the generation tasks (noise in).
+    /// `sketch2image`, `cyclegan`); false for the generation tasks (noise in).
     pub fn is_image_to_image(self) -> bool {
         matches!(
             self,
-            TaskKind::Superres | TaskKind::Inpaint | TaskKind::Sketch2image
+            TaskKind::Superres | TaskKind::Inpaint | TaskKind::Sketch2image | TaskKind::Cyclegan
         )
     }
 }
@@ -122,6 +125,7 @@ impl ConfigChoice for TaskKind {
         TaskKind::Superres,
         TaskKind::Inpaint,
         TaskKind::Sketch2image,
+        TaskKind::Cyclegan,
     ];
     fn name(&self) -> &'static str {
         match self {
@@ -131,6 +135,7 @@ impl ConfigChoice for TaskKind {
             TaskKind::Superres => "superres",
             TaskKind::Inpaint => "inpaint",
             TaskKind::Sketch2image => "sketch2image",
+            TaskKind::Cyclegan => "cyclegan",
         }
     }
     fn parse_alias(text: &str) -> Option<Self> {

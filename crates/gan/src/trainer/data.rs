@@ -6,7 +6,7 @@ use agon_data::{DataError, DataRoot, Dataset, FolderReport, Mixture};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-use super::DataConfig;
+use super::{DataConfig, TaskKind, TrainConfig, TrainError};
 
 /// Samples drawn from the 2-D mixtures: a fixed training set, like an image dataset.
 const MIXTURE_SAMPLES: usize = 20_000;
@@ -60,23 +60,28 @@ pub fn load_dataset(data: &DataConfig, seed: u64) -> Result<LoadedData, DataErro
 ///
 /// # Errors
 /// As [`load_dataset`].
-pub fn held_out_samples(
-    data: &DataConfig,
-    seed: u64,
-    n: usize,
-) -> Result<(Dataset, bool), DataError> {
+///
+/// For `cyclegan` (whose configuration holds resolved domains) only the images of its two
+/// domains count.
+pub fn held_out_samples(cfg: &TrainConfig, n: usize) -> Result<(Dataset, bool), TrainError> {
+    let data = &cfg.data;
     let all = DataConfig {
         limit: 0,
         ..data.clone()
     };
-    let ds = load_dataset(&all, seed)?.dataset;
+    let ds = load_dataset(&all, cfg.seed)?.dataset;
     let start = if data.limit > 0 && data.limit < ds.len() {
         data.limit
     } else {
         0
     };
-    let picked: Vec<usize> = (start..ds.len()).take(n).collect();
-    Ok((ds.subset(&picked), start > 0))
+    let rest: Vec<usize> = (start..ds.len()).collect();
+    let mut rest = ds.subset(&rest);
+    if cfg.task == TaskKind::Cyclegan {
+        rest = crate::tasks::select_domains(cfg, &rest)?;
+    }
+    let picked: Vec<usize> = (0..rest.len()).take(n).collect();
+    Ok((rest.subset(&picked), start > 0))
 }
 
 /// A configured size or channel count must match a dataset that was not resized to it.

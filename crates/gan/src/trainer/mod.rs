@@ -51,8 +51,8 @@ use rand::SeedableRng;
 
 pub use checkpoint::{export_network, load_generator, load_networks, load_task};
 pub use config::{
-    ConfigError, DataConfig, LogConfig, LossConfig, ModelConfig, OptimConfig, TrainConfig,
-    TranslateConfig, MAX_BATCH_SIZE, MAX_EVAL_SAMPLES, MAX_GRID_SAMPLES, MAX_N_CRITIC,
+    task_presets, ConfigError, DataConfig, LogConfig, LossConfig, ModelConfig, OptimConfig,
+    TrainConfig, TranslateConfig, MAX_BATCH_SIZE, MAX_EVAL_SAMPLES, MAX_GRID_SAMPLES, MAX_N_CRITIC,
     MIN_EVAL_SAMPLES, RESUME_MAY_CHANGE,
 };
 pub use config_kinds::{parse_choice, ConfigChoice, HoleChoice, ModelKind, TaskKind};
@@ -222,7 +222,16 @@ impl Trainer {
     pub fn new(mut config: TrainConfig) -> Result<Self, TrainError> {
         config.validate("configuration")?;
         config.resolve_task();
-        let LoadedData { dataset: ds, notes } = load_dataset(&config.data, config.seed)?;
+        let LoadedData {
+            dataset: ds,
+            mut notes,
+        } = load_dataset(&config.data, config.seed)?;
+        let ds = if config.task == TaskKind::Cyclegan {
+            notes.push(crate::tasks::resolve_domains(&mut config, &ds)?);
+            crate::tasks::select_domains(&config, &ds)?
+        } else {
+            ds
+        };
         if ds.len() < config.batch_size {
             return Err(TrainError::Config(ConfigError {
                 source: "configuration".into(),

@@ -12,9 +12,14 @@
 //! For `inpaint` G's output is composited, `known + mask * G(x)`: pixels outside the holes
 //! are the input's own, so the L1 term and D see only what G filled in.
 
+mod cycle;
+mod domains;
 mod networks;
+mod saved_pool;
 mod scores;
 
+pub use cycle::CycleGan;
+pub use domains::{parse_domain, resolve_domains, rows_in, select_domains};
 pub use networks::weight_count;
 pub use scores::{score_translation, OutputScores, TranslationScores};
 
@@ -75,15 +80,27 @@ pub trait ImageToImage {
     /// G's output for `input`, in evaluation mode and without gradients.
     fn translate(&self, input: &TranslationInput) -> NdArray;
     /// The classical baseline's output for `input`: bicubic upsampling (`superres`),
-    /// diffusion fill (`inpaint`); `None` for `sketch2image`, which has none.
+    /// diffusion fill (`inpaint`), the edge map itself (`sketch2image`: the identity, as
+    /// CycleGAN's papers compare against).
     fn baseline(&self, input: &TranslationInput) -> Option<NdArray>;
     /// What `input` looks like at the output's size and channels, for grids: the
     /// low-resolution image upsampled by pixel repetition, the image with its holes grey,
     /// the edge map.
     fn preview(&self, input: &TranslationInput) -> NdArray;
+    /// Unpaired tasks: `output` translated back (`cyclegan`'s `G_BA`), which grids show in
+    /// place of a target; `None` (the default) for the paired tasks.
+    fn reconstruct(&self, output: &NdArray) -> Option<NdArray> {
+        let _ = output;
+        None
+    }
+    /// Unpaired tasks: the class indices of domain A (G's input) and domain B (its output).
+    fn domains(&self) -> Option<(&[usize], &[usize])> {
+        None
+    }
 }
 
-/// A grid of (input preview, output, target) triplets for `targets` and their `input`,
+/// A grid of (input preview, output, target) triplets for `targets` and their `input`
+/// (for `cyclegan`: input, output, output translated back),
 /// with its row length (a few triplets a row): what sample grids and `agon sample` show.
 pub fn triplet_grid(
     task: &dyn ImageToImage,
@@ -92,9 +109,10 @@ pub fn triplet_grid(
 ) -> (NdArray, usize) {
     let n = targets.shape()[0];
     let (preview, output) = (task.preview(input), task.translate(input));
+    let third = task.reconstruct(&output);
     let mut rows = Vec::with_capacity(3 * n);
     for i in 0..n {
-        for part in [&preview, &output, targets] {
+        for part in [&preview, &output, third.as_ref().unwrap_or(targets)] {
             rows.push(part.narrow(0, i, 1));
         }
     }
@@ -245,17 +263,9 @@ impl Translation {
         if self.kind == TaskKind::Superres {
             return self.g.forward(&x);
         }
-        // The U-Net needs sides that are multiples of 2^depth: pad, run, crop back.
+        // The U-Net needs sides that are multiples of 2^depth.
+        let y = forward_padded(self.g.as_ref(), &x, self.unet_multiple());
         let (h, w) = (x.shape()[2], x.shape()[3]);
-        let m = self.unet_multiple();
-        let (ph, pw) = (h.div_ceil(m) * m - h, w.div_ceil(m) * m - w);
-        let (top, left) = (ph / 2, pw / 2);
-        let padded = if ph < h && pw < w {
-            reflection_pad2d(&x, [left, pw - left, top, ph - top])
-        } else {
-            x.pad(&[(0, 0), (0, 0), (top, ph - top), (left, pw - left)], 0.0)
-        };
-        let y = self.g.forward(&padded).narrow(2, top, h).narrow(3, left, w);
         match &input.mask {
             Some(mask) => {
                 let known = x.narrow(1, 0, self.channels);
@@ -281,6 +291,24 @@ impl Translation {
         let n = logits.numel();
         logits.reshape(&[n, 1])
     }
+}
+
+/// `g` on `x` padded to sides that are multiples of `m` (reflection where the padding is
+/// smaller than the image, zeros otherwise), cropped back to `x`'s size: encoder-decoder
+/// generators halve the sides several times and need them to divide.
+pub(super) fn forward_padded(g: &dyn Module, x: &Tensor, m: usize) -> Tensor {
+    let (h, w) = (x.shape()[2], x.shape()[3]);
+    let (ph, pw) = (h.div_ceil(m) * m - h, w.div_ceil(m) * m - w);
+    if ph == 0 && pw == 0 {
+        return g.forward(x);
+    }
+    let (top, left) = (ph / 2, pw / 2);
+    let padded = if ph < h && pw < w {
+        reflection_pad2d(x, [left, pw - left, top, ph - top])
+    } else {
+        x.pad(&[(0, 0), (0, 0), (top, ph - top), (left, pw - left)], 0.0)
+    };
+    g.forward(&padded).narrow(2, top, h).narrow(3, left, w)
 }
 
 impl ImageToImage for Translation {
@@ -380,6 +408,7 @@ impl ImageToImage for Translation {
                 let known = input.source.narrow(1, 0, self.channels);
                 Some(diffusion_fill(&known, mask))
             }
+            (TaskKind::Sketch2image, _) => Some(to_channels(&input.source, self.channels)),
             _ => None,
         }
     }

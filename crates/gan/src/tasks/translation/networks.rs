@@ -6,6 +6,7 @@
 //! | `superres` | [`SrResnetGenerator`] | C (the low-resolution image) | bicubic(input) ‖ image: 2C |
 //! | `inpaint` | [`UnetGenerator`] | C + 1 (the image with holes zeroed, the mask) | input ‖ image: 2C + 1 |
 //! | `sketch2image` | [`UnetGenerator`] | 1 (the edge map) | edges ‖ image: 1 + C |
+//! | `cyclegan` (`cycle.rs`) | two [`ResnetGenerator`](crate::models::ResnetGenerator)s | C | one image: C (two Ds) |
 //!
 //! Both networks use batch norm (pix2pix's and SRGAN's choice); the U-Net has no dropout
 //! below depth 5 (its dropout sits on levels 4 and deeper, as the reference places it).
@@ -22,6 +23,8 @@ pub(crate) fn channels(task: TaskKind, c: usize) -> (usize, usize) {
     match task {
         TaskKind::Superres => (c, 2 * c),
         TaskKind::Inpaint => (c + 1, 2 * c + 1),
+        // Unpaired: each G maps an image to an image, each D judges one image.
+        TaskKind::Cyclegan => (c, c),
         _ => (1, 1 + c),
     }
 }
@@ -43,6 +46,17 @@ pub fn weight_count(cfg: &TrainConfig, c: usize) -> Option<u128> {
             let up = w.checked_mul(w)?.checked_mul(36)?.checked_mul(stages)?;
             let ends = (g_in + c).checked_mul(w)?.checked_mul(9)?;
             body.checked_add(up)?.checked_add(ends)?
+        }
+        TaskKind::Cyclegan => {
+            // One ResNet G: 7x7 ends, two 3x3 stride-2 layers each way (w<->2w<->4w),
+            // `blocks` residual blocks of two 3x3 convolutions at 4w.
+            let ends = c.checked_mul(w)?.checked_mul(98)?;
+            let strided = w.checked_mul(w)?.checked_mul(180)?;
+            let blocks = w
+                .checked_mul(w)?
+                .checked_mul(288)?
+                .checked_mul(t.blocks as u128)?;
+            ends.checked_add(strided)?.checked_add(blocks)?
         }
         _ => {
             // Level l has `inner(l)` features: a 4x4 conv down from `outer`, a 4x4 transposed
@@ -76,6 +90,10 @@ pub fn weight_count(cfg: &TrainConfig, c: usize) -> Option<u128> {
         d = d.checked_add(width(n - 1)?.checked_mul(width(n)?)?)?;
     }
     d = d.checked_add(width(layers)?)?.checked_mul(16)?;
+    if cfg.task == TaskKind::Cyclegan {
+        // Two of each.
+        return g.checked_add(d)?.checked_mul(2);
+    }
     g.checked_add(d)
 }
 
@@ -203,5 +221,35 @@ mod tests {
         assert!(e.message.contains("translate.scale"), "{e}");
         let e = build(&cfg, &[2]).err().unwrap();
         assert!(e.message.contains("needs images"), "{e}");
+    }
+
+    /// `weight_count` (checked before a checkpoint's task is built) is a lower bound within
+    /// 10% of the four networks built.
+    #[test]
+    fn cyclegan_weight_count_matches_its_four_networks() {
+        let mut cfg = TrainConfig {
+            task: TaskKind::Cyclegan,
+            ..TrainConfig::default()
+        };
+        cfg.model.width = 8;
+        cfg.translate.a = "0".into();
+        cfg.translate.b = "1".into();
+        for c in [1, 3] {
+            let t = super::super::CycleGan::new(&cfg, &[c, 28, 28], Some(10)).unwrap();
+            let built: u128 = crate::tasks::Task::networks(&t)
+                .iter()
+                .map(|(_, m)| weights(*m))
+                .sum();
+            let counted = weight_count(&cfg, c).unwrap();
+            assert!(
+                counted <= built && counted * 100 >= built * 90,
+                "counted {counted}, built {built}"
+            );
+        }
+        cfg.translate.a = "sneaker".into();
+        let e = super::super::CycleGan::new(&cfg, &[1, 28, 28], Some(10))
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("sneaker"), "{e}");
     }
 }

@@ -10,6 +10,7 @@ use agon_tensor::NdArray;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
+use super::domains::{pick_rows, rows_in};
 use super::{ImageToImage, TranslationInput};
 
 /// The scores of one set of outputs.
@@ -45,6 +46,24 @@ pub struct TranslationScores {
 /// Images scored per forward pass (bounds memory).
 const CHUNK: usize = 250;
 
+/// PSNR (dB) of the whole set `outputs` against `targets`, data range 2.
+fn set_psnr(outputs: &NdArray, targets: &NdArray) -> f64 {
+    let mse = outputs
+        .sub(targets)
+        .to_vec()
+        .iter()
+        .map(|d| (*d as f64) * (*d as f64))
+        .sum::<f64>()
+        / targets.numel() as f64;
+    10.0 * (4.0 / mse).log10()
+}
+
+/// Mean Gaussian-window SSIM of `outputs` against `targets`, data range 2.
+fn mean_ssim(outputs: &NdArray, targets: &NdArray) -> f64 {
+    let v = ssim(outputs, targets, 2.0);
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
 fn score_outputs(
     outputs: &NdArray,
     targets: &NdArray,
@@ -53,7 +72,6 @@ fn score_outputs(
     classifier: Option<&Classifier>,
     real_features: Option<&FeatureStats>,
 ) -> OutputScores {
-    let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len().max(1) as f64;
     let hole_l1 = masks.map(|m| {
         let c = targets.shape()[1];
         let diff = outputs.sub(targets).map(f32::abs).to_vec();
@@ -83,17 +101,8 @@ fn score_outputs(
         None => (None, None),
     };
     OutputScores {
-        psnr: {
-            let mse = outputs
-                .sub(targets)
-                .to_vec()
-                .iter()
-                .map(|d| (*d as f64) * (*d as f64))
-                .sum::<f64>()
-                / targets.numel() as f64;
-            10.0 * (4.0 / mse).log10()
-        },
-        ssim: mean(ssim(outputs, targets, 2.0)),
+        psnr: set_psnr(outputs, targets),
+        ssim: mean_ssim(outputs, targets),
         hole_l1,
         class_accuracy,
         fid,
@@ -110,14 +119,17 @@ pub fn score_translation(
     classifier: Option<&Classifier>,
     seed: u64,
 ) -> Vec<TranslationScores> {
-    use crate::trainer::{ConfigChoice, TaskKind};
+    use crate::trainer::TaskKind;
+    if task.kind() == TaskKind::Cyclegan {
+        return score_cycle(task, images, labels, classifier);
+    }
     let settings: Vec<(String, Option<HoleKind>)> = match task.kind() {
         TaskKind::Inpaint => vec![
             ("centre holes".into(), Some(HoleKind::Centre)),
             ("random holes".into(), None),
         ],
         TaskKind::Superres => vec![("downsampled".into(), None)],
-        kind => vec![(format!("{} input", kind.name()), None)],
+        _ => vec![("edge maps".into(), None)],
     };
     let real_features = classifier.map(|c| FeatureStats::new(&c.embed(images)));
     let n = images.shape()[0];
@@ -152,4 +164,79 @@ pub fn score_translation(
             }
         })
         .collect()
+}
+
+/// Scores of translations into one domain: PSNR and SSIM against the input (how much of
+/// it the translation keeps), the fraction the classifier puts in the target domain's
+/// classes, and the Fréchet distance of the outputs to the target domain's real images.
+fn score_direction(
+    outputs: &NdArray,
+    inputs: &NdArray,
+    target_domain: &[usize],
+    classifier: Option<&Classifier>,
+    target_features: Option<&FeatureStats>,
+) -> OutputScores {
+    OutputScores {
+        psnr: set_psnr(outputs, inputs),
+        ssim: mean_ssim(outputs, inputs),
+        hole_l1: None,
+        class_accuracy: classifier.map(|c| {
+            let p = c.predict(outputs);
+            p.iter().filter(|y| target_domain.contains(y)).count() as f64 / p.len().max(1) as f64
+        }),
+        fid: classifier
+            .zip(target_features)
+            .map(|(c, r)| r.frechet_distance(&FeatureStats::new(&c.embed(outputs)))),
+    }
+}
+
+/// `cyclegan`'s scores on real `images` of both domains (`labels` say which): "A to B" and
+/// "B to A", the model against the identity.
+fn score_cycle(
+    task: &dyn ImageToImage,
+    images: &NdArray,
+    labels: Option<&[usize]>,
+    classifier: Option<&Classifier>,
+) -> Vec<TranslationScores> {
+    let (Some((a, b)), Some(labels)) = (task.domains(), labels) else {
+        return vec![];
+    };
+    let (ia, ib) = (rows_in(labels, a), rows_in(labels, b));
+    if ia.is_empty() || ib.is_empty() {
+        return vec![];
+    }
+    let (real_a, real_b) = (pick_rows(images, &ia), pick_rows(images, &ib));
+    let stats = |x: &NdArray| classifier.map(|c| FeatureStats::new(&c.embed(x)));
+    let (stats_a, stats_b) = (stats(&real_a), stats(&real_b));
+    let to_b = task.translate(&TranslationInput {
+        source: real_a.clone(),
+        mask: None,
+    });
+    let to_a = task
+        .reconstruct(&real_b)
+        .expect("cyclegan translates both ways");
+    vec![
+        TranslationScores {
+            setting: "A to B".into(),
+            model: score_direction(&to_b, &real_a, b, classifier, stats_b.as_ref()),
+            baseline: Some(score_direction(
+                &real_a,
+                &real_a,
+                b,
+                classifier,
+                stats_b.as_ref(),
+            )),
+        },
+        TranslationScores {
+            setting: "B to A".into(),
+            model: score_direction(&to_a, &real_b, a, classifier, stats_a.as_ref()),
+            baseline: Some(score_direction(
+                &real_b,
+                &real_b,
+                a,
+                classifier,
+                stats_a.as_ref(),
+            )),
+        },
+    ]
 }
