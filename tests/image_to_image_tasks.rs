@@ -326,6 +326,38 @@ fn cyclegan_resolves_its_domains_and_trains_on_them_alone() {
     }
 }
 
+/// Two folders of a user's own images, one subfolder per domain, 12x12 RGB (not a multiple
+/// of the generator's 4), train and resume by domain name.
+#[test]
+fn cyclegan_trains_on_a_folder_with_one_subfolder_per_domain() {
+    let dir = TempDir::new("i2i-cyclegan-folders");
+    let root = dir.join("domains");
+    for (domain, level) in [("horses", -0.6f32), ("zebras", 0.6)] {
+        std::fs::create_dir_all(root.join(domain)).unwrap();
+        for i in 0..6 {
+            let v: Vec<f32> = (0..3 * 12 * 12)
+                .map(|p| level + ((p * 7 + i * 3) % 11) as f32 / 40.0)
+                .collect();
+            let img = NdArray::from_vec(v, &[3, 12, 12]).unwrap();
+            agon::data::save_png(&img, &root.join(domain).join(format!("{i}.png"))).unwrap();
+        }
+    }
+    let mut cfg = tiny(TaskKind::Cyclegan, &dir.join("run"));
+    cfg.data.name = root.display().to_string();
+    cfg.data.limit = 0;
+    cfg.translate.a = "horses".into();
+    cfg.translate.b = "zebras".into();
+    let mut t = Trainer::new(cfg).unwrap();
+    assert_eq!(t.config().translate.a, "0");
+    let s = t.train_step().unwrap();
+    assert!(s.g_loss.is_finite() && s.d_loss > 0.0, "{s:?}");
+    t.save_checkpoint().unwrap();
+    let (task, _) = load_task(&dir.join("run").join("checkpoint.safetensors")).unwrap();
+    let i2i = task.image_to_image().unwrap();
+    assert_eq!(i2i.channels(), 3);
+    assert_eq!(i2i.domains(), Some((&[0][..], &[1][..])));
+}
+
 #[test]
 fn scores_put_the_baseline_beside_the_model() {
     let dir = TempDir::new("i2i-scores");
