@@ -57,6 +57,26 @@ pub enum GanLoss {
 }
 
 impl GanLoss {
+    /// D's mean output on `logits` as the training log reports it (the `D(x)` and `D(G(z))`
+    /// columns): the mean sigmoid probability for the losses on logits, the raw mean score
+    /// for the critics (`Wasserstein`, `Hinge`), whose outputs are not logits. Detached.
+    ///
+    /// ```
+    /// use agon_autodiff::Tensor;
+    /// use agon_gan::GanLoss;
+    /// use agon_tensor::NdArray;
+    /// let zero = Tensor::constant(NdArray::from_vec(vec![0.0, 0.0], &[2, 1]).unwrap());
+    /// assert_eq!(GanLoss::NonSaturating.mean_score(&zero), 0.5);
+    /// assert_eq!(GanLoss::Hinge.mean_score(&zero), 0.0);
+    /// ```
+    pub fn mean_score(self, logits: &Tensor) -> f32 {
+        let shown = match self {
+            GanLoss::Wasserstein | GanLoss::Hinge => logits.detach(),
+            _ => logits.detach().sigmoid(),
+        };
+        shown.data().mean_all().item()
+    }
+
     /// Every accepted name: the canonical `minimax`, `nonsaturating`, `lsgan`,
     /// `wasserstein`, `hinge` and the aliases `ns`, `least-squares`, `wgan` (parsing also
     /// ignores case and accepts `_` for `-`).

@@ -30,17 +30,12 @@ pub struct Generation {
     opt_d: Adam,
     loss: GanLoss,
     augment: DiffAugment,
-    probabilities: bool,
     fixed_z: NdArray,
     fixed_labels: Option<Indices>,
 }
 
 fn adam(params: Vec<(String, agon_nn::Param)>, lr: f32, o: &OptimConfig) -> Adam {
     Adam::new(params, AdamConfig::default().lr(lr).betas(o.beta1, o.beta2))
-}
-
-fn mean(t: &Tensor) -> f32 {
-    t.data().mean_all().item()
 }
 
 impl Generation {
@@ -72,7 +67,6 @@ impl Generation {
         let fixed_labels = g
             .num_classes()
             .map(|k| Indices::from_vec((0..n).map(|i| i % k).collect(), &[n]));
-        let probabilities = !matches!(loss, GanLoss::Wasserstein | GanLoss::Hinge);
         Ok(Generation {
             name,
             g,
@@ -82,7 +76,6 @@ impl Generation {
             opt_d,
             loss,
             augment,
-            probabilities,
             fixed_z,
             fixed_labels,
         })
@@ -204,15 +197,8 @@ impl Task for Generation {
             }
             d_loss_v = check(ctx.step, "d_loss", d_loss.item())?;
             penalty_v = penalty.as_ref().map_or(0.0, |p| p.item());
-            let squash = |t: &Tensor| {
-                if self.probabilities {
-                    mean(&t.detach().sigmoid())
-                } else {
-                    mean(t)
-                }
-            };
-            d_real_v = squash(&on_real.logits);
-            d_fake_v = squash(&on_fake.logits);
+            d_real_v = self.loss.mean_score(&on_real.logits);
+            d_fake_v = self.loss.mean_score(&on_fake.logits);
             self.opt_d.step_grads(&self.d.parameter_grads(&d_loss));
             if cfg.loss.weight_clip > 0.0 {
                 let params: Vec<_> = self.d.named_parameters().into_iter().map(|p| p.1).collect();

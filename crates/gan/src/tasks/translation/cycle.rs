@@ -174,6 +174,15 @@ impl CycleGan {
     }
 }
 
+/// The gradients of `loss` for `first`'s parameters then `second`'s, in one backward pass:
+/// the order of an optimiser built from [`both`] of them.
+fn joint_grads(loss: &Tensor, first: &dyn Module, second: &dyn Module) -> Vec<Option<Tensor>> {
+    let mut params = first.parameters();
+    params.extend(second.parameters());
+    let leaves: Vec<Tensor> = params.iter().map(|p| p.tensor()).collect();
+    grad(&[loss], &leaves.iter().collect::<Vec<_>>(), None, false)
+}
+
 fn l1(x: &Tensor, y: &Tensor) -> Tensor {
     x.sub(y).abs().mean_all()
 }
@@ -318,11 +327,8 @@ impl Task for CycleGan {
             g_loss = g_loss.add(&identity.mul_scalar(s.identity_weight));
         }
         let g_loss_v = check(ctx.step, "g_loss", g_loss.item())?;
-        let mut params = self.g_ab.parameters();
-        params.extend(self.g_ba.parameters());
-        let leaves: Vec<Tensor> = params.iter().map(|p| p.tensor()).collect();
-        let grads = grad(&[&g_loss], &leaves.iter().collect::<Vec<_>>(), None, false);
-        self.opt_g.step_grads(&grads);
+        self.opt_g
+            .step_grads(&joint_grads(&g_loss, &self.g_ab, &self.g_ba));
 
         // Each D on its domain's real images against (buffered) translations into it.
         let seen_b = Tensor::constant(self.pool_b.query(fake_b.data()));
@@ -335,29 +341,15 @@ impl Task for CycleGan {
             .add(&self.loss.d_loss(&on_real_a, &on_fake_a))
             .mul_scalar(0.5);
         let d_loss_v = check(ctx.step, "d_loss", d_loss.item())?;
-        let mut params = self.d_a.parameters();
-        params.extend(self.d_b.parameters());
-        let leaves: Vec<Tensor> = params.iter().map(|p| p.tensor()).collect();
-        let grads = grad(&[&d_loss], &leaves.iter().collect::<Vec<_>>(), None, false);
-        self.opt_d.step_grads(&grads);
-        let mean = |t: &Tensor| t.data().mean_all().item();
-        let probabilities = !matches!(
-            self.loss,
-            GanLoss::Wasserstein | GanLoss::Hinge | GanLoss::LeastSquares
-        );
-        let squash = |t: &Tensor| {
-            if probabilities {
-                mean(&t.detach().sigmoid())
-            } else {
-                mean(t)
-            }
-        };
+        self.opt_d
+            .step_grads(&joint_grads(&d_loss, &self.d_a, &self.d_b));
+        let score = |t: &Tensor| self.loss.mean_score(t);
         Ok(StepStats {
             step: ctx.step + 1,
             d_loss: d_loss_v,
             g_loss: g_loss_v,
-            d_real: (squash(&on_real_a) + squash(&on_real_b)) / 2.0,
-            d_fake: (squash(&on_fake_a) + squash(&on_fake_b)) / 2.0,
+            d_real: (score(&on_real_a) + score(&on_real_b)) / 2.0,
+            d_fake: (score(&on_fake_a) + score(&on_fake_b)) / 2.0,
             penalty: 0.0,
         })
     }

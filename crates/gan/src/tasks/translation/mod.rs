@@ -430,10 +430,6 @@ fn holed_input(targets: &NdArray, mask: NdArray) -> TranslationInput {
     }
 }
 
-fn mean(t: &Tensor) -> f32 {
-    t.data().mean_all().item()
-}
-
 impl Task for Translation {
     fn name(&self) -> &'static str {
         use crate::trainer::ConfigChoice;
@@ -480,7 +476,6 @@ impl Task for Translation {
         let s = &self.settings;
         let adversarial = s.adv_weight > 0.0;
         let rounds = if adversarial { cfg.optim.n_critic } else { 1 };
-        let probabilities = !matches!(self.loss, GanLoss::Wasserstein | GanLoss::Hinge);
         let (mut d_loss_v, mut d_real_v, mut d_fake_v) = (0.0, 0.0, 0.0);
         let mut last = None;
         for round in 0..rounds {
@@ -501,15 +496,8 @@ impl Task for Translation {
                 let on_fake = self.judge(&condition, &fake.detach());
                 let d_loss = self.loss.d_loss(&on_real, &on_fake);
                 d_loss_v = check(ctx.step, "d_loss", d_loss.item())?;
-                let squash = |t: &Tensor| {
-                    if probabilities {
-                        mean(&t.detach().sigmoid())
-                    } else {
-                        mean(t)
-                    }
-                };
-                d_real_v = squash(&on_real);
-                d_fake_v = squash(&on_fake);
+                d_real_v = self.loss.mean_score(&on_real);
+                d_fake_v = self.loss.mean_score(&on_fake);
                 self.opt_d.step_grads(&self.d.parameter_grads(&d_loss));
                 if cfg.loss.weight_clip > 0.0 {
                     let params: Vec<_> =
