@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::gan::latent::{walk, Walk};
 use crate::gan::tasks::ImageToImage;
 use crate::gan::trainer::{held_out_samples, load_task, sample_from, TrainConfig};
 use crate::tensor::{Indices, NdArray};
@@ -48,6 +49,21 @@ pub struct InterpolateArgs {
     /// Images per row, from one endpoint to the other.
     #[arg(long, default_value_t = 10)]
     steps: usize,
+    /// How the noise moves between the ends: slerp (along the sphere the noise lives on)
+    /// or linear (the straight line, which passes inside it).
+    #[arg(long, default_value = "slerp")]
+    mode: Walk,
+    /// Conditional models: walk from this class to --to-class with each row's noise held
+    /// fixed (a class-to-class walk through the label embedding).
+    #[arg(long, requires = "to_class")]
+    from_class: Option<usize>,
+    /// The class a class-to-class walk ends at.
+    #[arg(long, requires = "from_class")]
+    to_class: Option<usize>,
+    /// Conditional models, noise walks: keep every row in this class (default: row r
+    /// keeps class r mod classes).
+    #[arg(long, conflicts_with = "from_class")]
+    class: Option<usize>,
     /// The PNG to write.
     #[arg(long, default_value = "interpolation.png")]
     out: PathBuf,
@@ -182,26 +198,68 @@ pub fn interpolate(a: InterpolateArgs) -> Result<(), Box<dyn std::error::Error>>
     }
     let (g, _) = crate::gan::trainer::load_generator(&a.checkpoint)?;
     let dim = g.latent_dim();
-    let mut rng = StdRng::seed_from_u64(a.seed);
-    let ends = NdArray::rand_normal(&[a.rows, 2, dim], 0.0, 1.0, &mut rng).to_vec();
-    let mut z = Vec::with_capacity(a.rows * a.steps * dim);
-    for r in 0..a.rows {
-        let (from, to) = (
-            &ends[(2 * r) * dim..][..dim],
-            &ends[(2 * r + 1) * dim..][..dim],
-        );
-        for s in 0..a.steps {
-            let t = s as f32 / (a.steps - 1) as f32;
-            z.extend(from.iter().zip(to).map(|(a, b)| (1.0 - t) * a + t * b));
-        }
-    }
     let n = a.rows * a.steps;
-    let z = NdArray::from_vec(z, &[n, dim])?;
-    // Each row keeps one class for conditional models.
-    let labels = g
-        .num_classes()
-        .map(|k| Indices::from_vec((0..n).map(|i| (i / a.steps) % k).collect(), &[n]));
-    let images = sample_from(g.as_ref(), &z, labels.as_ref());
+    let mut rng = StdRng::seed_from_u64(a.seed);
+    let images = match (a.from_class, a.to_class) {
+        (Some(from), Some(to)) => {
+            let k = g.num_classes().ok_or(
+                "--from-class/--to-class walk between classes, but this generator is not \
+                 conditional",
+            )?;
+            for (flag, c) in [("--from-class", from), ("--to-class", to)] {
+                if c >= k {
+                    return Err(format!(
+                        "{flag} {c} is out of range: the model has {k} classes (0..{})",
+                        k - 1
+                    )
+                    .into());
+                }
+            }
+            // One noise vector per row, repeated along it; the class weights slide from
+            // one-hot `from` to one-hot `to`.
+            let row_z = NdArray::rand_normal(&[a.rows, dim], 0.0, 1.0, &mut rng).to_vec();
+            let z: Vec<f32> = row_z
+                .chunks(dim)
+                .flat_map(|zr| std::iter::repeat_n(zr, a.steps).flatten().copied())
+                .collect();
+            let mut mix = vec![0.0f32; n * k];
+            for (i, row) in mix.chunks_mut(k).enumerate() {
+                let t = (i % a.steps) as f32 / (a.steps - 1) as f32;
+                row[from] += 1.0 - t;
+                row[to] += t;
+            }
+            let (z, mix) = (
+                NdArray::from_vec(z, &[n, dim])?,
+                NdArray::from_vec(mix, &[n, k])?,
+            );
+            g.eval();
+            let out = crate::autodiff::no_grad(|| {
+                g.generate_blended(&crate::autodiff::Tensor::constant(z), &mix)
+            });
+            g.train();
+            out.ok_or("this generator takes labels in a way that cannot be blended")?
+                .data()
+                .clone()
+        }
+        _ => {
+            let ends = NdArray::rand_normal(&[a.rows, 2, dim], 0.0, 1.0, &mut rng).to_vec();
+            let z: Vec<f32> = ends
+                .chunks(2 * dim)
+                .flat_map(|e| walk(&e[..dim], &e[dim..], a.steps, a.mode))
+                .collect();
+            let z = NdArray::from_vec(z, &[n, dim])?;
+            // Each row keeps one class for conditional models.
+            let labels = match (g.num_classes(), a.class) {
+                (_, Some(c)) => labels_for(g.num_classes(), Some(c), n)?,
+                (Some(k), None) => Some(Indices::from_vec(
+                    (0..n).map(|i| (i / a.steps) % k).collect(),
+                    &[n],
+                )),
+                (None, None) => None,
+            };
+            sample_from(g.as_ref(), &z, labels.as_ref())
+        }
+    };
     if images.ndim() != 4 {
         return Err(format!(
             "{}: the generator makes points of shape {:?}, not images; a latent walk is drawn \
@@ -212,8 +270,12 @@ pub fn interpolate(a: InterpolateArgs) -> Result<(), Box<dyn std::error::Error>>
         .into());
     }
     crate::data::save_grid(&images, a.steps, 2, &a.out)?;
+    let what = match (a.from_class, a.to_class) {
+        (Some(f), Some(t)) => format!("class {f} -> class {t} walk"),
+        _ => format!("{} latent walk", a.mode),
+    };
     say!(
-        "wrote a {}x{} latent walk to {}",
+        "wrote a {}x{} {what} to {}",
         a.rows,
         a.steps,
         a.out.display()

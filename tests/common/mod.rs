@@ -2,6 +2,7 @@
 
 /// `agon train` arguments for the run other tests damage and resume: the ring-of-8 MLP for
 /// 4 steps, which trains in milliseconds. Add `--out DIR`.
+#[allow(dead_code)]
 pub const RING_TRAIN_ARGS: [&str; 12] = [
     "train",
     "--data",
@@ -16,3 +17,34 @@ pub const RING_TRAIN_ARGS: [&str; 12] = [
     "batch_size=16",
     "--quiet",
 ];
+
+/// A fresh, empty directory under the system's temp dir, unique to this test process.
+#[allow(dead_code)] // each test binary compiles its own copy and uses some helpers only
+pub fn temp_dir(suite: &str, name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("agon-{suite}-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs the `agon` binary with `args` and asserts it succeeded, showing its stderr if not.
+#[allow(dead_code)]
+#[track_caller]
+pub fn agon_ok(args: &[&str]) -> std::process::Output {
+    let out = agon(args);
+    assert!(
+        out.status.success(),
+        "agon {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Runs the `agon` binary with `args`.
+#[allow(dead_code)]
+pub fn agon(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_agon"))
+        .args(args)
+        .output()
+        .unwrap()
+}

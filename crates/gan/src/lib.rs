@@ -49,6 +49,7 @@
 #![forbid(unsafe_code)]
 
 pub mod ema;
+pub mod latent;
 pub mod loss;
 pub mod models;
 pub mod pack;

@@ -6,7 +6,7 @@
 
 use agon_autodiff::Tensor;
 use agon_nn::Module;
-use agon_tensor::Indices;
+use agon_tensor::{Indices, NdArray};
 
 /// Noise (and labels) to samples.
 pub trait Generator: Module {
@@ -23,6 +23,16 @@ pub trait Generator: Module {
     /// # Panics
     /// If a conditional generator gets no labels.
     fn generate(&self, z: &Tensor, labels: Option<&Indices>) -> Tensor;
+
+    /// Samples from noise `z` `[N, latent_dim]` and soft class weights `mix`
+    /// `[N, classes]` (each row a blend of classes, summing to 1): the class-to-class walks
+    /// of `agon interpolate`. One-hot rows give exactly [`generate`](Self::generate)'s
+    /// samples. `None` for a generator that takes no labels, or takes them in a way that
+    /// does not blend.
+    fn generate_blended(&self, z: &Tensor, mix: &NdArray) -> Option<Tensor> {
+        let _ = (z, mix);
+        None
+    }
 }
 
 /// What a discriminator says about a batch.

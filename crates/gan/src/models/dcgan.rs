@@ -7,7 +7,7 @@ use agon_nn::{
     BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Embedding, Flatten, LeakyReLU, Linear,
     Module, ReLU, Reshape, Sequential, SpectralNorm, Tanh, Upsample, WeightedLayer,
 };
-use agon_tensor::{Conv2dParams, Indices};
+use agon_tensor::{Conv2dParams, Indices, NdArray};
 use rand::Rng;
 
 use super::conditional::{require_labels, Conditioning};
@@ -405,6 +405,27 @@ impl Generator for DcganGenerator {
             None => z.clone(),
         };
         self.main.forward(&h)
+    }
+
+    /// `h = z ⊙ (mix · E)` with `E` the label embedding: a row of `mix` that is one-hot at
+    /// class `c` picks `E[c]`, as [`generate`](Generator::generate) does.
+    ///
+    /// # Panics
+    /// If `z` is not `[N, latent_dim]` or `mix` not `[N, classes]`.
+    fn generate_blended(&self, z: &Tensor, mix: &NdArray) -> Option<Tensor> {
+        let embed = self.embed.as_ref()?;
+        let k = self.config.num_classes?;
+        assert!(
+            z.ndim() == 2
+                && z.shape()[1] == self.config.latent_dim
+                && mix.shape() == [z.shape()[0], k],
+            "DcganGenerator: noise {:?} and class weights {:?} do not fit [N, {}] and [N, {k}]",
+            z.shape(),
+            mix.shape(),
+            self.config.latent_dim
+        );
+        let rows = Tensor::constant(mix.clone()).matmul(&embed.weight.tensor());
+        Some(self.main.forward(&z.mul(&rows)))
     }
 }
 
