@@ -31,7 +31,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use agon_autodiff::Tensor;
+use agon_autodiff::{no_grad, Tensor};
+use agon_metrics::Classifier;
 use agon_nn::loss;
 use agon_tensor::Indices;
 
@@ -246,4 +247,34 @@ impl FromStr for GanLoss {
 #[track_caller]
 pub fn aux_class_loss(class_logits: &Tensor, labels: &Indices) -> Tensor {
     loss::cross_entropy(class_logits, labels)
+}
+
+/// The feature ("perceptual") loss of the image-to-image tasks
+/// (`translate.perceptual_weight`): the mean squared difference between the feature
+/// classifier's penultimate activations ([`Classifier::features`], `[N, 128]`, after the
+/// ReLU) of the generated images and of the real ones, `mean((phi(fake) - phi(target))^2)`.
+/// The target side is computed without a graph: the gradient flows to `fake` only (and to
+/// nothing in `phi` that the caller does not ask for). `tests/superres_perceptual_interop.rs`
+/// checks it against PyTorch.
+///
+/// ```
+/// use agon_autodiff::Tensor;
+/// use agon_gan::loss::perceptual_loss;
+/// use agon_metrics::Classifier;
+/// use agon_tensor::NdArray;
+/// let phi = Classifier::new(10, 0);
+/// let real = Tensor::constant(NdArray::full(&[2, 1, 28, 28], 0.5));
+/// assert_eq!(perceptual_loss(&phi, &real, &real).item(), 0.0);
+/// let fake = Tensor::param(NdArray::zeros(&[2, 1, 28, 28]));
+/// let l = perceptual_loss(&phi, &fake, &real);
+/// assert!(l.item() > 0.0 && l.backward().get(&fake).is_some());
+/// ```
+///
+/// # Panics
+/// If either batch is not images of the classifier's input shape, or the two batch sizes
+/// do not broadcast (equal, or one of them 1).
+#[track_caller]
+pub fn perceptual_loss(phi: &Classifier, fake: &Tensor, target: &Tensor) -> Tensor {
+    let theirs = no_grad(|| phi.features(target));
+    loss::mse(&phi.features(fake), &theirs)
 }

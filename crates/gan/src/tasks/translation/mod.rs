@@ -26,7 +26,6 @@ pub use scores::{score_translation, OutputScores, TranslationScores};
 use agon_autodiff::{no_grad, reflection_pad2d, Tensor};
 use agon_data::{downsample_area, hole_masks, sobel_edges, upsample_bicubic, Dataset, HoleKind};
 use agon_metrics::Classifier;
-use agon_nn::loss;
 use agon_nn::optim::{clip_weights, Adam, AdamConfig, Optimizer};
 use agon_nn::Module;
 use agon_tensor::NdArray;
@@ -34,6 +33,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::{check, StepContext, Task};
+use crate::loss::perceptual_loss;
 use crate::trainer::{
     matching_classifier, mix, HoleChoice, StepStats, TaskKind, TrainConfig, TrainError,
     TranslateConfig,
@@ -516,9 +516,8 @@ impl Task for Translation {
             g_loss = g_loss.add(&adv.mul_scalar(s.adv_weight));
         }
         if let Some(phi) = &self.perceptual {
-            let ours = phi.features(&fake);
-            let theirs = no_grad(|| phi.features(&target));
-            g_loss = g_loss.add(&loss::mse(&ours, &theirs).mul_scalar(s.perceptual_weight));
+            let perceptual = perceptual_loss(phi, &fake, &target);
+            g_loss = g_loss.add(&perceptual.mul_scalar(s.perceptual_weight));
         }
         let g_loss_v = check(ctx.step, "g_loss", g_loss.item())?;
         self.opt_g.step_grads(&self.g.parameter_grads(&g_loss));
