@@ -18,9 +18,9 @@ use agon_autodiff::Tensor;
 use agon_data::{fashion_mnist, shipped_fashion_mnist_dir, Dataset, Mixture};
 use agon_metrics::linalg::{mean_cov, sqrtm_psd, symmetric_eigen, Matrix};
 use agon_metrics::{
-    accuracy, count_modes, density_coverage, frechet_distance, frechet_distance_features,
-    inception_score, kid, kid_full, mean_loss, precision_recall, train_classifier_with, Classifier,
-    ClassifierTrainConfig, FeatureStats, DC_K, PR_K,
+    accuracy, accuracy_at, average_precision, count_modes, density_coverage, frechet_distance,
+    frechet_distance_features, inception_score, kid, kid_full, mean_loss, precision_recall,
+    roc_auc, train_classifier_with, Classifier, ClassifierTrainConfig, FeatureStats, DC_K, PR_K,
 };
 use agon_reference::fixtures;
 use agon_tensor::NdArray;
@@ -33,6 +33,50 @@ const PATH: &str = concat!(
     "/tests/fixtures/metrics.safetensors"
 );
 const RTOL: f64 = 1e-3;
+
+/// ROC-AUC, average precision and accuracy at 0.5 against scikit-learn
+/// (`scripts/detection_fixtures.py`, `tests/fixtures/detection.safetensors`): ties,
+/// a skewed class balance, perfect and inverted rankings. The references are stored as
+/// f32, so they agree to f32 rounding.
+#[test]
+fn detection_scores_match_scikit_learn() {
+    let fx = fixtures::load(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/detection.safetensors"
+    ));
+    let cases = fx.cases();
+    assert_eq!(cases.len(), 5);
+    assert_eq!(
+        fx.meta("cases").unwrap().split(',').count(),
+        cases.len(),
+        "metadata and tensor names disagree"
+    );
+    for case in cases {
+        let get = |role: &str| fx.get(&format!("{}.{role}", case.name)).to_vec();
+        let scores: Vec<f64> = get("scores").iter().map(|&v| f64::from(v)).collect();
+        let is_fake: Vec<bool> = get("is_fake").iter().map(|&v| v == 1.0).collect();
+        assert_eq!(scores.len(), case.usize("n"));
+        for (what, got, want) in [
+            ("roc_auc", roc_auc(&scores, &is_fake), get("auc")[0]),
+            (
+                "average_precision",
+                average_precision(&scores, &is_fake),
+                get("ap")[0],
+            ),
+            (
+                "accuracy",
+                accuracy_at(&scores, &is_fake, 0.5),
+                get("acc")[0],
+            ),
+        ] {
+            assert!(
+                (got - f64::from(want)).abs() <= 1e-6,
+                "{}: {what} {got} vs scikit-learn {want}",
+                case.name
+            );
+        }
+    }
+}
 
 #[test]
 fn scores_match_numpy_and_scipy() {

@@ -11,6 +11,7 @@
 //! | density / coverage | [`density_coverage`] | k-NN balls around real features | higher |
 //! | mode counting (PacGAN protocol) | [`count_modes`] | 2-D samples against a [`Mixture`](agon_data::Mixture) | more modes, lower KL |
 //! | class accuracy | [`accuracy`] | labelled (real or generated) images | higher |
+//! | ROC-AUC, average precision, accuracy at 0.5 | [`detection_scores`] | a real-vs-generated detector's scores | higher |
 //!
 //! Features come from [`Classifier`], a small LeNet-style CNN trained with Agon's own
 //! stack ([`train_classifier`]), since Inception weights cannot be downloaded here. Scores
@@ -63,6 +64,7 @@
 mod balls;
 mod classifier;
 mod density_coverage;
+mod detection;
 mod frechet;
 mod gram;
 mod image_quality;
@@ -80,6 +82,7 @@ pub use classifier::{
     ClassifierTrainConfig, EpochReport, FEATURE_DIM, INPUT_SHAPE,
 };
 pub use density_coverage::{density_coverage, DensityCoverage, DC_K};
+pub use detection::{accuracy_at, average_precision, detection_scores, roc_auc, DetectionScores};
 pub use frechet::{frechet_distance, frechet_distance_features, FeatureStats};
 pub use image_quality::{psnr, ssim};
 pub use inception_score::inception_score;

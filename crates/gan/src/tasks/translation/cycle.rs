@@ -73,7 +73,7 @@ fn both(first: (&str, &dyn Module), second: (&str, &dyn Module)) -> Vec<(String,
 
 impl CycleGan {
     /// The task for images of `shape` (`[C, H, W]`) of data with `classes` classes, from a
-    /// configuration whose domains are resolved ([`resolve_domains`]).
+    /// configuration whose domains are resolved ([`resolve_domains`](super::resolve_domains)).
     ///
     /// # Errors
     /// Data that is not images, images under 4x4, or unresolved domains.
