@@ -5,14 +5,14 @@ use std::path::{Path, PathBuf};
 
 use crate::data::{DataRoot, Dataset, Split};
 use crate::gan::trainer::{
-    dataset_identity, held_out_samples, load_dataset, load_task, matching_classifier, mixture_of,
-    sample_from, DataConfig, TrainConfig, MAX_EVAL_SAMPLES, MIN_EVAL_SAMPLES,
+    dataset_identity, draw_samples, held_out_samples, load_dataset, load_task, matching_classifier,
+    mixture_of, sample_from, DataConfig, TrainConfig, MAX_EVAL_SAMPLES, MIN_EVAL_SAMPLES,
 };
 use crate::metrics::{
     accuracy, count_modes, density_coverage, inception_score, kid, precision_recall,
     train_classifier_with, ClassifierTrainConfig, FeatureStats, DC_K, PR_K,
 };
-use crate::tensor::{Indices, NdArray};
+use crate::tensor::NdArray;
 use clap::Args;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -367,19 +367,7 @@ fn image_scores(
         )
         .into());
     }
-    let labels = g
-        .num_classes()
-        .map(|k| Indices::from_vec((0..n).map(|i| i % k).collect(), &[n]));
-    let mut fake = Vec::with_capacity(n);
-    for start in (0..n).step_by(500) {
-        let m = 500.min(n - start);
-        let z = NdArray::rand_normal(&[m, g.latent_dim()], 0.0, 1.0, rng);
-        let l = labels
-            .as_ref()
-            .map(|l| Indices::from_vec(l.as_slice()[start..start + m].to_vec(), &[m]));
-        fake.push(sample_from(g, &z, l.as_ref()));
-    }
-    let fake = NdArray::concat(&fake.iter().collect::<Vec<_>>(), 0);
+    let fake = draw_samples(g, n, rng);
     let real_images = real.take(n).images().clone();
     let (ef, er) = (c.embed(&fake), c.embed(&real_images));
     let short = Path::new(&cfg.data.name)
@@ -424,12 +412,13 @@ fn image_scores(
     }
     put(fields, "feature_network", name);
     put(fields, "samples", n);
-    if let Some(l) = &labels {
+    // draw_samples cycles the classes: sample i is of class i mod k.
+    if let Some(k) = g.num_classes() {
         let predicted = c.predict(&fake);
         let hits = predicted
             .iter()
-            .zip(l.as_slice())
-            .filter(|(p, y)| p == y)
+            .enumerate()
+            .filter(|(i, p)| **p == i % k)
             .count();
         let acc = hits as f64 / n as f64;
         out!("class accuracy of generated samples: {:.1}%", 100.0 * acc);

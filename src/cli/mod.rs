@@ -21,6 +21,7 @@ macro_rules! say {
 }
 
 mod apply;
+mod detect;
 mod eval;
 mod inspect;
 mod overrides;
@@ -54,6 +55,12 @@ enum Command {
     /// Score a checkpoint (FID-style, KID, precision/recall, density/coverage, mode
     /// counting on 2-D mixtures), or train the feature classifier the scores use.
     Eval(eval::EvalArgs),
+    /// Score images as real or generated, with a detector from `agon detector train` or
+    /// a training checkpoint's discriminator.
+    Detect(detect::DetectArgs),
+    /// Train or evaluate a real-vs-generated detector.
+    #[command(subcommand)]
+    Detector(detect::DetectorCommand),
     /// Show what a checkpoint holds: tensors, shapes, metadata.
     Inspect {
         /// The checkpoint (.safetensors).
@@ -122,6 +129,8 @@ pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Apply(a) => apply::run(a),
         Command::Interpolate(a) => sample::interpolate(a),
         Command::Eval(a) => eval::run(a),
+        Command::Detect(a) => detect::detect(a),
+        Command::Detector(c) => detect::run(c),
         Command::Inspect { file } => inspect::run(&file),
         Command::Export {
             checkpoint,

@@ -48,6 +48,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod applications;
 pub mod ema;
 pub mod latent;
 pub mod loss;

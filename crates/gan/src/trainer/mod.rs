@@ -436,3 +436,32 @@ pub fn sample_from(g: &dyn Generator, z: &NdArray, labels: Option<&Indices>) -> 
     g.train();
     x
 }
+
+/// `n` samples of `g` from noise drawn from `rng` (500 at a time, so memory stays bounded),
+/// classes cycling `0, 1, ..., k-1, 0, ...` for a conditional generator: the samples the
+/// scores, detectors and neighbour searches use.
+///
+/// ```
+/// use agon_gan::trainer::draw_samples;
+/// use agon_gan::Dcgan;
+/// use rand::SeedableRng;
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// let g = Dcgan { width: 4, latent_dim: 8, ..Dcgan::new(28, 1) }.generator(&mut rng);
+/// assert_eq!(draw_samples(&g, 3, &mut rng).shape(), &[3, 1, 28, 28]);
+/// ```
+///
+/// # Panics
+/// If `n` is 0.
+pub fn draw_samples(g: &dyn Generator, n: usize, rng: &mut StdRng) -> NdArray {
+    assert!(n > 0, "draw_samples: asked for 0 samples");
+    let k = g.num_classes();
+    let mut parts = Vec::new();
+    for start in (0..n).step_by(500) {
+        let m = 500.min(n - start);
+        let z = NdArray::rand_normal(&[m, g.latent_dim()], 0.0, 1.0, rng);
+        let labels =
+            k.map(|k| Indices::from_vec((start..start + m).map(|i| i % k).collect(), &[m]));
+        parts.push(sample_from(g, &z, labels.as_ref()));
+    }
+    NdArray::concat(&parts.iter().collect::<Vec<_>>(), 0)
+}

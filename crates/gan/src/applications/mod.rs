@@ -1,0 +1,32 @@
+//! What people do with a trained GAN besides sampling: fake detection, nearest-neighbour
+//! memorisation checks and retrieval (the `agon detect`, `agon detector` and
+//! `agon neighbours` commands are thin shells over these).
+//!
+//! | module | does | command |
+//! |---|---|---|
+//! | `detect.rs` | real-vs-generated scores from a discriminator or a standalone CNN | `agon detect`, `agon detector train/eval` |
+
+mod detect;
+
+pub use detect::{detector_metadata, real_vs_generated, train_detector, Detector, DETECTOR_ROLE};
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+/// Stream `stream` of seed `seed`, as a generator: the samples a detector trains on and
+/// those it is tested on come from different streams of one seed, so they never repeat.
+pub fn sample_rng(seed: u64, stream: u64) -> StdRng {
+    StdRng::seed_from_u64(crate::trainer::mix(seed, stream))
+}
+
+/// The rows of an `n`-image dataset kept for training and those held out for testing:
+/// every fifth image held out (so each class, in any order, is in both).
+///
+/// ```
+/// let (train, test) = agon_gan::applications::split_rows(10);
+/// assert_eq!(test, vec![4, 9]);
+/// assert_eq!(train.len(), 8);
+/// ```
+pub fn split_rows(n: usize) -> (Vec<usize>, Vec<usize>) {
+    (0..n).partition(|i| i % 5 != 4)
+}
