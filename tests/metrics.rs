@@ -19,8 +19,9 @@ use agon_data::{fashion_mnist, shipped_fashion_mnist_dir, Dataset, Mixture};
 use agon_metrics::linalg::{mean_cov, sqrtm_psd, symmetric_eigen, Matrix};
 use agon_metrics::{
     accuracy, accuracy_at, average_precision, count_modes, density_coverage, frechet_distance,
-    frechet_distance_features, inception_score, kid, kid_full, mean_loss, precision_recall,
-    roc_auc, train_classifier_with, Classifier, ClassifierTrainConfig, FeatureStats, DC_K, PR_K,
+    frechet_distance_features, inception_score, kid, kid_full, mean_loss, memorisation,
+    nearest_neighbours, precision_recall, roc_auc, train_classifier_with, Classifier,
+    ClassifierTrainConfig, FeatureStats, DC_K, PR_K,
 };
 use agon_reference::fixtures;
 use agon_tensor::NdArray;
@@ -33,6 +34,107 @@ const PATH: &str = concat!(
     "/tests/fixtures/metrics.safetensors"
 );
 const RTOL: f64 = 1e-3;
+
+/// Squared distances from row `i` of `a` to every row of `b`, in f64 loops.
+fn brute_sq_distances(a: &NdArray, i: usize, b: &NdArray) -> Vec<f64> {
+    let d = a.shape()[1];
+    let (av, bv) = (a.to_vec(), b.to_vec());
+    (0..b.shape()[0])
+        .map(|j| {
+            (0..d)
+                .map(|c| (f64::from(av[i * d + c]) - f64::from(bv[j * d + c])).powi(2))
+                .sum()
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    /// The tiled search returns exactly the f64 brute-force neighbours (ties by index),
+    /// including leave-one-out queries and sets with a large common offset (ReLU-like
+    /// features) and duplicated rows.
+    #[test]
+    fn nearest_neighbours_match_brute_force(
+        n in 2usize..300, m in 1usize..40, d in 1usize..70, k in 1usize..6,
+        offset in 0.0f32..50.0, seed in 0u64..1000, leave_one_out: bool,
+    ) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut base = NdArray::rand_normal(&[n, d], offset, 1.0, &mut rng).to_vec();
+        // A few exact duplicates, so ties occur.
+        for r in (0..n).step_by(7).skip(1) {
+            let (src, dst) = (r - 1, r);
+            for c in 0..d { base[dst * d + c] = base[src * d + c]; }
+        }
+        let base = NdArray::from_vec(base, &[n, d]).unwrap();
+        let skip: Vec<usize> = (0..m).map(|i| (i * 13) % n).collect();
+        let queries = if leave_one_out {
+            let rows: Vec<NdArray> = skip.iter().map(|&r| base.narrow(0, r, 1)).collect();
+            NdArray::concat(&rows.iter().collect::<Vec<_>>(), 0)
+        } else {
+            NdArray::rand_normal(&[m, d], offset, 1.2, &mut rng)
+        };
+        let k = k.min(n - usize::from(leave_one_out));
+        let got = nearest_neighbours(&queries, &base, k, leave_one_out.then_some(&skip[..]));
+        for i in 0..m {
+            let mut want: Vec<(f64, usize)> = brute_sq_distances(&queries, i, &base)
+                .into_iter().enumerate().map(|(j, v)| (v, j))
+                .filter(|&(_, j)| !leave_one_out || j != skip[i]).collect();
+            want.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            let got: Vec<(f64, usize)> = got[i].iter().map(|nb| (nb.sq_distance, nb.index)).collect();
+            prop_assert_eq!(&got[..], &want[..k]);
+        }
+    }
+}
+
+/// The memorisation figure against an independent computation: nearest distances by brute
+/// force, the median and the share counted directly.
+#[test]
+fn memorisation_matches_a_direct_count() {
+    let mut rng = StdRng::seed_from_u64(9);
+    let train = NdArray::rand_normal(&[120, 6], 0.0, 1.0, &mut rng);
+    // Half the samples are noisy copies of training rows, half fresh draws.
+    let mut samples = NdArray::rand_normal(&[40, 6], 0.0, 1.0, &mut rng).to_vec();
+    let tv = train.to_vec();
+    for i in 0..20 {
+        for c in 0..6 {
+            samples[i * 6 + c] = tv[(i * 5) * 6 + c] + 0.01 * samples[i * 6 + c];
+        }
+    }
+    let samples = NdArray::from_vec(samples, &[40, 6]).unwrap();
+    let m = memorisation(&samples, &train, 60);
+    let rows: Vec<usize> = (0..60).map(|i| i * 2).collect();
+    let mut real: Vec<f64> = rows
+        .iter()
+        .map(|&r| {
+            brute_sq_distances(&train, r, &train)
+                .into_iter()
+                .enumerate()
+                .filter(|&(j, _)| j != r)
+                .map(|(_, v)| v.sqrt())
+                .fold(f64::INFINITY, f64::min)
+        })
+        .collect();
+    real.sort_by(f64::total_cmp);
+    let median = 0.5 * (real[29] + real[30]);
+    let nearest: Vec<f64> = (0..40)
+        .map(|i| {
+            brute_sq_distances(&samples, i, &train)
+                .into_iter()
+                .map(f64::sqrt)
+                .fold(f64::INFINITY, f64::min)
+        })
+        .collect();
+    let share = nearest.iter().filter(|&&v| v < median).count() as f64 / 40.0;
+    assert!(
+        (m.threshold - median).abs() < 1e-9,
+        "{} vs {median}",
+        m.threshold
+    );
+    assert_eq!(m.share_closer, share);
+    assert_eq!((m.samples, m.reference_rows), (40, 60));
+    // The copies are all closer than typical real pairs; the fresh draws mostly are not.
+    assert!((0.5..0.9).contains(&share), "share {share}");
+}
 
 /// ROC-AUC, average precision and accuracy at 0.5 against scikit-learn
 /// (`scripts/detection_fixtures.py`, `tests/fixtures/detection.safetensors`): ties,

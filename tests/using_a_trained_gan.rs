@@ -337,3 +337,88 @@ fn detector_trains_scores_and_detects() {
     ]);
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("mnist-typo"));
 }
+
+#[test]
+fn neighbours_show_samples_beside_training_images_and_retrieve_a_query() {
+    let dir = temp_dir("using", "neighbours");
+    let ckpt = tiny_run(&dir, "g", "0");
+    let (grid, json) = (dir.join("nb.png"), dir.join("nb.json"));
+    let run = agon_ok(&[
+        "neighbours",
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "--n",
+        "3",
+        "--k",
+        "2",
+        "--score-n",
+        "200",
+        "--reference",
+        "32",
+        "--out",
+        grid.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    // 3 rows of sample + 2 by pixels + 2 by features.
+    assert_eq!(
+        agon::data::load_png(&grid).unwrap().shape(),
+        &[1, 2 + 3 * 30, 2 + 5 * 30]
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(doc["training_images"], 32); // the run's data.limit
+    for space in ["pixels", "features"] {
+        let s = &doc[space];
+        assert_eq!(s["samples"], 200);
+        assert_eq!(s["reference_rows"], 32);
+        // After 2 steps the samples are far from every training image: none is nearer
+        // than training images are to each other.
+        assert_eq!(s["share_closer_than_median_real_pair"], 0.0, "{space}: {s}");
+        assert!(
+            s["median_sample_to_train_distance"].as_f64()
+                > s["median_real_to_real_distance"].as_f64()
+        );
+    }
+    assert!(String::from_utf8_lossy(&run.stdout).contains("median real-to-real"));
+
+    // Retrieval: a dataset image as the query finds itself first, in both spaces.
+    let cfg = agon::gan::trainer::DataConfig {
+        name: "fashion-mnist".into(),
+        ..Default::default()
+    };
+    let data = agon::gan::trainer::load_dataset(&cfg, 0).unwrap().dataset;
+    let query = dir.join("query.png");
+    agon::data::save_png(
+        &data.images().narrow(0, 1234, 1).reshape(&[1, 28, 28]),
+        &query,
+    )
+    .unwrap();
+    let out = agon_ok(&[
+        "neighbours",
+        "--query",
+        query.to_str().unwrap(),
+        "--k",
+        "3",
+        "--out",
+        dir.join("q.png").to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let firsts: Vec<&str> = text
+        .lines()
+        .filter(|l| l.split('\t').nth(1) == Some("1"))
+        .map(|l| l.split('\t').nth(2).unwrap())
+        .collect();
+    assert_eq!(firsts, ["1234", "1234"], "{text}");
+
+    let bad = agon(&[
+        "neighbours",
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "--k",
+        "40",
+    ]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--k 40 is more than the 32"));
+    let bad = agon(&["neighbours"]);
+    assert!(!bad.status.success());
+}

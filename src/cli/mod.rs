@@ -24,6 +24,7 @@ mod apply;
 mod detect;
 mod eval;
 mod inspect;
+mod neighbours;
 mod overrides;
 mod sample;
 mod train;
@@ -61,6 +62,9 @@ enum Command {
     /// Train or evaluate a real-vs-generated detector.
     #[command(subcommand)]
     Detector(detect::DetectorCommand),
+    /// Put samples beside their nearest training images and measure memorisation, or
+    /// find the dataset images nearest a query image (--query).
+    Neighbours(neighbours::NeighboursArgs),
     /// Show what a checkpoint holds: tensors, shapes, metadata.
     Inspect {
         /// The checkpoint (.safetensors).
@@ -131,6 +135,7 @@ pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Eval(a) => eval::run(a),
         Command::Detect(a) => detect::detect(a),
         Command::Detector(c) => detect::run(c),
+        Command::Neighbours(a) => neighbours::run(a),
         Command::Inspect { file } => inspect::run(&file),
         Command::Export {
             checkpoint,

@@ -13,14 +13,14 @@ use agon_tensor::NdArray;
 use crate::gram::{map_tiles, union_mean, Centred};
 
 /// The `k` smallest values seen, for `k`-th nearest radii in one pass over a row.
-struct Smallest {
+pub(crate) struct Smallest {
     k: usize,
     /// Ascending, at most `k` values.
     values: Vec<f64>,
 }
 
 impl Smallest {
-    fn new(k: usize) -> Self {
+    pub(crate) fn new(k: usize) -> Self {
         Smallest {
             k,
             values: Vec::with_capacity(k + 1),
@@ -37,7 +37,7 @@ impl Smallest {
     }
 
     /// The `k`-th smallest of `values` (infinite if fewer than `k` are finite).
-    fn kth_of(&mut self, values: &[f64]) -> f64 {
+    pub(crate) fn kth_of(&mut self, values: &[f64]) -> f64 {
         self.values.clear();
         let mut threshold = f64::INFINITY;
         for chunk in values.chunks(CHUNK) {
@@ -64,7 +64,7 @@ impl Smallest {
 pub(crate) const CHUNK: usize = 64;
 
 /// The smallest value of `chunk` (infinite if empty; NaN ignored), eight lanes at a time.
-fn chunk_min(chunk: &[f64]) -> f64 {
+pub(crate) fn chunk_min(chunk: &[f64]) -> f64 {
     let mut lanes = [f64::INFINITY; 8];
     let mut groups = chunk.chunks_exact(8);
     for group in &mut groups {
@@ -81,7 +81,7 @@ fn chunk_min(chunk: &[f64]) -> f64 {
 
 /// `out[j] = col[j] - 2 g[j]`: one vectorised pass turning a tile row into distance
 /// bounds up to a per-row constant.
-fn minus_twice(out: &mut Vec<f64>, col: &[f64], g: &[f32]) {
+pub(crate) fn minus_twice(out: &mut Vec<f64>, col: &[f64], g: &[f32]) {
     out.clear();
     out.extend(col.iter().zip(g).map(|(&c, &g)| c - 2.0 * f64::from(g)));
 }

@@ -11,6 +11,7 @@
 //! | density / coverage | [`density_coverage`] | k-NN balls around real features | higher |
 //! | mode counting (PacGAN protocol) | [`count_modes`] | 2-D samples against a [`Mixture`](agon_data::Mixture) | more modes, lower KL |
 //! | class accuracy | [`accuracy`] | labelled (real or generated) images | higher |
+//! | nearest neighbours, memorisation (share of samples nearer a training image than the median real-to-real distance) | [`nearest_neighbours`], [`memorisation`] | samples against training images | lower share |
 //! | ROC-AUC, average precision, accuracy at 0.5 | [`detection_scores`] | a real-vs-generated detector's scores | higher |
 //!
 //! Features come from [`Classifier`], a small LeNet-style CNN trained with Agon's own
@@ -73,6 +74,7 @@ mod kid;
 mod knn;
 pub mod linalg;
 mod modes;
+mod neighbours;
 mod precision_recall;
 #[cfg(test)]
 mod reference;
@@ -88,6 +90,7 @@ pub use image_quality::{psnr, ssim};
 pub use inception_score::inception_score;
 pub use kid::{kid, kid_full, KID_SUBSETS, KID_SUBSET_SIZE};
 pub use modes::{count_modes, ModeReport, HIGH_QUALITY_STDS, PACGAN_SAMPLES};
+pub use neighbours::{memorisation, nearest_neighbours, Memorisation, Neighbour};
 pub use precision_recall::{precision_recall, PrecisionRecall, PR_K};
 
 /// The mean and population standard deviation of a score over subsets or splits

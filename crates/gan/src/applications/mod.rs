@@ -5,10 +5,14 @@
 //! | module | does | command |
 //! |---|---|---|
 //! | `detect.rs` | real-vs-generated scores from a discriminator or a standalone CNN | `agon detect`, `agon detector train/eval` |
+//! | `neighbours.rs` | nearest training images in pixel or feature space; the memorisation figure | `agon neighbours` |
 
 mod detect;
+mod neighbours;
 
 pub use detect::{detector_metadata, real_vs_generated, train_detector, Detector, DETECTOR_ROLE};
+
+pub use neighbours::{embed_in, memorisation_in, nearest_images, neighbour_rows, Space};
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
