@@ -358,6 +358,321 @@ fn cyclegan_trains_on_a_folder_with_one_subfolder_per_domain() {
     assert_eq!(i2i.domains(), Some((&[0][..], &[1][..])));
 }
 
+/// `n` 12x12 RGB PNGs in `dir`, named `<prefix><i>.png`: one colour and one pattern per
+/// domain (`horses`: reddish with horizontal stripes, else bluish with a checkerboard).
+fn write_domain_images(dir: &Path, horses: bool, prefix: &str, n: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    for i in 0..n {
+        let v: Vec<f32> = (0..3 * 12 * 12)
+            .map(|p| {
+                let (c, y, x) = (p / 144, p / 12 % 12, p % 12);
+                let (tint, on) = if horses {
+                    ([0.6, -0.2, -0.5][c], y % 3 == 0)
+                } else {
+                    ([-0.5, -0.1, 0.6][c], (x / 3 + y / 3) % 2 == 0)
+                };
+                tint + if on { 0.3 } else { -0.1 } + i as f32 / 50.0
+            })
+            .collect();
+        let img = NdArray::from_vec(v, &[3, 12, 12]).unwrap();
+        agon::data::save_png(&img, &dir.join(format!("{prefix}{i}.png"))).unwrap();
+    }
+}
+
+/// A tiny cyclegan run on two folders of a user's images given as `translate.a_dir` and
+/// `translate.b_dir`: 8 flat images of "horses", 8 "zebras" in two subfolders (whose own
+/// labels are dropped).
+fn two_folders(dir: &TempDir, out: &Path) -> TrainConfig {
+    let horses = dir.join("horses");
+    let zebras = dir.join("zebras");
+    write_domain_images(&horses, true, "h", 8);
+    write_domain_images(&zebras.join("day"), false, "d", 4);
+    write_domain_images(&zebras.join("night"), false, "n", 4);
+    let mut cfg = tiny(TaskKind::Cyclegan, out);
+    cfg.data.limit = 0;
+    cfg.translate.a_dir = horses.display().to_string();
+    cfg.translate.b_dir = zebras.display().to_string();
+    cfg
+}
+
+/// Two folders as the two domains: resolved to classes 0 and 1 named after the folders,
+/// trained by `agon train`, resumed by `agon train --resume` without repeating the keys
+/// (bit-identical to 4 steps in one go), then `agon sample`, `apply` and `eval` on the
+/// checkpoint.
+#[test]
+fn cyclegan_trains_on_two_image_folders() {
+    let dir = TempDir::new("i2i-cyclegan-two-folders");
+    let cfg = two_folders(&dir, &dir.join("straight"));
+    let (a_dir, b_dir) = (cfg.translate.a_dir.clone(), cfg.translate.b_dir.clone());
+    let mut straight = Trainer::new(cfg.clone()).unwrap();
+    let resolved = straight.config().clone();
+    assert_eq!(
+        (resolved.translate.a.as_str(), resolved.translate.b.as_str()),
+        ("0", "1")
+    );
+    assert_eq!(resolved.data.name, format!("{a_dir} + {b_dir}"));
+    assert!(
+        straight
+            .notes()
+            .iter()
+            .any(|n| n.contains("domain A: horses (0); domain B: zebras (1)")),
+        "{:?}",
+        straight.notes()
+    );
+    assert_eq!(straight.sample_shape(), &[3, 12, 12]);
+    let i2i = straight.task().image_to_image().unwrap();
+    assert_eq!(i2i.domains(), Some((&[0][..], &[1][..])));
+    for _ in 0..4 {
+        let s = straight.train_step().unwrap();
+        assert!(s.g_loss.is_finite() && s.d_loss > 0.0, "{s:?}");
+    }
+
+    // `agon train` from the configuration as a file, 2 steps, then 2 more by --resume.
+    let run = dir.join("run");
+    let mut first = cfg.clone();
+    first.out_dir = run.clone();
+    first.steps = 2;
+    let cfg_path = dir.join("two-folders.toml");
+    std::fs::write(&cfg_path, first.to_toml()).unwrap();
+    agon(&["train", "--config", cfg_path.to_str().unwrap(), "--quiet"]);
+    // The saved configuration names both folders and the resolved domains, so the run
+    // resumes, samples and applies from it alone; given back as --config it is valid.
+    let saved = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    let saved_cfg = TrainConfig::from_toml_str(&saved, "config.toml").unwrap();
+    assert_eq!(
+        (
+            saved_cfg.translate.a_dir.as_str(),
+            saved_cfg.translate.b_dir.as_str(),
+            saved_cfg.translate.a.as_str(),
+            saved_cfg.translate.b.as_str(),
+            saved_cfg.data.name.as_str(),
+        ),
+        (
+            a_dir.as_str(),
+            b_dir.as_str(),
+            "0",
+            "1",
+            resolved.data.name.as_str()
+        ),
+        "{saved}"
+    );
+    agon(&[
+        "train",
+        "--resume",
+        "--out",
+        run.to_str().unwrap(),
+        "--steps",
+        "4",
+        "--quiet",
+    ]);
+    let resumed = Trainer::resume(&run, None).unwrap();
+    assert_eq!(resumed.step(), 4);
+    assert!(
+        state_bits(&straight) == state_bits(&resumed),
+        "2 + 2 steps differ from 4 in one go"
+    );
+
+    let ckpt = run.join("checkpoint.safetensors");
+    let (task, _) = load_task(&ckpt).unwrap();
+    assert_eq!(task.image_to_image().unwrap().channels(), 3);
+    let grid = dir.join("grid.png");
+    agon(&[
+        "sample",
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "--n",
+        "4",
+        "--out",
+        grid.to_str().unwrap(),
+    ]);
+    // 4 triplets of domain A, 2 a row: 6 columns and 2 rows of 12-pixel tiles, 2-pixel gaps.
+    let g = load_image(&grid, 3, None).unwrap();
+    assert_eq!(g.shape(), &[1, 3, 2 * 14 + 2, 6 * 14 + 2]);
+    let out = dir.join("applied");
+    agon(&[
+        "apply",
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "--input",
+        &a_dir,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let made = load_image(&out.join("h0.png"), 3, None).unwrap();
+    assert_eq!(made.shape(), &[1, 3, 12, 12]);
+    let scores = dir.join("scores.json");
+    agon(&[
+        "eval",
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "--n",
+        "16",
+        "--out",
+        scores.to_str().unwrap(),
+    ]);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&scores).unwrap()).unwrap();
+    assert_eq!(json["data"], resolved.data.name.as_str(), "{json}");
+}
+
+/// What is wrong with a two-folder configuration is an error naming the key and the path.
+#[test]
+fn two_folder_mistakes_name_the_key_and_the_path() {
+    let dir = TempDir::new("i2i-cyclegan-two-folder-errors");
+    let cfg = two_folders(&dir, &dir.join("run"));
+    let (a_dir, b_dir) = (cfg.translate.a_dir.clone(), cfg.translate.b_dir.clone());
+    std::fs::create_dir_all(dir.join("empty")).unwrap();
+    std::fs::write(dir.join("file.png"), b"not a folder").unwrap();
+    let path = |name: &str| dir.join(name).display().to_string();
+    let cases: Vec<(&str, TrainConfig, Vec<String>)> = vec![
+        (
+            "only a_dir",
+            {
+                let mut c = cfg.clone();
+                c.translate.b_dir.clear();
+                c
+            },
+            vec![
+                "translate.a_dir".into(),
+                a_dir.clone(),
+                "without translate.b_dir".into(),
+            ],
+        ),
+        (
+            "only b_dir",
+            {
+                let mut c = cfg.clone();
+                c.translate.a_dir.clear();
+                c
+            },
+            vec![
+                "translate.b_dir".into(),
+                b_dir.clone(),
+                "without translate.a_dir".into(),
+            ],
+        ),
+        (
+            "a contradicts",
+            {
+                let mut c = cfg.clone();
+                c.translate.a = "zebras".into();
+                c
+            },
+            vec![
+                "translate.a = \"zebras\" contradicts translate.a_dir".into(),
+                a_dir.clone(),
+            ],
+        ),
+        (
+            "b contradicts",
+            {
+                let mut c = cfg.clone();
+                c.translate.b = "0".into();
+                c
+            },
+            vec![
+                "translate.b = \"0\" contradicts translate.b_dir".into(),
+                b_dir.clone(),
+            ],
+        ),
+        (
+            "missing",
+            {
+                let mut c = cfg.clone();
+                c.translate.b_dir = path("missing");
+                c
+            },
+            vec![
+                "translate.b_dir".into(),
+                path("missing"),
+                "no such folder".into(),
+            ],
+        ),
+        (
+            "empty",
+            {
+                let mut c = cfg.clone();
+                c.translate.a_dir = path("empty");
+                c
+            },
+            vec!["translate.a_dir".into(), path("empty"), "no .png".into()],
+        ),
+        (
+            "a file",
+            {
+                let mut c = cfg.clone();
+                c.translate.a_dir = path("file.png");
+                c
+            },
+            vec![
+                "translate.a_dir".into(),
+                path("file.png"),
+                "not a folder".into(),
+            ],
+        ),
+        (
+            "the same folder",
+            {
+                let mut c = cfg.clone();
+                c.translate.b_dir = format!("{a_dir}/../horses");
+                c
+            },
+            vec!["translate.b_dir is the same folder".into(), a_dir.clone()],
+        ),
+        (
+            "data.name too",
+            {
+                let mut c = cfg.clone();
+                c.data.name = "cifar10".into();
+                c
+            },
+            vec!["data.name = \"cifar10\"".into(), "translate.a_dir".into()],
+        ),
+        (
+            "another task",
+            {
+                let mut c = cfg.clone();
+                c.task = TaskKind::Superres;
+                c
+            },
+            vec![
+                "translate.a_dir".into(),
+                a_dir.clone(),
+                "only task = \"cyclegan\"".into(),
+            ],
+        ),
+    ];
+    for (what, bad, wanted) in cases {
+        let e = Trainer::new(bad).err().unwrap().to_string();
+        for w in &wanted {
+            assert!(e.contains(w.as_str()), "{what}: {w:?} is not in: {e}");
+        }
+    }
+
+    // Through `agon train`: an explicit --data beside the folders, and the folders on
+    // another task.
+    let sets = [
+        format!("translate.a_dir={}", toml::Value::String(a_dir.clone())),
+        format!("translate.b_dir={}", toml::Value::String(b_dir.clone())),
+    ];
+    let out = dir.join("cli").display().to_string();
+    let train = |extra: &[&str]| {
+        let mut args = vec!["agon", "train", "--quiet", "--out", &out];
+        for s in &sets {
+            args.extend(["--set", s.as_str()]);
+        }
+        args.extend(extra);
+        run_args(args).err().map(|e| e.to_string())
+    };
+    let e = train(&["--task", "cyclegan", "--data", "fashion-mnist"]).unwrap();
+    assert!(
+        e.contains("data.name") && e.contains("translate.a_dir"),
+        "{e}"
+    );
+    let e = train(&["--task", "inpaint"]).unwrap();
+    assert!(e.contains("translate.a_dir") && e.contains(&a_dir), "{e}");
+}
+
 #[test]
 fn scores_put_the_baseline_beside_the_model() {
     let dir = TempDir::new("i2i-scores");

@@ -20,6 +20,7 @@ mod generation;
 mod translation;
 
 pub use generation::Generation;
+pub(crate) use translation::{check_domain_folders, fill_default_domains};
 pub use translation::{
     parse_domain, resolve_domains, rows_in, score_translation, select_domains, triplet_grid,
     weight_count, CycleGan, ImageToImage, OutputScores, Translation, TranslationInput,

@@ -84,11 +84,21 @@ pub struct TranslateConfig {
     /// `cyclegan`: domain A, a comma list of class names or indices of a labelled dataset
     /// (names match ignoring case and punctuation, and either side of a `/`:
     /// `"t-shirt"` is Fashion-MNIST's "T-shirt/top"). A folder with one subfolder per
-    /// domain is a labelled dataset whose classes are the subfolders. A run records the
-    /// indices it resolved.
+    /// domain is a labelled dataset whose classes are the subfolders. Empty (the default):
+    /// Fashion-MNIST's `"sneaker"`, or with [`a_dir`](Self::a_dir) that folder. A run
+    /// records the indices it resolved.
     pub a: String,
-    /// `cyclegan`: domain B, as `a`.
+    /// `cyclegan`: domain B, as `a` (empty: `"ankle boot"`, or the folder of
+    /// [`b_dir`](Self::b_dir)).
     pub b: String,
+    /// `cyclegan`: a folder of domain A's PNG / JPEG images (read as an image folder:
+    /// flat or in subfolders, brought to `data.image_size` and `data.channels`). Given
+    /// with [`b_dir`](Self::b_dir), the two folders are the data, as classes 0 (A) and 1
+    /// (B) named after the folders, in place of `data.name` (which the run sets to
+    /// `"<a_dir> + <b_dir>"`); `a` and `b` may then be left out.
+    pub a_dir: String,
+    /// `cyclegan`: a folder of domain B's images, as [`a_dir`](Self::a_dir).
+    pub b_dir: String,
     /// `cyclegan`: weight of the cycle-consistency L1 terms, `|G_BA(G_AB(a)) - a|` and
     /// `|G_AB(G_BA(b)) - b|` (10 in CycleGAN).
     pub cycle_weight: f32,
@@ -245,8 +255,10 @@ impl Default for TranslateConfig {
             unet_depth: 4,
             blocks: 4,
             d_layers: 2,
-            a: "sneaker".into(),
-            b: "ankle boot".into(),
+            a: String::new(),
+            b: String::new(),
+            a_dir: String::new(),
+            b_dir: String::new(),
             cycle_weight: 10.0,
             identity_weight: 5.0,
             pool_size: 50,
@@ -256,11 +268,17 @@ impl Default for TranslateConfig {
 
 impl TrainConfig {
     /// Makes the keys a task implies explicit (`task = "conditional"` sets
-    /// `model.conditional`), so that models built from the saved configuration alone (by
-    /// resume, `agon sample`, `agon export`) are the task's.
+    /// `model.conditional`; `cyclegan` fills empty `translate.a` / `translate.b` with its
+    /// default domains, or with the two folders' classes `0` and `1` and `data.name` with
+    /// their [`folders_data_name`](TranslateConfig::folders_data_name)), so that models
+    /// built from the saved configuration alone (by resume, `agon sample`, `agon export`)
+    /// are the task's.
     pub fn resolve_task(&mut self) {
         if self.task == TaskKind::Conditional {
             self.model.conditional = true;
+        }
+        if self.task == TaskKind::Cyclegan {
+            crate::tasks::fill_default_domains(self);
         }
     }
 }
@@ -570,7 +588,13 @@ impl TrainConfig {
         let task = self.task;
         let generation_only = "the image-to-image tasks build their own networks (translate.*)";
         let cyclegan = task == TaskKind::Cyclegan;
-        let unused: [(&'static str, bool, &'static str); 23] = [
+        let folders = self.translate.folders_data_name();
+        let unused: [(&'static str, bool, &'static str); 26] = [
+            (
+                "data.name",
+                folders.as_ref().is_some_and(|n| *n != self.data.name),
+                "translate.a_dir and translate.b_dir are the data",
+            ),
             (
                 "model.width",
                 kind != ModelKind::Dcgan && !image_to_image,
@@ -645,6 +669,16 @@ impl TrainConfig {
             ("translate.a", !cyclegan, "only task = \"cyclegan\" has domains"),
             ("translate.b", !cyclegan, "only task = \"cyclegan\" has domains"),
             (
+                "translate.a_dir",
+                !cyclegan,
+                "only task = \"cyclegan\" takes two image folders",
+            ),
+            (
+                "translate.b_dir",
+                !cyclegan,
+                "only task = \"cyclegan\" takes two image folders",
+            ),
+            (
                 "translate.cycle_weight",
                 !cyclegan,
                 "only task = \"cyclegan\" translates back",
@@ -709,6 +743,10 @@ impl TrainConfig {
             if let Some(t) = table.get_mut(t).and_then(|v| v.as_table_mut()) {
                 t.remove(k);
             }
+        }
+        // No folders: the one-dataset form, whose files need not name the folder keys.
+        if let Some(t) = table.get_mut("translate").and_then(|v| v.as_table_mut()) {
+            t.retain(|k, v| !((k == "a_dir" || k == "b_dir") && v.as_str() == Some("")));
         }
         table.retain(|_, v| v.as_table().is_none_or(|t| !t.is_empty()));
         toml::to_string(&table).expect("a TOML table always serialises")
@@ -900,6 +938,9 @@ impl TrainConfig {
                 "log.every, log.sample_every and log.checkpoint_every must be at least 1".into(),
             );
         }
+        if let Err(message) = crate::tasks::check_domain_folders(self) {
+            return err(message);
+        }
         if self.task.is_image_to_image() {
             self.validate_image_to_image(source)?;
         }
@@ -942,13 +983,6 @@ impl TrainConfig {
                     "translate.pool_size = {} must be at most 1000",
                     t.pool_size
                 ));
-            }
-            for (key, v) in [("translate.a", &t.a), ("translate.b", &t.b)] {
-                if v.split(',').all(|c| c.trim().is_empty()) {
-                    return err(format!(
-                        "{key} is empty: name the domain's classes (e.g. \"sneaker\")"
-                    ));
-                }
             }
         } else if t.adv_weight == 0.0 && t.l1_weight == 0.0 && t.perceptual_weight == 0.0 {
             return err(

@@ -101,7 +101,8 @@ pub enum TaskKind {
     /// Sketch to image: the image's Sobel edge map in, the image out (pix2pix U-Net).
     Sketch2image,
     /// Unpaired translation between two domains (sets of classes, `translate.a` and
-    /// `translate.b`), both directions at once (CycleGAN).
+    /// `translate.b`, or two image folders, `translate.a_dir` and `translate.b_dir`), both
+    /// directions at once (CycleGAN).
     Cyclegan,
 }
 

@@ -1,8 +1,9 @@
 //! The dataset a configuration names.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use agon_data::{DataError, DataRoot, Dataset, FolderReport, Mixture};
+use agon_data::{DataError, DataRoot, Dataset, FolderReport, Limit, Mixture};
+use agon_tensor::NdArray;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -54,6 +55,143 @@ pub fn load_dataset(data: &DataConfig, seed: u64) -> Result<LoadedData, DataErro
     Ok(LoadedData { dataset: ds, notes })
 }
 
+/// The data a run trains on: for `cyclegan` with `translate.a_dir` and `translate.b_dir`,
+/// the two folders ([`load_domain_folders`]), else [`load_dataset`] of `cfg.data`.
+///
+/// # Errors
+/// As those two.
+pub(crate) fn load_run_data(cfg: &TrainConfig) -> Result<LoadedData, DataError> {
+    match cfg.translate.domain_folders() {
+        Some(folders) if cfg.task == TaskKind::Cyclegan => load_domain_folders(&folders, &cfg.data),
+        _ => load_dataset(&cfg.data, cfg.seed),
+    }
+}
+
+/// Two image folders as one dataset of two classes: domain A's images (label 0) and domain
+/// B's (label 1), each class named as `folders` says, interleaved (A, B, A, B, .., then the
+/// rest of the larger) so that `data.limit` and the held-out tail take from both. Each
+/// folder is read as an image folder (flat or in subfolders, whose labels are dropped);
+/// the first brings its images to `data.image_size` and `data.channels` (0: its first
+/// image's), the second to the shape the first took. At most `data.limit` samples are kept
+/// when it is positive.
+///
+/// # Errors
+/// A folder that is missing, not a folder, holds no images, or the same as the other,
+/// naming its key (`translate.a_dir`, `translate.b_dir`) and its path; any error reading
+/// its images; both together over [`MAX_DATASET_BYTES`](agon_data::MAX_DATASET_BYTES).
+pub(crate) fn load_domain_folders(
+    folders: &[(PathBuf, String); 2],
+    data: &DataConfig,
+) -> Result<LoadedData, DataError> {
+    const KEYS: [&str; 2] = ["translate.a_dir", "translate.b_dir"];
+    let mut size = (data.image_size > 0).then_some([data.image_size; 2]);
+    let mut channels = (data.channels > 0).then_some(data.channels);
+    let (a_path, b_path) = (&folders[0].0, &folders[1].0);
+    check_folder(KEYS[0], a_path)?;
+    check_folder(KEYS[1], b_path)?;
+    if std::fs::canonicalize(a_path).ok() == std::fs::canonicalize(b_path).ok() {
+        return Err(DataError::Invalid {
+            path: b_path.clone(),
+            reason: format!(
+                "translate.b_dir is the same folder as translate.a_dir = {:?}: the two domains \
+                 need two folders",
+                a_path.display().to_string()
+            ),
+        });
+    }
+    let mut notes = vec![];
+    let mut parts = vec![];
+    for ((dir, _), key) in folders.iter().zip(KEYS) {
+        let (ds, report) =
+            agon_data::image_folder_with(dir, size, channels).map_err(|e| match e {
+                // The folder's own complaint (no images in it) names the key too.
+                DataError::Invalid { path, reason } if path == *dir => DataError::Invalid {
+                    path,
+                    reason: format!("{key}: {reason}"),
+                },
+                e => e,
+            })?;
+        // One dataset, one shape: the second folder takes the first one's.
+        size = Some(report.size);
+        channels = Some(report.channels);
+        notes.extend(folder_notes(dir, &report));
+        parts.push(ds);
+    }
+    let (a, b) = (&parts[0], &parts[1]);
+    let shape = a.image_shape().to_vec();
+    let per_image: usize = shape.iter().product();
+    let n = a.len() + b.len();
+    let bytes = (n as u64)
+        .saturating_mul(per_image as u64)
+        .saturating_mul(4);
+    if bytes > agon_data::MAX_DATASET_BYTES {
+        return Err(DataError::TooLarge {
+            path: b_path.clone(),
+            what: format!(
+                "{n} images of {shape:?} as f32 samples, with translate.a_dir = {:?}",
+                a_path.display().to_string()
+            ),
+            claimed: Some(bytes),
+            limit: Limit::DatasetBytes,
+        });
+    }
+    let (a_px, b_px) = (contiguous(a), contiguous(b));
+    let mut pixels = Vec::with_capacity(n * per_image);
+    let mut labels = Vec::with_capacity(n);
+    for i in 0..a.len().max(b.len()) {
+        for (label, (px, len)) in [(a_px, a.len()), (b_px, b.len())].into_iter().enumerate() {
+            if i < len {
+                pixels.extend_from_slice(&px[i * per_image..(i + 1) * per_image]);
+                labels.push(label);
+            }
+        }
+    }
+    let images = NdArray::from_vec(pixels, &[&[n][..], &shape].concat()).map_err(|e| {
+        DataError::Invalid {
+            path: b_path.clone(),
+            reason: format!("internal error: {e}"),
+        }
+    })?;
+    let name = format!("{} + {}", a_path.display(), b_path.display());
+    let ds = Dataset::new(name, images, Some((labels, 2)))
+        .with_class_names(folders.iter().map(|(_, n)| n.clone()).collect());
+    let ds = if data.limit > 0 && data.limit < ds.len() {
+        ds.take(data.limit)
+    } else {
+        ds
+    };
+    Ok(LoadedData { dataset: ds, notes })
+}
+
+/// A dataset's samples as one slice.
+fn contiguous(ds: &Dataset) -> &[f32] {
+    ds.images()
+        .as_slice()
+        .expect("a Dataset holds its samples contiguously")
+}
+
+/// `dir`, the folder `key` names, exists and is a folder.
+fn check_folder(key: &str, dir: &Path) -> Result<(), DataError> {
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(DataError::Invalid {
+            path: dir.to_path_buf(),
+            reason: format!("{key} names a file, not a folder of PNG / JPEG images"),
+        }),
+        Err(e) => {
+            let what = if e.kind() == std::io::ErrorKind::NotFound {
+                "no such folder"
+            } else {
+                "cannot read the folder"
+            };
+            Err(DataError::Io {
+                path: dir.to_path_buf(),
+                source: std::io::Error::new(e.kind(), format!("{key}: {what} ({e})")),
+            })
+        }
+    }
+}
+
 /// Up to `n` images to score or show a trained model on, and whether they are held out:
 /// the samples after the first `data.limit` (which training used) when there are any, else
 /// the first `n` training samples themselves (`false`).
@@ -65,11 +203,9 @@ pub fn load_dataset(data: &DataConfig, seed: u64) -> Result<LoadedData, DataErro
 /// domains count.
 pub fn held_out_samples(cfg: &TrainConfig, n: usize) -> Result<(Dataset, bool), TrainError> {
     let data = &cfg.data;
-    let all = DataConfig {
-        limit: 0,
-        ..data.clone()
-    };
-    let ds = load_dataset(&all, cfg.seed)?.dataset;
+    let mut all = cfg.clone();
+    all.data.limit = 0;
+    let ds = load_run_data(&all)?.dataset;
     let start = if data.limit > 0 && data.limit < ds.len() {
         data.limit
     } else {

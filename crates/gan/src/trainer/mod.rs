@@ -225,7 +225,7 @@ impl Trainer {
         let LoadedData {
             dataset: ds,
             mut notes,
-        } = load_dataset(&config.data, config.seed)?;
+        } = data::load_run_data(&config)?;
         let ds = if config.task == TaskKind::Cyclegan {
             notes.push(crate::tasks::resolve_domains(&mut config, &ds)?);
             crate::tasks::select_domains(&config, &ds)?

@@ -11,7 +11,7 @@ use agon_tensor::{Indices, NdArray};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-use super::{load_dataset, sample_from, TrainConfig, TrainError};
+use super::{load_dataset, sample_from, TaskKind, TrainConfig, TrainError};
 use crate::Generator;
 
 /// The 2-D mixture a configuration trains on, if any.
@@ -40,12 +40,20 @@ pub fn dataset_identity(name: &str) -> String {
 ///
 /// # Errors
 /// [`TrainError::Evaluation`] when the file is missing or unreadable, or was trained on
-/// other data or another image shape; the message says how to train the right one.
+/// other data or another image shape; the message says how to train the right one. A
+/// `cyclegan` run on two image folders has none.
 pub fn matching_classifier(
     cfg: &TrainConfig,
     path: Option<&Path>,
     image_shape: &[usize],
 ) -> Result<(Classifier, PathBuf), TrainError> {
+    if cfg.task == TaskKind::Cyclegan && cfg.translate.domain_folders().is_some() {
+        return Err(TrainError::Evaluation {
+            message: "a run on two image folders (translate.a_dir, translate.b_dir) has no \
+                      feature classifier: `agon eval --train-classifier` trains on one dataset"
+                .into(),
+        });
+    }
     let path = match path {
         Some(p) => p.to_path_buf(),
         None => DataRoot::resolve(cfg.data.data_dir())?.classifier_path(&cfg.data.name),

@@ -1,5 +1,6 @@
 //! Unpaired translation (CycleGAN, Zhu et al. 2017): two domains A and B, each a set of
-//! classes of one labelled dataset (`translate.a`, `translate.b`), no pairs between them.
+//! classes of one labelled dataset (`translate.a`, `translate.b`) or an image folder of its
+//! own (`translate.a_dir`, `translate.b_dir`), no pairs between them.
 //! `G_AB` turns A images into B images and `G_BA` the other way; `D_A` and `D_B` each judge
 //! one domain, real against translated.
 //!

@@ -1,10 +1,134 @@
 //! `cyclegan`'s two domains: class names or indices of a labelled dataset (`translate.a`,
 //! `translate.b`) resolved to indices once the data is loaded, and the data cut down to them.
+//! Or two image folders (`translate.a_dir`, `translate.b_dir`): their union is the data,
+//! classes 0 and 1 named after the folders (`trainer::load_run_data` reads it).
+
+use std::path::{Path, PathBuf};
 
 use agon_data::Dataset;
 use agon_tensor::NdArray;
 
-use crate::trainer::{ConfigError, TrainConfig, TranslateConfig};
+use crate::trainer::{ConfigError, DataConfig, TaskKind, TrainConfig, TranslateConfig};
+
+/// `cyclegan`'s domains when `translate.a` and `translate.b` are left empty and no folders
+/// are given: Fashion-MNIST's sneakers and ankle boots.
+const DEFAULT_DOMAINS: [&str; 2] = ["sneaker", "ankle boot"];
+
+impl TranslateConfig {
+    /// The two image folders ([`a_dir`](Self::a_dir), [`b_dir`](Self::b_dir)) when both
+    /// are given, each with the class name its images get: the folder's own name, or the
+    /// path as given when the two names would not tell the domains apart.
+    ///
+    /// ```
+    /// use agon_gan::trainer::TranslateConfig;
+    /// let t = TranslateConfig { a_dir: "photos/horses/".into(), b_dir: "zebras".into(), ..Default::default() };
+    /// let [(a, a_name), (_, b_name)] = t.domain_folders().unwrap();
+    /// assert_eq!((a.to_str().unwrap(), a_name.as_str(), b_name.as_str()), ("photos/horses/", "horses", "zebras"));
+    /// let same = TranslateConfig { a_dir: "x/images".into(), b_dir: "y/images".into(), ..t };
+    /// assert_eq!(same.domain_folders().unwrap()[1].1, "y/images");
+    /// ```
+    pub fn domain_folders(&self) -> Option<[(PathBuf, String); 2]> {
+        if self.a_dir.is_empty() || self.b_dir.is_empty() {
+            return None;
+        }
+        let own = |dir: &str| {
+            Path::new(dir)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .filter(|n| !normalise(n).is_empty())
+        };
+        let [a, b] = match (own(&self.a_dir), own(&self.b_dir)) {
+            (Some(a), Some(b)) if normalise(&a) != normalise(&b) => [a, b],
+            _ => [self.a_dir.clone(), self.b_dir.clone()],
+        };
+        Some([
+            (self.a_dir.clone().into(), a),
+            (self.b_dir.clone().into(), b),
+        ])
+    }
+
+    /// What a run on two folders calls its data (its `data.name`): `"<a_dir> + <b_dir>"`.
+    pub fn folders_data_name(&self) -> Option<String> {
+        self.domain_folders()
+            .map(|_| format!("{} + {}", self.a_dir, self.b_dir))
+    }
+}
+
+/// The checks of `translate.a_dir` and `translate.b_dir` that need no files: only for
+/// `cyclegan`, both or neither, not beside a `data.name` of their own, and `translate.a` /
+/// `translate.b`, when given, naming the folders' domains.
+pub(crate) fn check_domain_folders(cfg: &TrainConfig) -> Result<(), String> {
+    let t = &cfg.translate;
+    let dirs = [("translate.a_dir", &t.a_dir), ("translate.b_dir", &t.b_dir)];
+    if cfg.task != TaskKind::Cyclegan {
+        return match dirs.iter().find(|(_, d)| !d.is_empty()) {
+            Some((key, dir)) => Err(format!(
+                "{key} = {dir:?}: only task = \"cyclegan\" takes two image folders (this \
+                 run's task is \"{}\"); remove it",
+                cfg.task
+            )),
+            None => Ok(()),
+        };
+    }
+    let Some(folders) = t.domain_folders() else {
+        return match dirs.iter().position(|(_, d)| !d.is_empty()) {
+            Some(i) => Err(format!(
+                "{} = {:?} is given without {}: give both image folders (domain A's and \
+                 domain B's), or neither",
+                dirs[i].0,
+                dirs[i].1,
+                dirs[1 - i].0
+            )),
+            None => Ok(()),
+        };
+    };
+    let own_name = t.folders_data_name().unwrap_or_default();
+    if cfg.data.name != DataConfig::default().name && cfg.data.name != own_name {
+        return Err(format!(
+            "data.name = {:?} is not used with translate.a_dir and translate.b_dir (the two \
+             folders are the data); remove it",
+            cfg.data.name
+        ));
+    }
+    let names = [folders[0].1.clone(), folders[1].1.clone()];
+    for (i, (key, spec)) in [("translate.a", &t.a), ("translate.b", &t.b)]
+        .into_iter()
+        .enumerate()
+    {
+        if spec.trim().is_empty() {
+            continue;
+        }
+        if parse_domain(key, spec, Some(&names), 2).is_ok_and(|c| c == [i]) {
+            continue;
+        }
+        let (dir_key, dir) = dirs[i];
+        return Err(format!(
+            "{key} = {spec:?} contradicts {dir_key} = {dir:?}: with two folders domain {} is \
+             that folder's images (class {i}, {:?}); leave {key} out",
+            ["A", "B"][i],
+            names[i]
+        ));
+    }
+    Ok(())
+}
+
+/// Fills what a `cyclegan` configuration leaves empty: the domains (the two folders'
+/// classes 0 and 1, else [`DEFAULT_DOMAINS`]) and, on two folders, `data.name`.
+pub(crate) fn fill_default_domains(cfg: &mut TrainConfig) {
+    let t = &mut cfg.translate;
+    let defaults = match t.folders_data_name() {
+        Some(name) => {
+            cfg.data.name = name;
+            ["0", "1"]
+        }
+        None => DEFAULT_DOMAINS,
+    };
+    for (spec, default) in [&mut t.a, &mut t.b].into_iter().zip(defaults) {
+        if spec.trim().is_empty() {
+            *spec = default.to_string();
+        }
+    }
+}
 
 /// Lower-case letters and digits only: how class names are compared.
 fn normalise(name: &str) -> String {

@@ -19,6 +19,7 @@ mod saved_pool;
 mod scores;
 
 pub use cycle::CycleGan;
+pub(crate) use domains::{check_domain_folders, fill_default_domains};
 pub use domains::{parse_domain, resolve_domains, rows_in, select_domains};
 pub use networks::weight_count;
 pub use scores::{score_translation, OutputScores, TranslationScores};
