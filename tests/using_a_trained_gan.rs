@@ -422,3 +422,115 @@ fn neighbours_show_samples_beside_training_images_and_retrieve_a_query() {
     let bad = agon(&["neighbours"]);
     assert!(!bad.status.success());
 }
+
+#[test]
+fn invert_reconstructs_real_images_and_trains_an_encoder() {
+    let dir = temp_dir("using", "invert");
+    let ckpt = tiny_run(&dir, "g", "0");
+    let ckpt = ckpt.to_str().unwrap();
+    let mean_psnr = |out: &Path| -> f64 {
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("inversion.json")).unwrap())
+                .unwrap();
+        doc["mean_psnr"].as_f64().unwrap()
+    };
+    let (one, many) = (dir.join("one"), dir.join("many"));
+    for (steps, out) in [("1", &one), ("60", &many)] {
+        agon_ok(&[
+            "invert",
+            "--checkpoint",
+            ckpt,
+            "--real",
+            "3",
+            "--restarts",
+            "2",
+            "--steps",
+            steps,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+    }
+    // More optimisation reconstructs better.
+    assert!(
+        mean_psnr(&many) > mean_psnr(&one) + 0.1,
+        "{} vs {}",
+        mean_psnr(&many),
+        mean_psnr(&one)
+    );
+    for f in ["real-0000.png", "real-0002.png", "pairs.png", "codes.csv"] {
+        assert!(many.join(f).is_file(), "{f} missing");
+    }
+    let csv = std::fs::read_to_string(many.join("codes.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4);
+    assert_eq!(csv.lines().nth(1).unwrap().split(',').count(), 1 + 8); // name + latent_dim
+
+    // An encoder: trained on the generator's samples, then a start (or the whole answer).
+    let enc = dir.join("enc.safetensors");
+    agon_ok(&[
+        "invert",
+        "--checkpoint",
+        ckpt,
+        "--train-encoder",
+        enc.to_str().unwrap(),
+        "--encoder-steps",
+        "3",
+    ]);
+    let meta = agon::nn::checkpoint::Checkpoint::read(&enc)
+        .unwrap()
+        .metadata()
+        .clone();
+    assert_eq!(
+        (meta["role"].as_str(), meta["latent_dim"].as_str()),
+        ("gan-encoder", "8")
+    );
+    let from_encoder = dir.join("enc-out");
+    // A user's own image file as the input.
+    let png = dir.join("mine.png");
+    agon::data::save_png(&agon::tensor::NdArray::full(&[1, 20, 20], 0.3), &png).unwrap();
+    let run = agon_ok(&[
+        "invert",
+        "--checkpoint",
+        ckpt,
+        "--input",
+        png.to_str().unwrap(),
+        "--encoder",
+        enc.to_str().unwrap(),
+        "--steps",
+        "0",
+        "--out",
+        from_encoder.to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&run.stdout).contains("mine.png\tPSNR"));
+    assert!(from_encoder.join("mine.png").is_file());
+
+    let bad = agon(&[
+        "invert",
+        "--checkpoint",
+        ckpt,
+        "--real",
+        "2",
+        "--encoder",
+        ckpt,
+    ]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not an encoder"));
+    let bad = agon(&[
+        "invert",
+        "--checkpoint",
+        ckpt,
+        "--real",
+        "2",
+        "--steps",
+        "0",
+    ]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("give --encoder"));
+    let bad = agon(&[
+        "invert",
+        "--checkpoint",
+        ckpt,
+        "--real",
+        "2",
+        "--class",
+        "1",
+    ]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not conditional"));
+}

@@ -24,6 +24,7 @@ mod apply;
 mod detect;
 mod eval;
 mod inspect;
+mod invert;
 mod neighbours;
 mod overrides;
 mod sample;
@@ -62,6 +63,9 @@ enum Command {
     /// Train or evaluate a real-vs-generated detector.
     #[command(subcommand)]
     Detector(detect::DetectorCommand),
+    /// Find the latent codes that reconstruct real images (optimisation with restarts,
+    /// optionally from a trained encoder), or train that encoder.
+    Invert(invert::InvertArgs),
     /// Put samples beside their nearest training images and measure memorisation, or
     /// find the dataset images nearest a query image (--query).
     Neighbours(neighbours::NeighboursArgs),
@@ -136,6 +140,7 @@ pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Detect(a) => detect::detect(a),
         Command::Detector(c) => detect::run(c),
         Command::Neighbours(a) => neighbours::run(a),
+        Command::Invert(a) => invert::run(a),
         Command::Inspect { file } => inspect::run(&file),
         Command::Export {
             checkpoint,

@@ -5,13 +5,18 @@
 //! | module | does | command |
 //! |---|---|---|
 //! | `detect.rs` | real-vs-generated scores from a discriminator or a standalone CNN | `agon detect`, `agon detector train/eval` |
+//! | `invert.rs` | the latent code that reconstructs an image (optimisation with restarts, an encoder) | `agon invert` |
 //! | `neighbours.rs` | nearest training images in pixel or feature space; the memorisation figure | `agon neighbours` |
 
 mod detect;
+mod invert;
 mod neighbours;
 
 pub use detect::{detector_metadata, real_vs_generated, train_detector, Detector, DETECTOR_ROLE};
 
+pub use invert::{
+    encode, encoder_metadata, invert, train_encoder, Inversion, InvertConfig, ENCODER_ROLE,
+};
 pub use neighbours::{embed_in, memorisation_in, nearest_images, neighbour_rows, Space};
 
 use rand::rngs::StdRng;
