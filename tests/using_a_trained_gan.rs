@@ -534,3 +534,87 @@ fn invert_reconstructs_real_images_and_trains_an_encoder() {
     ]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not conditional"));
 }
+
+#[test]
+fn edit_moves_the_attribute_it_was_fitted_for() {
+    let dir = temp_dir("using", "edit");
+    let ckpt = tiny_run(&dir, "g", "0");
+    let ckpt = ckpt.to_str().unwrap();
+    let json = dir.join("edit.json");
+    let read = || -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap()
+    };
+    for (direction, key) in [
+        ("brightness", "brightness"),
+        ("ink", "ink"),
+        ("class:sneaker", "target_class"),
+    ] {
+        let strip = dir.join(format!("{key}.png"));
+        agon_ok(&[
+            "edit",
+            "--checkpoint",
+            ckpt,
+            "--direction",
+            direction,
+            "--samples",
+            "400",
+            "--measure-n",
+            "50",
+            "--rows",
+            "2",
+            "--steps",
+            "5",
+            "--strength",
+            "4",
+            "--out",
+            strip.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            agon::data::load_png(&strip).unwrap().shape(),
+            &[1, 2 + 2 * 30, 2 + 5 * 30]
+        );
+        let v: Vec<f64> = read()[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        // The boundary's normal points towards more of the attribute (a 2-step generator is
+        // far from linear, so only the two ends are compared).
+        assert!(v[0] < v[2], "{direction}: {v:?} at -4 / 0 / +4");
+    }
+    let doc = read();
+    assert_eq!(doc["other_classes_tv"].as_array().unwrap().len(), 2);
+    // GANSpace components, and editing an inverted image of the user's.
+    let png = dir.join("mine.png");
+    agon::data::save_png(&agon::tensor::NdArray::full(&[1, 28, 28], -0.2), &png).unwrap();
+    let out = agon_ok(&[
+        "edit",
+        "--checkpoint",
+        ckpt,
+        "--direction",
+        "pc1",
+        "--samples",
+        "300",
+        "--measure-n",
+        "20",
+        "--input",
+        png.to_str().unwrap(),
+        "--out",
+        dir.join("pc.png").to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("GANSpace component 1"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("reconstruction: PSNR"));
+    let bad = agon(&["edit", "--checkpoint", ckpt, "--direction", "smile"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("expected class:NAME"));
+    let bad = agon(&[
+        "edit",
+        "--checkpoint",
+        ckpt,
+        "--direction",
+        "class:sandwich",
+    ]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("sandwich"));
+}

@@ -22,6 +22,7 @@ macro_rules! say {
 
 mod apply;
 mod detect;
+mod edit;
 mod eval;
 mod inspect;
 mod invert;
@@ -63,6 +64,9 @@ enum Command {
     /// Train or evaluate a real-vs-generated detector.
     #[command(subcommand)]
     Detector(detect::DetectorCommand),
+    /// Move samples (or an inverted image) along a latent direction (InterFaceGAN boundary
+    /// for a measured attribute, or a GANSpace component) and measure what moved.
+    Edit(edit::EditArgs),
     /// Find the latent codes that reconstruct real images (optimisation with restarts,
     /// optionally from a trained encoder), or train that encoder.
     Invert(invert::InvertArgs),
@@ -141,6 +145,7 @@ pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Detector(c) => detect::run(c),
         Command::Neighbours(a) => neighbours::run(a),
         Command::Invert(a) => invert::run(a),
+        Command::Edit(a) => edit::run(a),
         Command::Inspect { file } => inspect::run(&file),
         Command::Export {
             checkpoint,

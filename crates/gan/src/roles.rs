@@ -33,6 +33,14 @@ pub trait Generator: Module {
         let _ = (z, mix);
         None
     }
+
+    /// The activations of the generator's first block for noise `z` (and labels), flattened
+    /// to `[N, features]`: where GANSpace looks for the principal directions of variation.
+    /// `None` for a generator that does not expose them.
+    fn early_activations(&self, z: &Tensor, labels: Option<&Indices>) -> Option<Tensor> {
+        let _ = (z, labels);
+        None
+    }
 }
 
 /// What a discriminator says about a batch.

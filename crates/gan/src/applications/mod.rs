@@ -5,15 +5,18 @@
 //! | module | does | command |
 //! |---|---|---|
 //! | `detect.rs` | real-vs-generated scores from a discriminator or a standalone CNN | `agon detect`, `agon detector train/eval` |
+//! | `edit.rs` | latent directions that change one measured attribute (InterFaceGAN) or follow the main variation (GANSpace) | `agon edit` |
 //! | `invert.rs` | the latent code that reconstructs an image (optimisation with restarts, an encoder) | `agon invert` |
 //! | `neighbours.rs` | nearest training images in pixel or feature space; the memorisation figure | `agon neighbours` |
 
 mod detect;
+mod edit;
 mod invert;
 mod neighbours;
 
 pub use detect::{detector_metadata, real_vs_generated, train_detector, Detector, DETECTOR_ROLE};
 
+pub use edit::{boundary_direction, edit_codes, measure, principal_directions, Attribute};
 pub use invert::{
     encode, encoder_metadata, invert, train_encoder, Inversion, InvertConfig, ENCODER_ROLE,
 };

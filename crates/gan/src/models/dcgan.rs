@@ -427,6 +427,24 @@ impl Generator for DcganGenerator {
         let rows = Tensor::constant(mix.clone()).matmul(&embed.weight.tensor());
         Some(self.main.forward(&z.mul(&rows)))
     }
+
+    /// After the first block: `Linear -> BatchNorm1d -> ReLU`, `[N, top_width · base²]`.
+    ///
+    /// # Panics
+    /// As [`generate`](Generator::generate).
+    fn early_activations(&self, z: &Tensor, labels: Option<&Indices>) -> Option<Tensor> {
+        let mut h = match &self.embed {
+            Some(embed) => {
+                let y = require_labels("DcganGenerator", labels, z.shape()[0]);
+                z.mul(&embed.lookup(y))
+            }
+            None => z.clone(),
+        };
+        for i in 0..3 {
+            h = self.main.get(i)?.forward(&h);
+        }
+        Some(h)
+    }
 }
 
 impl Module for DcganGenerator {
