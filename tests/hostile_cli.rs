@@ -2,7 +2,8 @@
 //! acceptance): real checkpoints damaged byte-wise and semantically (the configuration
 //! stored inside them edited to lie), configuration files, IDX and PNG datasets, and random
 //! argument lists, fed to `inspect`, `sample`, `interpolate`, `export`, `eval`,
-//! `eval --train-classifier`, `train --config` and `train --resume`.
+//! `detect`, `invert`, `edit` (checkpoints), `eval --train-classifier`, `train --config`
+//! and `train --resume`.
 //!
 //! For every case: no panic, no abort, no hang, peak allocation within the stated budget
 //! ([`budget`]: twice what the undamaged case needs plus 32 bytes per input byte, measured
@@ -417,7 +418,47 @@ fn checkpoint_commands(ckpt: &Path, out: &Path, rng: &mut StdRng) -> Vec<Vec<Str
             "--out",
             &s(&out.join("i.png")),
         ]),
+        argv(&["detect", "--checkpoint", &c, &s(&probe_png(out))]),
+        argv(&[
+            "invert",
+            "--checkpoint",
+            &c,
+            "--real",
+            "2",
+            "--restarts",
+            "1",
+            "--steps",
+            "1",
+            "--out",
+            &s(&out.join("inv")),
+        ]),
+        argv(&[
+            "edit",
+            "--checkpoint",
+            &c,
+            "--direction",
+            "ink",
+            "--samples",
+            "16",
+            "--measure-n",
+            "2",
+            "--rows",
+            "1",
+            "--steps",
+            "2",
+            "--out",
+            &s(&out.join("e.png")),
+        ]),
     ]
+}
+
+/// A small grey PNG in `dir` for the commands that read an image beside the checkpoint.
+fn probe_png(dir: &Path) -> PathBuf {
+    let path = dir.join("probe.png");
+    if !path.exists() {
+        agon::data::save_png(&agon::tensor::NdArray::full(&[1, 8, 8], 0.1), &path).unwrap();
+    }
+    path
 }
 
 /// Damaged copies of the checkpoint in `run` fed to every command that reads one, and to

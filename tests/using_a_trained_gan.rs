@@ -1,5 +1,8 @@
 //! What people do with a trained GAN (issue 14), end to end on tiny checkpoints trained
-//! here in a second: latent walks (slerp, linear, class to class).
+//! here in a second: latent walks (slerp, linear, class to class), fake detection with a
+//! standalone detector and a discriminator, nearest neighbours and the memorisation figure,
+//! retrieval, inversion (with and without an encoder) and latent editing (InterFaceGAN
+//! boundaries, GANSpace components).
 
 mod common;
 
@@ -9,37 +12,18 @@ use agon::autodiff::{no_grad, Tensor};
 use agon::gan::{Dcgan, Generator};
 use agon::nn::Module;
 use agon::tensor::{Indices, NdArray};
-use common::{agon, agon_ok, temp_dir};
+use common::{agon, agon_ok, temp_dir, train_tiny};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-/// Trains the default model, tiny, for 2 steps into `dir/run` (conditional when asked) and
-/// returns its checkpoint.
+/// A tiny default-model run in `dir/run` (conditional when asked).
 fn tiny_checkpoint(dir: &Path, conditional: bool) -> PathBuf {
-    let out = dir.join("run");
-    let mut args = vec![
-        "train",
-        "--steps",
-        "2",
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-        "--set",
-        "data.limit=32",
-        "--set",
-        "model.width=4",
-        "--set",
-        "model.latent_dim=8",
-        "--set",
-        "batch_size=8",
-        "--set",
-        "log.samples=4",
-    ];
-    if conditional {
-        args.extend(["--set", "model.conditional=true"]);
-    }
-    agon_ok(&args);
-    out.join("checkpoint.safetensors")
+    let extra: &[&str] = if conditional {
+        &["--set", "model.conditional=true"]
+    } else {
+        &[]
+    };
+    train_tiny(&dir.join("run"), extra)
 }
 
 #[test]
@@ -170,31 +154,10 @@ fn interpolate_walks_by_slerp_line_and_class() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not conditional"));
 }
 
-/// Trains a tiny default model with `seed` for 2 steps into `dir/<name>` and returns its
-/// checkpoint (a generator whose samples are still near noise: easy to detect).
+/// A tiny default-model run with `seed` in `dir/<name>` (a generator whose samples are
+/// still near noise: easy to detect).
 fn tiny_run(dir: &Path, name: &str, seed: &str) -> PathBuf {
-    let out = dir.join(name);
-    agon_ok(&[
-        "train",
-        "--steps",
-        "2",
-        "--seed",
-        seed,
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-        "--set",
-        "data.limit=32",
-        "--set",
-        "model.width=4",
-        "--set",
-        "model.latent_dim=8",
-        "--set",
-        "batch_size=8",
-        "--set",
-        "log.samples=4",
-    ]);
-    out.join("checkpoint.safetensors")
+    train_tiny(&dir.join(name), &["--seed", seed])
 }
 
 #[test]

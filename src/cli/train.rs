@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::gan::trainer::{
-    resume_run, run as train_loop, start_run, Progress, RunOutcome, StepStats, TaskKind,
-    TrainConfig, TrainError, CHECKPOINT_FILE,
+    resume_run, run as train_loop, start_run, ConfigError, Progress, RunOutcome, StepStats,
+    TaskKind, TrainConfig, TrainError, CHECKPOINT_FILE,
 };
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -264,6 +264,12 @@ fn name_the_source(e: TrainError, described: &str) -> TrainError {
             c.source = described.to_string();
             TrainError::Config(c)
         }
+        // The data the configuration names could not be loaded: say where it was named
+        // (a damaged data.name in a file is found by the file's name).
+        TrainError::Data(d) if described != "--set/flags" => TrainError::Config(ConfigError {
+            source: described.to_string(),
+            message: format!("data error: {d}"),
+        }),
         other => other,
     }
 }

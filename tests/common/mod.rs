@@ -48,3 +48,32 @@ pub fn agon(args: &[&str]) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+/// `agon train` arguments for a default-model run that trains in about a second (2 steps of
+/// a 4-wide model with 8-dim codes on 32 shipped Fashion-MNIST images). Add `--out DIR`.
+#[allow(dead_code)]
+pub const TINY_TRAIN_ARGS: [&str; 14] = [
+    "train",
+    "--steps",
+    "2",
+    "--quiet",
+    "--set",
+    "data.limit=32",
+    "--set",
+    "model.width=4",
+    "--set",
+    "model.latent_dim=8",
+    "--set",
+    "batch_size=8",
+    "--set",
+    "log.samples=4",
+];
+
+/// Trains [`TINY_TRAIN_ARGS`] plus `extra` into `out` and returns its checkpoint.
+#[allow(dead_code)]
+#[track_caller]
+pub fn train_tiny(out: &std::path::Path, extra: &[&str]) -> std::path::PathBuf {
+    let out_s = out.to_str().unwrap();
+    agon_ok(&[&TINY_TRAIN_ARGS[..], &["--out", out_s], extra].concat());
+    out.join("checkpoint.safetensors")
+}
