@@ -3,17 +3,18 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::data::{DataRoot, Dataset, Split};
+use crate::data::{ClassicAugment, DataRoot, Dataset};
 use crate::gan::trainer::{
-    dataset_identity, draw_samples, held_out_samples, load_dataset, load_task, matching_classifier,
-    mixture_of, sample_from, DataConfig, TrainConfig, MAX_EVAL_SAMPLES, MIN_EVAL_SAMPLES,
+    dataset_identity, draw_samples, held_out_samples, load_dataset, load_generator, load_task,
+    matching_classifier, mixture_of, sample_from, train_test_split, DataConfig, TrainConfig,
+    MAX_EVAL_SAMPLES, MIN_EVAL_SAMPLES,
 };
 use crate::metrics::{
     accuracy, count_modes, density_coverage, inception_score, kid, precision_recall,
-    train_classifier_with, ClassifierTrainConfig, FeatureStats, DC_K, PR_K,
+    train_classifier_for_steps, ClassifierTrainConfig, FeatureStats, DC_K, PR_K,
 };
 use crate::tensor::NdArray;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -50,13 +51,105 @@ pub struct EvalArgs {
     /// Epochs for --train-classifier.
     #[arg(long, default_value_t = 3)]
     epochs: usize,
+    /// For --train-classifier: train for this many batches of 64 instead of --epochs
+    /// passes: the same number of updates whatever the size of the training set.
+    #[arg(long, requires = "train_classifier", conflicts_with_all = ["epochs", "checkpoint"])]
+    steps: Option<usize>,
+    /// For --train-classifier: train on N labelled images of each class, picked by --seed
+    /// from the training part (the rule data.per_class uses for a GAN: the same N and seed
+    /// pick the same images), and test on the held-out part as usual. Saves the
+    /// classifier only where --classifier says.
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "train_classifier",
+        conflicts_with = "checkpoint"
+    )]
+    per_class: Option<usize>,
+    /// For --train-classifier: augment every training batch; classic = random left-right
+    /// flips and shifts of up to 2 pixels (background fill), shift or flip = one of the
+    /// two; none (the default). Saves the classifier only where --classifier says.
+    #[arg(
+        long,
+        value_enum,
+        requires = "train_classifier",
+        conflicts_with = "checkpoint"
+    )]
+    augment: Option<Augment>,
+    /// For --train-classifier: add --extra-n samples of this conditional GAN checkpoint to
+    /// the training images, class-balanced, each labelled with the class it was generated
+    /// for. Saves the classifier only where --classifier says.
+    #[arg(
+        long,
+        value_name = "CKPT",
+        requires_all = ["train_classifier", "extra_n"],
+        conflicts_with = "checkpoint"
+    )]
+    extra_samples: Option<PathBuf>,
+    /// How many --extra-samples to add: a multiple of the number of classes.
+    #[arg(
+        long,
+        value_name = "M",
+        requires = "extra_samples",
+        conflicts_with = "checkpoint"
+    )]
+    extra_n: Option<usize>,
     /// Seed for sampling (and classifier training).
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Where to write the scores as JSON (default: scores.json beside the checkpoint).
-    #[arg(long)]
+    /// Where to write the scores as JSON (default: scores.json beside the checkpoint); with
+    /// --train-classifier, its held-out accuracy and what it was trained on (default: no
+    /// JSON).
+    #[arg(long, visible_alias = "json")]
     out: Option<PathBuf>,
 }
+
+/// `--augment`: what each training batch of the classifier goes through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Augment {
+    /// Nothing.
+    None,
+    /// Random left-right flips and shifts of up to 2 pixels ([`ClassicAugment::fashion_mnist`]).
+    Classic,
+    /// The shifts alone.
+    Shift,
+    /// The flips alone.
+    Flip,
+}
+
+impl Augment {
+    fn name(self) -> &'static str {
+        match self {
+            Augment::None => "none",
+            Augment::Classic => "classic",
+            Augment::Shift => "shift",
+            Augment::Flip => "flip",
+        }
+    }
+
+    fn policy(self) -> Option<ClassicAugment> {
+        let classic = ClassicAugment::fashion_mnist();
+        match self {
+            Augment::None => None,
+            Augment::Classic => Some(classic),
+            Augment::Shift => Some(ClassicAugment {
+                flip: false,
+                ..classic
+            }),
+            Augment::Flip => Some(ClassicAugment {
+                max_shift: 0,
+                ..classic
+            }),
+        }
+    }
+}
+
+/// Most classifier training steps, epochs and generated images a command accepts.
+const MAX_CLASSIFIER_STEPS: usize = 1_000_000;
+const MAX_CLASSIFIER_EPOCHS: usize = 1000;
+const MAX_EXTRA_SAMPLES: usize = 100_000;
+/// The sample stream of --extra-samples (apart from anything else seeded by --seed).
+const EXTRA_STREAM: u64 = 0xe47a;
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -75,137 +168,298 @@ fn default_classifier(data: &str, dir: Option<&Path>) -> Res<PathBuf> {
     Ok(DataRoot::resolve(dir)?.classifier_path(data))
 }
 
-/// The dataset's train and test splits as (train, test, description). IDX data without a
-/// train split: the first 4/5 of its test split for training, the rest held out; other
-/// data (CIFAR-10, image folders) without a test split: every fifth image held out, so each
-/// class is in both.
-fn splits(a: &EvalArgs, data: &str) -> Res<(Dataset, Dataset, String)> {
-    let root = || DataRoot::resolve(a.data_dir.as_deref());
-    let idx_dir = match data {
-        "fashion-mnist" => Some(
-            crate::data::pick_dataset_dir(&crate::data::fashion_mnist_dirs(&root()?))
-                .ok_or("no Fashion-MNIST directory found")?,
-        ),
-        "mnist" => Some(root()?.join("mnist")),
-        path if crate::data::find_idx_pair(Path::new(path), Split::Test).is_some()
-            || crate::data::find_idx_pair(Path::new(path), Split::Train).is_some() =>
-        {
-            Some(PathBuf::from(path))
-        }
-        _ => None,
+/// The data options of `--train-classifier DATA` as a data configuration.
+fn data_config(a: &EvalArgs, data: &str) -> DataConfig {
+    let mut cfg = DataConfig {
+        name: data.to_string(),
+        image_size: a.image_size.unwrap_or(0),
+        channels: a.channels.unwrap_or(0),
+        ..DataConfig::default()
     };
-    let Some(dir) = idx_dir else {
-        let mut cfg = DataConfig {
-            name: data.to_string(),
-            ..DataConfig::default()
-        };
-        if let Some(d) = &a.data_dir {
-            cfg.dir = d.display().to_string();
+    if let Some(d) = &a.data_dir {
+        cfg.dir = d.display().to_string();
+    }
+    cfg
+}
+
+/// The flags of `--train-classifier` that need no data to check.
+fn check_train_flags(a: &EvalArgs) -> Res<()> {
+    match a.steps {
+        Some(s) if !(1..=MAX_CLASSIFIER_STEPS).contains(&s) => {
+            return Err(format!("--steps {s} must be in 1..={MAX_CLASSIFIER_STEPS}").into());
         }
-        cfg.image_size = a.image_size.unwrap_or(0);
-        cfg.channels = a.channels.unwrap_or(0);
-        let loaded = load_dataset(&cfg, a.seed)?;
-        for note in &loaded.notes {
-            say!("note: {note}");
-        }
-        let all = loaded.dataset;
-        if all.labels().is_none() || all.image_shape().len() != 3 {
+        None if !(1..=MAX_CLASSIFIER_EPOCHS).contains(&a.epochs) => {
             return Err(format!(
-                "{data}: a classifier needs labelled images (an image folder with one \
-                 subfolder per class, CIFAR-10, or IDX files with labels)"
+                "--epochs {} must be in 1..={MAX_CLASSIFIER_EPOCHS}",
+                a.epochs
             )
             .into());
         }
-        let (train, test): (Vec<usize>, Vec<usize>) = (0..all.len()).partition(|i| i % 5 != 4);
-        if test.is_empty() {
-            return Err(format!("{data}: {} images are too few to hold any out", all.len()).into());
-        }
-        let what = format!(
-            "{} of the {} images in {data} (every fifth, {}, held out)",
-            train.len(),
-            all.len(),
-            test.len()
-        );
-        return Ok((all.subset(&train), all.subset(&test), what));
-    };
-    let test = crate::data::load_idx_dir(&dir, Some(Split::Test), data)?;
-    // Only a missing train split falls back to cutting the test split; a train split that
-    // is there but broken is an error, not a silent switch to less data.
-    if crate::data::has_idx_split(&dir, Split::Train) {
-        let train = crate::data::load_idx_dir(&dir, Some(Split::Train), data)?;
-        return Ok((
-            train,
-            test,
-            format!("train split of {}, tested on its test split", dir.display()),
-        ));
+        _ => {}
     }
-    let n = test.len();
-    if n < 5 {
+    if a.per_class == Some(0) {
+        return Err("--per-class 0: pick at least 1 image of each class".into());
+    }
+    if let Some(m) = a.extra_n {
+        if !(1..=MAX_EXTRA_SAMPLES).contains(&m) {
+            return Err(format!(
+                "--extra-n {m} must be in 1..={MAX_EXTRA_SAMPLES} (and a multiple of the \
+                 number of classes)"
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// `m` samples of the conditional generator in `ckpt`, labelled with the classes they were
+/// generated for (`i mod k`, so each class gets `m / k`), checked against the real training
+/// images `real` (of `data`, `picked` = `(per_class, seed)` when picked per class); with
+/// whether the generator was trained on the same images, for the user.
+fn generated_images(
+    ckpt: &Path,
+    m: usize,
+    real: &Dataset,
+    data: &str,
+    picked: Option<(usize, u64)>,
+    seed: u64,
+) -> Res<(Dataset, String)> {
+    let k = real
+        .num_classes()
+        .ok_or("the training images have no labels")?;
+    let (g, cfg) = load_generator(ckpt)?;
+    let Some(gk) = g.num_classes() else {
         return Err(format!(
-            "{}: {n} test images and no train split are too few to train and test a              classifier (at least 5)",
-            dir.display()
+            "--extra-samples {}: an unconditional generator; its samples have no class to \
+             label them with (train one with --task conditional)",
+            ckpt.display()
+        )
+        .into());
+    };
+    if gk != k {
+        return Err(format!(
+            "--extra-samples {}: a generator of {gk} classes, but the data has {k}",
+            ckpt.display()
         )
         .into());
     }
-    let cut = n * 4 / 5;
-    let first: Vec<usize> = (0..cut).collect();
-    let rest: Vec<usize> = (cut..n).collect();
-    Ok((
-        test.subset(&first),
-        test.subset(&rest),
-        format!(
-            "first {cut} of the test split in {}, tested on the other {}",
-            dir.display(),
-            n - cut
+    if !m.is_multiple_of(k) {
+        return Err(format!(
+            "--extra-n {m} must be a multiple of the {k} classes (the samples are \
+             class-balanced)"
+        )
+        .into());
+    }
+    let mut rng = crate::gan::applications::sample_rng(seed, EXTRA_STREAM);
+    let probe = draw_samples(g.as_ref(), 1, &mut rng.clone());
+    if probe.shape()[1..] != *real.image_shape() {
+        return Err(format!(
+            "--extra-samples {}: makes images of shape {:?}, the data's are {:?}",
+            ckpt.display(),
+            &probe.shape()[1..],
+            real.image_shape()
+        )
+        .into());
+    }
+    let images = draw_samples(g.as_ref(), m, &mut rng);
+    let labels: Vec<usize> = (0..m).map(|i| i % k).collect();
+    let mut ds = Dataset::new(
+        format!("samples of {}", ckpt.display()),
+        images,
+        Some((labels, k)),
+    );
+    if let Some(names) = real.class_names() {
+        ds = ds.with_class_names(names.to_vec());
+    }
+    let gan = match cfg.data.per_class {
+        0 => format!("all of {}", cfg.data.name),
+        n => format!(
+            "{n} images of each class of {} picked by seed {}",
+            cfg.data.name, cfg.seed
         ),
-    ))
+    };
+    let same = cfg.data.name == data && picked == Some((cfg.data.per_class, cfg.seed));
+    let note = if same {
+        format!("{} was trained on the same images ({gan})", ckpt.display())
+    } else {
+        format!(
+            "{} was trained on {gan}: not the images this classifier is given",
+            ckpt.display()
+        )
+    };
+    Ok((ds, note))
+}
+
+/// `a` followed by `b` (same image shape and classes).
+fn concat(a: &Dataset, b: &Dataset, name: &str) -> Dataset {
+    let images = NdArray::concat(&[a.images(), b.images()], 0);
+    let labels = [a.labels().unwrap_or(&[]), b.labels().unwrap_or(&[])].concat();
+    let k = a
+        .num_classes()
+        .unwrap_or(0)
+        .max(b.num_classes().unwrap_or(0));
+    let ds = Dataset::new(name, images, Some((labels, k)));
+    match a.class_names() {
+        Some(names) => ds.with_class_names(names.to_vec()),
+        None => ds,
+    }
 }
 
 fn train(a: &EvalArgs, data: &str) -> Res<()> {
-    let (train, test, what) = splits(a, data)?;
-    say!(
-        "training the feature classifier on the {what} ({} epochs, seed {})",
-        a.epochs,
-        a.seed
+    check_train_flags(a)?;
+    let split = train_test_split(&data_config(a, data), a.seed)?;
+    for note in &split.notes {
+        say!("note: {note}");
+    }
+    let mut fields = Fields::new();
+    put(&mut fields, "data", data);
+    put(&mut fields, "seed", a.seed);
+    let (real, mut what) = match a.per_class {
+        Some(n) => {
+            let picked = crate::data::pick_per_class(&split.train, n, a.seed)
+                .map_err(|e| format!("--per-class {n}: {e}"))?;
+            put(&mut fields, "per_class", n);
+            put(&mut fields, "picked", picked.clone());
+            (
+                split.train.subset(&picked),
+                format!(
+                    "{} images, {n} of each class picked by seed {} from the {}",
+                    picked.len(),
+                    a.seed,
+                    split.description
+                ),
+            )
+        }
+        None => (split.train.clone(), split.description.clone()),
+    };
+    put(&mut fields, "real_images", real.len());
+    put(
+        &mut fields,
+        "real_per_class",
+        real.class_counts().unwrap_or_default(),
     );
+    let train_set = match (&a.extra_samples, a.extra_n) {
+        (Some(ckpt), Some(m)) => {
+            let picked = a.per_class.map(|n| (n, a.seed));
+            let (generated, note) = generated_images(ckpt, m, &real, data, picked, a.seed)?;
+            say!("note: {note}");
+            put(&mut fields, "extra_note", note);
+            what = format!("{what}, and {m} samples of {}", ckpt.display());
+            put(&mut fields, "extra_samples", ckpt.display().to_string());
+            put(&mut fields, "extra_n", m);
+            put(
+                &mut fields,
+                "extra_per_class",
+                generated.class_counts().unwrap_or_default(),
+            );
+            concat(&real, &generated, data)
+        }
+        _ => {
+            put(&mut fields, "extra_n", 0);
+            real
+        }
+    };
+    let augment = a.augment.unwrap_or(Augment::None);
+    let aug = augment.policy();
+    put(&mut fields, "augment", augment.name());
     let config = ClassifierTrainConfig {
         epochs: a.epochs,
         seed: a.seed,
         ..ClassifierTrainConfig::default()
     };
-    // Progress only: a closed stderr must not stop the training (the result is reported
-    // below, where a failed write does end the command).
-    let c = train_classifier_with(&train, &config, |r| {
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr(),
-            "  epoch {}: mean loss {:.4}",
-            r.epoch,
-            r.mean_loss
-        );
-    });
-    let acc = accuracy(&c, &test);
-    let out = match &a.classifier {
-        Some(p) => p.clone(),
-        None => default_classifier(data, a.data_dir.as_deref())?,
+    let per_epoch = train_set.len().div_ceil(config.batch_size);
+    let steps = a.steps.unwrap_or(a.epochs * per_epoch);
+    let length = match a.steps {
+        Some(s) => format!("{s} steps of {}", config.batch_size),
+        None => format!("{} epochs", a.epochs),
     };
-    if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let meta = BTreeMap::from([
-        ("dataset".to_string(), dataset_identity(data)),
-        ("trained_on".to_string(), what.clone()),
-        ("epochs".to_string(), a.epochs.to_string()),
-        ("seed".to_string(), a.seed.to_string()),
-        ("test_accuracy".to_string(), format!("{acc:.4}")),
-    ]);
-    c.save(&out, &meta)?;
-    out!(
-        "test accuracy {:.2}% ({} test images); saved {}",
-        100.0 * acc,
-        test.len(),
-        out.display()
+    say!(
+        "training the feature classifier on the {what} ({length}, augmentation: {}, seed {})",
+        augment.name(),
+        a.seed
     );
+    let started = std::time::Instant::now();
+    let mut shown = 0;
+    // Progress only, at most ten lines: a closed stderr must not stop the training (the
+    // result is reported below, where a failed write does end the command).
+    let c = train_classifier_for_steps(
+        &train_set,
+        &config,
+        steps,
+        |x, rng| match &aug {
+            Some(p) => p.apply(&x, rng),
+            None => x,
+        },
+        |r| {
+            if r.steps * 10 / steps > shown || r.steps == steps {
+                shown = r.steps * 10 / steps;
+                use std::io::Write as _;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "  epoch {} (step {}): mean loss {:.4}",
+                    r.epoch,
+                    r.steps,
+                    r.mean_loss
+                );
+            }
+        },
+    );
+    let seconds = started.elapsed().as_secs_f64();
+    let acc = accuracy(&c, &split.test);
+    put(&mut fields, "trained_on", what.clone());
+    put(&mut fields, "train_images", train_set.len());
+    put(&mut fields, "steps", steps);
+    put(&mut fields, "batch_size", config.batch_size);
+    put(&mut fields, "train_seconds", seconds);
+    put(&mut fields, "held_out", split.description.clone());
+    put(&mut fields, "test_images", split.test.len());
+    put(&mut fields, "test_accuracy", acc);
+    // A classifier trained on part of the data, augmented or with generated images is an
+    // experiment: it never replaces the one in the data directory unless asked to.
+    let experiment = a.per_class.is_some() || aug.is_some() || a.extra_samples.is_some();
+    let out = match (&a.classifier, experiment) {
+        (Some(p), _) => Some(p.clone()),
+        (None, false) => Some(default_classifier(data, a.data_dir.as_deref())?),
+        (None, true) => None,
+    };
+    if let Some(out) = &out {
+        if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut meta = BTreeMap::from([
+            ("dataset".to_string(), dataset_identity(data)),
+            ("trained_on".to_string(), what.clone()),
+            ("steps".to_string(), steps.to_string()),
+            ("augment".to_string(), augment.name().to_string()),
+            ("seed".to_string(), a.seed.to_string()),
+            ("test_accuracy".to_string(), format!("{acc:.4}")),
+        ]);
+        if a.steps.is_none() {
+            meta.insert("epochs".to_string(), a.epochs.to_string());
+        }
+        c.save(out, &meta)?;
+    }
+    put(
+        &mut fields,
+        "classifier",
+        out.as_ref().map(|p| p.display().to_string()),
+    );
+    if let Some(json) = &a.out {
+        let text = serde_json::to_string_pretty(&fields)? + "\n";
+        crate::data::write_atomic(json, text.as_bytes())?;
+    }
+    let saved = match &out {
+        Some(p) => format!("saved {}", p.display()),
+        None => "not saved (give --classifier FILE to keep it)".to_string(),
+    };
+    out!(
+        "test accuracy {:.2}% ({} test images); {saved}",
+        100.0 * acc,
+        split.test.len()
+    );
+    if let Some(json) = &a.out {
+        say!("wrote {}", json.display());
+    }
     Ok(())
 }
 
@@ -356,6 +610,7 @@ fn image_scores(
 ) -> Res<()> {
     let mut all = cfg.data.clone();
     all.limit = 0;
+    all.per_class = 0;
     let real = load_dataset(&all, cfg.seed)?.dataset;
     let (c, _) = matching_classifier(cfg, a.classifier.as_deref(), real.image_shape())?;
     let n = a.n.min(real.len());

@@ -13,6 +13,9 @@
 //! - A seeded, shuffling, resumable [`Batcher`].
 //! - [`DiffAugment`]: differentiable translation, cutout and colour for real and fake
 //!   batches alike.
+//! - [`ClassicAugment`]: flips and shifts for a classifier's training images, and
+//!   [`pick_per_class`]: a few labelled images of each class, picked by seed (the
+//!   small-data experiments).
 //! - PNG grids of samples ([`save_grid`]) and PNG decoding ([`load_png`]).
 //!
 //! ```
@@ -59,6 +62,7 @@ mod jpeg;
 mod limits;
 mod locate;
 mod mixtures;
+mod pick;
 mod png_decode;
 mod png_grid;
 mod resize;
@@ -67,7 +71,8 @@ use std::io::Write;
 use std::path::Path;
 
 pub use augment::{
-    rand_brightness, rand_contrast, rand_cutout, rand_saturation, rand_translation, DiffAugment,
+    rand_brightness, rand_contrast, rand_cutout, rand_hflip, rand_saturation, rand_shift,
+    rand_translation, ClassicAugment, DiffAugment,
 };
 pub use batcher::{Batcher, BatcherState};
 pub use cifar::{
@@ -89,6 +94,7 @@ pub use limits::{
 };
 pub use locate::{checkout_data_dir, DataRoot, RootOrigin, DATA_DIR_ENV};
 pub use mixtures::{grid25, ring8, Mixture, GRID25_STD, RING8_RADIUS, RING8_STD};
+pub use pick::pick_per_class;
 pub use png_grid::{load_png, make_grid, save_grid, save_png};
 
 /// Writes `bytes` to `path` atomically: into `<name>.<pid>.tmp` beside it (creating the

@@ -426,6 +426,67 @@ pub fn train_classifier(dataset: &Dataset, epochs: usize, seed: u64) -> Classifi
 pub fn train_classifier_with(
     dataset: &Dataset,
     config: &ClassifierTrainConfig,
+    on_epoch: impl FnMut(&EpochReport),
+) -> Classifier {
+    let per_epoch = dataset.len().div_ceil(config.batch_size.max(1));
+    fit(
+        dataset,
+        config,
+        config.epochs * per_epoch,
+        |x, _| x,
+        on_epoch,
+    )
+}
+
+/// [`train_classifier_with`] for a fixed number of `steps` (batches) whatever the size of
+/// the dataset, each batch passed through `augment` (with an RNG of its own, seeded from
+/// `config.seed`) before the classifier sees it; `config.epochs` is not used. `on_epoch` is
+/// called after each pass over the data and after the last step (the last report's `epoch`
+/// counts a partial pass as one).
+///
+/// This is how the small-data comparison trains (`agon eval --train-classifier --steps`):
+/// the same number of updates on 100 real images as on 100 real and 1,000 generated ones.
+///
+/// ```
+/// use agon_data::{ClassicAugment, Dataset};
+/// use agon_metrics::{train_classifier_for_steps, ClassifierTrainConfig};
+/// use agon_tensor::NdArray;
+/// let images = NdArray::from_vec(
+///     (0..8).flat_map(|i| vec![if i % 2 == 0 { -0.5 } else { 0.5 }; 784]).collect(),
+///     &[8, 1, 28, 28],
+/// ).unwrap();
+/// let data = Dataset::new("toy", images, Some(((0..8).map(|i| i % 2).collect(), 2)));
+/// let config = ClassifierTrainConfig { batch_size: 4, ..Default::default() };
+/// let aug = ClassicAugment::fashion_mnist();
+/// let mut steps = vec![];
+/// let c = train_classifier_for_steps(&data, &config, 5, |x, rng| aug.apply(&x, rng), |r| {
+///     steps.push(r.steps)
+/// });
+/// assert_eq!((steps, c.num_classes()), (vec![2, 4, 5], 2));
+/// ```
+///
+/// # Panics
+/// If the dataset is unlabelled or not of images, or `batch_size` is 0.
+#[track_caller]
+pub fn train_classifier_for_steps(
+    dataset: &Dataset,
+    config: &ClassifierTrainConfig,
+    steps: usize,
+    augment: impl FnMut(NdArray, &mut StdRng) -> NdArray,
+    on_epoch: impl FnMut(&EpochReport),
+) -> Classifier {
+    fit(dataset, config, steps, augment, on_epoch)
+}
+
+/// Seeds the augmentation's RNG apart from the weights' and the batch order's.
+const AUGMENT_STREAM: u64 = 0x6175_676d_656e_7473; // "augments"
+
+#[track_caller]
+fn fit(
+    dataset: &Dataset,
+    config: &ClassifierTrainConfig,
+    steps: usize,
+    mut augment: impl FnMut(NdArray, &mut StdRng) -> NdArray,
     mut on_epoch: impl FnMut(&EpochReport),
 ) -> Classifier {
     let num_classes = check_dataset("train_classifier", None, dataset);
@@ -436,26 +497,28 @@ pub fn train_classifier_with(
         AdamConfig::default().lr(config.lr),
     );
     let mut batches = Batcher::new(dataset.clone(), config.batch_size, config.seed);
+    let mut aug_rng = StdRng::seed_from_u64(config.seed ^ AUGMENT_STREAM);
     let per_epoch = batches.batches_per_epoch();
-    let mut steps = 0;
-    for epoch in 1..=config.epochs {
-        let mut total = 0.0;
-        for _ in 0..per_epoch {
-            let (x, labels) = batches.next_batch();
-            let labels = labels.expect("checked: the dataset is labelled");
-            let target = Indices::from_vec(labels, &[x.shape()[0]]);
-            let loss = classifier
-                .logits(&Tensor::constant(x))
-                .cross_entropy(&target, agon_autodiff::Reduction::Mean);
-            total += f64::from(loss.item());
-            opt.step(&loss.backward());
-            steps += 1;
+    let (mut total, mut in_epoch) = (0.0, 0);
+    for step in 1..=steps {
+        let (x, labels) = batches.next_batch();
+        let labels = labels.expect("checked: the dataset is labelled");
+        let target = Indices::from_vec(labels, &[x.shape()[0]]);
+        let x = augment(x, &mut aug_rng);
+        let loss = classifier
+            .logits(&Tensor::constant(x))
+            .cross_entropy(&target, agon_autodiff::Reduction::Mean);
+        total += f64::from(loss.item());
+        opt.step(&loss.backward());
+        in_epoch += 1;
+        if in_epoch == per_epoch || step == steps {
+            on_epoch(&EpochReport {
+                epoch: step.div_ceil(per_epoch),
+                steps: step,
+                mean_loss: total / in_epoch as f64,
+            });
+            (total, in_epoch) = (0.0, 0);
         }
-        on_epoch(&EpochReport {
-            epoch,
-            steps,
-            mean_loss: total / per_epoch as f64,
-        });
     }
     classifier
 }

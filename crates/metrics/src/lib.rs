@@ -80,8 +80,8 @@ mod precision_recall;
 mod reference;
 
 pub use classifier::{
-    accuracy, mean_loss, train_classifier, train_classifier_with, Classifier,
-    ClassifierTrainConfig, EpochReport, FEATURE_DIM, INPUT_SHAPE,
+    accuracy, mean_loss, train_classifier, train_classifier_for_steps, train_classifier_with,
+    Classifier, ClassifierTrainConfig, EpochReport, FEATURE_DIM, INPUT_SHAPE,
 };
 pub use density_coverage::{density_coverage, DensityCoverage, DC_K};
 pub use detection::{accuracy_at, average_precision, detection_scores, roc_auc, DetectionScores};

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use agon_data::{DataError, DataRoot, Dataset, FolderReport, Limit, Mixture};
+use agon_data::{DataError, DataRoot, Dataset, FolderReport, Limit, Mixture, Split};
 use agon_tensor::NdArray;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -31,10 +31,18 @@ pub struct LoadedData {
 /// image's), centre-cropped to the target's aspect ratio and resized (area averaging down,
 /// bilinear up); the other image datasets must already have the configured shape.
 ///
+/// With `data.per_class = N > 0` it returns only N images of each class, picked by `seed`
+/// from the training part of [`train_test_split`] with [`agon_data::pick_per_class`]: the
+/// images `agon eval --train-classifier DATA --per-class N --seed S` trains on.
+///
 /// # Errors
 /// A [`DataError`] naming the file or directory and the problem, including a configured
-/// size or channel count that a fixed-shape dataset does not have.
+/// size or channel count that a fixed-shape dataset does not have; with `data.per_class`,
+/// unlabelled data or a class with fewer images than that.
 pub fn load_dataset(data: &DataConfig, seed: u64) -> Result<LoadedData, DataError> {
+    if data.per_class > 0 {
+        return load_per_class(data, seed);
+    }
     let mut rng = StdRng::seed_from_u64(seed ^ 0xda7a);
     let root = || DataRoot::resolve(data.data_dir());
     let mut notes = vec![];
@@ -53,6 +61,175 @@ pub fn load_dataset(data: &DataConfig, seed: u64) -> Result<LoadedData, DataErro
         ds
     };
     Ok(LoadedData { dataset: ds, notes })
+}
+
+/// [`load_dataset`] with `data.per_class` set.
+fn load_per_class(data: &DataConfig, seed: u64) -> Result<LoadedData, DataError> {
+    let n = data.per_class;
+    let whole = DataConfig {
+        per_class: 0,
+        limit: 0,
+        ..data.clone()
+    };
+    let key = format!("data.per_class = {n}");
+    let split = train_test_split(&whole, seed).map_err(|e| keyed(e, &key))?;
+    let picked = agon_data::pick_per_class(&split.train, n, seed).map_err(|e| keyed(e, &key))?;
+    let ds = split.train.subset(&picked);
+    let mut notes = split.notes;
+    notes.push(format!(
+        "data.per_class = {n}: {} images, {n} of each class, picked by seed {seed} from the {}",
+        ds.len(),
+        split.description
+    ));
+    let ds = if data.limit > 0 && data.limit < ds.len() {
+        ds.take(data.limit)
+    } else {
+        ds
+    };
+    Ok(LoadedData { dataset: ds, notes })
+}
+
+/// `e` with `key` (what the user set) in front of its reason.
+pub(crate) fn keyed(e: DataError, key: &str) -> DataError {
+    match e {
+        DataError::Invalid { path, reason } => DataError::Invalid {
+            path,
+            reason: format!("{key}: {reason}"),
+        },
+        e => e,
+    }
+}
+
+/// A labelled dataset cut into the images a classifier trains on and those it is tested
+/// on, by [`train_test_split`].
+#[derive(Clone, Debug)]
+pub struct TrainTestSplit {
+    /// The training part.
+    pub train: Dataset,
+    /// The held-out part.
+    pub test: Dataset,
+    /// Which images each part is, for the user ("train split of data/mnist, its test
+    /// split held out").
+    pub description: String,
+    /// What the user should be told about how the images were read (resized, converted).
+    pub notes: Vec<String>,
+}
+
+/// The training and held-out images of a labelled dataset named as `data.name` is: the
+/// split `agon eval --train-classifier` trains and tests the feature classifier on, and
+/// the pool `data.per_class` picks from.
+///
+/// IDX data (`fashion-mnist`, `mnist`, a directory of IDX files): its train split, tested
+/// on its test split; without a train split, the first 4/5 of the test split for training
+/// and the rest held out. Other data (CIFAR-10, image folders, the 2-D mixtures): every
+/// fifth sample held out, so each class is in both. `data.limit` and `data.per_class` are
+/// not applied.
+///
+/// # Errors
+/// A [`DataError`] naming the data: unreadable or unlabelled, a train split that is there
+/// but broken (never a silent switch to less data), or too few images to hold any out.
+pub fn train_test_split(data: &DataConfig, seed: u64) -> Result<TrainTestSplit, DataError> {
+    let name = data.name.as_str();
+    let root = || DataRoot::resolve(data.data_dir());
+    let (idx_dir, class_names) = match name {
+        "fashion-mnist" => {
+            let dirs = agon_data::fashion_mnist_dirs(&root()?);
+            let dir = agon_data::pick_dataset_dir(&dirs).ok_or_else(|| DataError::NotFound {
+                dir: dirs[dirs.len() - 1].clone(),
+                looked_for: vec![
+                    "train-images-idx3-ubyte.gz".into(),
+                    "t10k-images-idx3-ubyte.gz".into(),
+                ],
+            })?;
+            let names = agon_data::FASHION_MNIST_CLASSES.map(String::from).to_vec();
+            (Some(dir), Some(names))
+        }
+        "mnist" => (
+            Some(root()?.join("mnist")),
+            Some((0..10).map(|d| d.to_string()).collect()),
+        ),
+        path if agon_data::find_idx_pair(Path::new(path), Split::Test).is_some()
+            || agon_data::find_idx_pair(Path::new(path), Split::Train).is_some() =>
+        {
+            (Some(PathBuf::from(path)), None)
+        }
+        _ => (None, None),
+    };
+    let Some(dir) = idx_dir else {
+        let whole = DataConfig {
+            limit: 0,
+            per_class: 0,
+            ..data.clone()
+        };
+        let loaded = load_dataset(&whole, seed)?;
+        let all = loaded.dataset;
+        if all.labels().is_none() || all.image_shape().len() != 3 {
+            return Err(DataError::Invalid {
+                path: name.into(),
+                reason: "a classifier needs labelled images (an image folder with one \
+                         subfolder per class, CIFAR-10, or IDX files with labels)"
+                    .into(),
+            });
+        }
+        let (train, test): (Vec<usize>, Vec<usize>) = (0..all.len()).partition(|i| i % 5 != 4);
+        if test.is_empty() {
+            return Err(DataError::Invalid {
+                path: name.into(),
+                reason: format!("{} images are too few to hold any out", all.len()),
+            });
+        }
+        let description = format!(
+            "{} of the {} images in {name} (every fifth, {}, held out)",
+            train.len(),
+            all.len(),
+            test.len()
+        );
+        return Ok(TrainTestSplit {
+            train: all.subset(&train),
+            test: all.subset(&test),
+            description,
+            notes: loaded.notes,
+        });
+    };
+    let named = |ds: Dataset| match &class_names {
+        Some(names) => ds.with_class_names(names.clone()),
+        None => ds,
+    };
+    let test = named(agon_data::load_idx_dir(&dir, Some(Split::Test), name)?);
+    // Only a missing train split falls back to cutting the test split; a train split that
+    // is there but broken is an error, not a silent switch to less data.
+    if agon_data::has_idx_split(&dir, Split::Train) {
+        let train = named(agon_data::load_idx_dir(&dir, Some(Split::Train), name)?);
+        return Ok(TrainTestSplit {
+            train,
+            test,
+            description: format!("train split of {}, its test split held out", dir.display()),
+            notes: vec![],
+        });
+    }
+    let n = test.len();
+    if n < 5 {
+        return Err(DataError::Invalid {
+            path: dir.clone(),
+            reason: format!(
+                "{n} test images and no train split are too few to train and test a \
+                 classifier (at least 5)"
+            ),
+        });
+    }
+    let cut = n * 4 / 5;
+    let first: Vec<usize> = (0..cut).collect();
+    let rest: Vec<usize> = (cut..n).collect();
+    Ok(TrainTestSplit {
+        train: test.subset(&first),
+        test: test.subset(&rest),
+        description: format!(
+            "first {cut} of the test split in {}, the other {} held out",
+            dir.display(),
+            n - cut
+        ),
+        notes: vec![],
+    })
 }
 
 /// The data a run trains on: for `cyclegan` with `translate.a_dir` and `translate.b_dir`,
@@ -205,6 +382,7 @@ pub fn held_out_samples(cfg: &TrainConfig, n: usize) -> Result<(Dataset, bool), 
     let data = &cfg.data;
     let mut all = cfg.clone();
     all.data.limit = 0;
+    all.data.per_class = 0;
     let ds = load_run_data(&all)?.dataset;
     let start = if data.limit > 0 && data.limit < ds.len() {
         data.limit
@@ -308,4 +486,73 @@ fn folder_notes(path: &Path, r: &FolderReport) -> Vec<String> {
         ));
     }
     notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped(per_class: usize) -> DataConfig {
+        DataConfig {
+            per_class,
+            ..DataConfig::default()
+        }
+    }
+
+    #[test]
+    fn per_class_runs_train_on_the_classifiers_pick_from_its_training_part() {
+        let split = train_test_split(&shipped(0), 5).unwrap();
+        // The shipped test split alone: its first 4/5 to train on, the rest held out.
+        assert_eq!((split.train.len(), split.test.len()), (8000, 2000));
+        assert_eq!(split.train.class_names().map(<[String]>::len), Some(10));
+        let loaded = load_dataset(&shipped(3), 5).unwrap();
+        let picked = agon_data::pick_per_class(&split.train, 3, 5).unwrap();
+        let expected = split.train.subset(&picked);
+        assert_eq!(loaded.dataset.images().to_vec(), expected.images().to_vec());
+        assert_eq!(loaded.dataset.labels(), expected.labels());
+        assert_eq!(loaded.dataset.class_counts(), Some(vec![3; 10]));
+        assert!(
+            loaded
+                .notes
+                .iter()
+                .any(|n| n.contains("data.per_class = 3: 30 images")),
+            "{:?}",
+            loaded.notes
+        );
+        // Another seed, other images; too many per class, an error naming the key.
+        let other = load_dataset(&shipped(3), 6).unwrap().dataset;
+        assert_ne!(other.images().to_vec(), expected.images().to_vec());
+        let e = load_dataset(&shipped(5000), 5).unwrap_err().to_string();
+        assert!(
+            e.contains("data.per_class = 5000") && e.contains("has only"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn per_class_needs_labels_and_a_generation_task_without_data_limit() {
+        let ring = DataConfig {
+            name: "ring8".into(),
+            per_class: 2,
+            ..DataConfig::default()
+        };
+        let e = load_dataset(&ring, 0).unwrap_err().to_string();
+        assert!(
+            e.contains("data.per_class = 2: a classifier needs labelled images"),
+            "{e}"
+        );
+        let cfg = |extra: &str| {
+            TrainConfig::from_toml_str(&format!("[data]\nper_class = 10\n{extra}"), "t.toml")
+        };
+        assert!(cfg("").is_ok());
+        let e = cfg("limit = 500").unwrap_err().to_string();
+        assert!(
+            e.contains("data.per_class = 10 and data.limit = 500"),
+            "{e}"
+        );
+        let e = TrainConfig::from_toml_str("task = \"superres\"\n[data]\nper_class = 10\n", "t")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("data.per_class is not available"), "{e}");
+    }
 }

@@ -56,7 +56,7 @@ pub use config::{
     MIN_EVAL_SAMPLES, RESUME_MAY_CHANGE,
 };
 pub use config_kinds::{parse_choice, ConfigChoice, HoleChoice, ModelKind, TaskKind};
-pub use data::{held_out_samples, load_dataset, LoadedData};
+pub use data::{held_out_samples, load_dataset, train_test_split, LoadedData, TrainTestSplit};
 use logs::read_log;
 pub use models::{build_models, model_weight_count, Models, MAX_MODEL_WEIGHTS};
 pub use periodic_eval::{dataset_identity, matching_classifier, mixture_of, PeriodicEval};
@@ -243,6 +243,8 @@ impl Trainer {
                     ds.len(),
                     if config.data.limit > 0 {
                         ", after data.limit"
+                    } else if config.data.per_class > 0 {
+                        ", after data.per_class"
                     } else {
                         ""
                     }

@@ -109,6 +109,8 @@ impl PeriodicEval {
             });
         }
         let mut data = cfg.data.clone();
+        // The real images of the data, not only those a data.per_class run trains on.
+        data.per_class = 0;
         data.limit = cfg.log.eval_samples;
         let real = load_dataset(&data, cfg.seed)?.dataset;
         let (c, _) = matching_classifier(cfg, None, real.image_shape()).map_err(|e| match e {
