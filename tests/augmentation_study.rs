@@ -139,6 +139,9 @@ fn the_three_classifiers_see_the_gans_images() {
 
     let real = classifier(&dir, data, "real", "3", &[]);
     let classic = classifier(&dir, data, "classic", "3", &["--augment", "classic"]);
+    let shift = classifier(&dir, data, "shift", "3", &["--augment", "shift"]);
+    assert_eq!(shift["augment"], "shift");
+    assert_eq!(shift["picked"], classic["picked"]);
     let gan = classifier(
         &dir,
         data,
