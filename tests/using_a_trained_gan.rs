@@ -160,6 +160,18 @@ fn tiny_run(dir: &Path, name: &str, seed: &str) -> PathBuf {
     train_tiny(&dir.join(name), &["--seed", seed])
 }
 
+/// Row `row` of the shipped Fashion-MNIST images written as a PNG at `path`.
+fn shipped_image_png(path: &Path, row: usize) -> PathBuf {
+    let cfg = agon::gan::trainer::DataConfig {
+        name: "fashion-mnist".into(),
+        ..Default::default()
+    };
+    let data = agon::gan::trainer::load_dataset(&cfg, 0).unwrap().dataset;
+    let image = data.images().narrow(0, row, 1).reshape(&[1, 28, 28]);
+    agon::data::save_png(&image, path).unwrap();
+    path.to_path_buf()
+}
+
 #[test]
 fn detector_trains_scores_and_detects() {
     let dir = temp_dir("using", "detect");
@@ -219,17 +231,7 @@ fn detector_trains_scores_and_detects() {
     assert_eq!(doc["n"], 200);
 
     // `agon detect` on a held-out real image and on a generated one, as PNG files.
-    let cfg = agon::gan::trainer::DataConfig {
-        name: "fashion-mnist".into(),
-        ..Default::default()
-    };
-    let real = agon::gan::trainer::load_dataset(&cfg, 0).unwrap().dataset;
-    let real_png = dir.join("real.png");
-    agon::data::save_png(
-        &real.images().narrow(0, 9, 1).reshape(&[1, 28, 28]),
-        &real_png,
-    )
-    .unwrap();
+    let real_png = shipped_image_png(&dir.join("real.png"), 9);
     let fake_png = dir.join("fake.png");
     agon_ok(&[
         "sample",
@@ -346,17 +348,7 @@ fn neighbours_show_samples_beside_training_images_and_retrieve_a_query() {
     assert!(String::from_utf8_lossy(&run.stdout).contains("median real-to-real"));
 
     // Retrieval: a dataset image as the query finds itself first, in both spaces.
-    let cfg = agon::gan::trainer::DataConfig {
-        name: "fashion-mnist".into(),
-        ..Default::default()
-    };
-    let data = agon::gan::trainer::load_dataset(&cfg, 0).unwrap().dataset;
-    let query = dir.join("query.png");
-    agon::data::save_png(
-        &data.images().narrow(0, 1234, 1).reshape(&[1, 28, 28]),
-        &query,
-    )
-    .unwrap();
+    let query = shipped_image_png(&dir.join("query.png"), 1234);
     let out = agon_ok(&[
         "neighbours",
         "--query",
