@@ -7,10 +7,14 @@
 //!   critic (without dropout) on a batch of 64: dD/dx with `create_graph` off and on, and
 //!   the whole gradient-penalty step (penalty and its gradient w.r.t. every critic weight).
 //!
+//! Each timed call runs on a rayon worker (`agon::tensor::on_worker`), as the trainer runs
+//! its steps and `sample_from` its sampling passes: the calling thread then works beside
+//! the other worker, as PyTorch's calling thread is one of its OpenMP threads.
+//!
 //! `scripts/torch_bench.py` times the same computations in PyTorch under the same names.
 
 use agon::autodiff::{grad, no_grad, Reduction, Tensor};
-use agon::tensor::{Conv2dParams, NdArray};
+use agon::tensor::{on_worker, Conv2dParams, NdArray};
 use criterion::{criterion_group, criterion_main, Criterion};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -102,7 +106,7 @@ fn bench_mlp2d(c: &mut Criterion) {
     let real = Tensor::constant(NdArray::rand_normal(&[256, 2], 0.0, 1.0, &mut rng));
     let z = Tensor::constant(NdArray::rand_normal(&[256, 2], 0.0, 1.0, &mut rng));
     c.bench_function("autodiff/mlp2d_step", |b| {
-        b.iter(|| mlp2d_step(&mut g, &mut d, &real, &z))
+        b.iter(|| on_worker(|| mlp2d_step(&mut g, &mut d, &real, &z)))
     });
 }
 
@@ -158,18 +162,22 @@ fn bench_critic(c: &mut Criterion) {
     ] {
         group.bench_function(name, |b| {
             b.iter(|| {
-                let out = critic.forward(&x).sum_all();
-                grad(&[&out], &[&x], None, create_graph)
+                on_worker(|| {
+                    let out = critic.forward(&x).sum_all();
+                    grad(&[&out], &[&x], None, create_graph)
+                })
             })
         });
     }
     group.bench_function("critic_gp_step", |b| {
         b.iter(|| {
-            let out = critic.forward(&x).sum_all();
-            let dx = grad(&[&out], &[&x], None, true)[0].clone().unwrap();
-            let norms = dx.flatten(1, 3).square().sum(&[1], false).sqrt();
-            let penalty = norms.sub_scalar(1.0).square().mean_all();
-            grad(&[&penalty], &critic.params(), None, false)
+            on_worker(|| {
+                let out = critic.forward(&x).sum_all();
+                let dx = grad(&[&out], &[&x], None, true)[0].clone().unwrap();
+                let norms = dx.flatten(1, 3).square().sum(&[1], false).sqrt();
+                let penalty = norms.sub_scalar(1.0).square().mean_all();
+                grad(&[&penalty], &critic.params(), None, false)
+            })
         })
     });
     group.finish();

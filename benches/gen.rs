@@ -3,6 +3,10 @@
 //! - `gen/gen28_forward_256`: docs/architecture.md's `gen28` workload, dcgan28's generator;
 //! - `gen/default_forward_256`: the generator `agon train` builds by default.
 //!
+//! Each timed call runs on a rayon worker (`agon::tensor::on_worker`), as the trainer runs
+//! its steps and `sample_from` its sampling passes: the calling thread then works beside
+//! the other worker, as PyTorch's calling thread is one of its OpenMP threads.
+//!
 //! `scripts/torch_bench.py` times the same forward passes in PyTorch under the same names.
 //! Run: `cargo bench --bench gen`.
 
@@ -12,7 +16,7 @@ use std::time::Duration;
 use agon::autodiff::{no_grad, Tensor};
 use agon::gan::trainer::{build_models, TrainConfig};
 use agon::gan::{Dcgan28Generator, Generator};
-use agon::tensor::NdArray;
+use agon::tensor::{on_worker, NdArray};
 use criterion::{criterion_group, criterion_main, Criterion};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -33,7 +37,7 @@ fn forward(c: &mut Criterion, name: &str, g: &dyn Generator) {
         .sample_size(10)
         .measurement_time(Duration::from_secs(5));
     group.bench_function(name, |b| {
-        b.iter(|| no_grad(|| black_box(g.generate(black_box(&z), None))))
+        b.iter(|| on_worker(|| no_grad(|| black_box(g.generate(black_box(&z), None)))))
     });
     group.finish();
 }

@@ -18,6 +18,10 @@
 //! running ones, Dropout active). The real batch is a fixed random tensor made once outside
 //! the timed loop: uniform on [-1, 1] images for dcgan28, N(0, 1) points for mlp2d.
 //!
+//! Each timed call runs on a rayon worker (`agon::tensor::on_worker`), as the trainer runs
+//! its steps and `sample_from` its sampling passes: the calling thread then works beside
+//! the other worker, as PyTorch's calling thread is one of its OpenMP threads.
+//!
 //! `scripts/torch_bench.py` times the same steps in PyTorch under the same names.
 //! Run: `cargo bench --bench train_step` (add `-- --quick` for a fast pass).
 
@@ -27,7 +31,7 @@ use agon::autodiff::Tensor;
 use agon::gan::trainer::{build_models, TrainConfig};
 use agon::gan::{Dcgan28Discriminator, Dcgan28Generator, Discriminator, GanLoss, Generator, Mlp};
 use agon::nn::optim::{Adam, AdamConfig, Optimizer};
-use agon::tensor::NdArray;
+use agon::tensor::{on_worker, NdArray};
 use criterion::{criterion_group, criterion_main, Criterion};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -97,7 +101,9 @@ fn bench_dcgan28(c: &mut Criterion) {
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(10));
-    group.bench_function("dcgan28", |b| b.iter(|| gan.step(&real, &mut z_rng)));
+    group.bench_function("dcgan28", |b| {
+        b.iter(|| on_worker(|| gan.step(&real, &mut z_rng)))
+    });
     group.finish();
 }
 
@@ -113,7 +119,9 @@ fn bench_mlp2d(c: &mut Criterion) {
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(3));
-    group.bench_function("mlp2d", |b| b.iter(|| gan.step(&real, &mut z_rng)));
+    group.bench_function("mlp2d", |b| {
+        b.iter(|| on_worker(|| gan.step(&real, &mut z_rng)))
+    });
     group.finish();
 }
 
@@ -130,7 +138,9 @@ fn bench_default(c: &mut Criterion) {
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(5));
-    group.bench_function("default", |b| b.iter(|| gan.step(&real, &mut z_rng)));
+    group.bench_function("default", |b| {
+        b.iter(|| on_worker(|| gan.step(&real, &mut z_rng)))
+    });
     group.finish();
 }
 

@@ -103,6 +103,40 @@ fn resuming_from_a_checkpoint_continues_bit_identically() {
     }
 }
 
+/// Steps of the default DCGAN with batch and width large enough that its convolutions,
+/// products and elementwise passes split into several rayon tasks, in a pool of `threads`.
+/// `Trainer::train_step` runs on a worker of that pool (`on_worker` stays inside it).
+fn steps_in_a_pool(out: &Path, threads: usize) -> (Vec<StepStats>, Vec<Vec<u32>>) {
+    let mut cfg = tiny(out);
+    cfg.batch_size = 32;
+    cfg.model.width = 16;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        let mut t = Trainer::new(cfg).unwrap();
+        let stats = run_steps(&mut t, 2);
+        (stats, param_bits(t.generator().unwrap()))
+    })
+}
+
+#[test]
+fn training_steps_are_bit_identical_on_1_2_and_3_threads() {
+    let dir = temp_dir("threads");
+    let (stats, g) = steps_in_a_pool(&dir.join("1"), 1);
+    for threads in [2, 3] {
+        let (s, gt) = steps_in_a_pool(&dir.join(threads.to_string()), threads);
+        let bits = |v: &[StepStats]| -> Vec<[u32; 2]> {
+            v.iter()
+                .map(|s| [s.d_loss.to_bits(), s.g_loss.to_bits()])
+                .collect()
+        };
+        assert_eq!(bits(&s), bits(&stats), "losses differ on {threads} threads");
+        assert!(gt == g, "generator weights differ on {threads} threads");
+    }
+}
+
 #[test]
 fn tasks_are_named_in_the_config_and_the_checkpoint() {
     let dir = temp_dir("tasks");

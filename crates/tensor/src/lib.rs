@@ -48,6 +48,7 @@ pub use conv::Conv2dParams;
 pub use error::TensorError;
 pub use indices::Indices;
 pub use layout::{broadcast_shapes, checked_numel, contiguous_strides, Layout};
+pub use parallel::on_worker;
 pub use pool::Pool2dParams;
 
 /// The crate README's example, compiled and run as a doc test so it cannot go stale.

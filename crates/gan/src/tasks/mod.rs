@@ -49,8 +49,9 @@ pub struct StepContext<'a> {
     pub rng: &'a mut StdRng,
 }
 
-/// A GAN task (see the module docs).
-pub trait Task {
+/// A GAN task (see the module docs). `Send`, because [`Trainer::train_step`](crate::trainer::Trainer::train_step)
+/// runs each step on a rayon worker ([`agon_tensor::on_worker`]).
+pub trait Task: Send {
     /// Its name in the registry (`task` in the configuration).
     fn name(&self) -> &'static str;
     /// Every network, by the name it is saved under.

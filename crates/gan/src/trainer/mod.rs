@@ -325,11 +325,17 @@ impl Trainer {
     /// checkpoint, which is never written after a non-finite loss.
     pub fn train_step(&mut self) -> Result<StepStats, TrainError> {
         let mut rng = StdRng::seed_from_u64(mix(self.config.seed, 1000 + self.step));
-        let stats = self.task.train_step(&mut StepContext {
-            config: &self.config,
-            batcher: &mut self.batcher,
-            step: self.step,
-            rng: &mut rng,
+        let (task, config, batcher, step) =
+            (&mut self.task, &self.config, &mut self.batcher, self.step);
+        // On a pool worker, so the step's hundreds of parallel ops fork there instead of
+        // each being handed to the pool and waited for (agon_tensor::on_worker).
+        let stats = agon_tensor::on_worker(|| {
+            task.train_step(&mut StepContext {
+                config,
+                batcher,
+                step,
+                rng: &mut rng,
+            })
         })?;
         self.step += 1;
         self.history.push(stats);
@@ -432,9 +438,12 @@ impl Trainer {
 /// Samples from `g` in eval mode (restoring train mode after).
 pub fn sample_from(g: &dyn Generator, z: &NdArray, labels: Option<&Indices>) -> NdArray {
     g.eval();
-    let x = no_grad(|| g.generate(&Tensor::constant(z.clone()), labels))
-        .data()
-        .clone();
+    // On a pool worker for the same reason as a training step (agon_tensor::on_worker).
+    let x = agon_tensor::on_worker(|| {
+        no_grad(|| g.generate(&Tensor::constant(z.clone()), labels))
+            .data()
+            .clone()
+    });
     g.train();
     x
 }
