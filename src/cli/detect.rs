@@ -6,7 +6,7 @@ use crate::data::{image_files, load_image, Dataset};
 use crate::gan::applications::{
     detector_metadata, sample_rng, split_rows, train_detector, Detector,
 };
-use crate::gan::trainer::{draw_samples, load_dataset, load_generator, DataConfig};
+use crate::gan::trainer::{draw_samples, load_dataset, load_generator, sample_shape, DataConfig};
 use crate::gan::Generator;
 use crate::metrics::{detection_scores, ClassifierTrainConfig, DetectionScores};
 use crate::tensor::NdArray;
@@ -145,9 +145,7 @@ pub fn run(cmd: DetectorCommand) -> Res<()> {
 fn input_shape(detector: &Detector, checkpoint: &Path) -> Res<Vec<usize>> {
     let from_run = match detector {
         Detector::Standalone(_) => None,
-        Detector::Discriminator(task) => task
-            .sampling_generator()
-            .map(|g| draw_samples(g, 1, &mut sample_rng(0, 0)).shape()[1..].to_vec()),
+        Detector::Discriminator(task) => task.sampling_generator().map(sample_shape),
     };
     let shape = detector.input_shape(from_run.as_deref()).ok_or_else(|| {
         format!(
@@ -207,7 +205,7 @@ fn generators(d: &RealAndFake) -> Res<(Generators, Vec<usize>)> {
     let mut shape: Option<Vec<usize>> = None;
     for ckpt in &d.fakes {
         let (g, _) = load_generator(ckpt)?;
-        let s = draw_samples(g.as_ref(), 1, &mut sample_rng(0, 0)).shape()[1..].to_vec();
+        let s = sample_shape(g.as_ref());
         if s.len() != 3 {
             return Err(format!("{}: its samples are points, not images", ckpt.display()).into());
         }

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use crate::data::{ClassicAugment, DataRoot, Dataset};
 use crate::gan::trainer::{
     dataset_identity, draw_samples, held_out_samples, load_dataset, load_generator, load_task,
-    matching_classifier, mixture_of, sample_from, train_test_split, DataConfig, TrainConfig,
-    MAX_EVAL_SAMPLES, MIN_EVAL_SAMPLES,
+    matching_classifier, mixture_of, sample_from, sample_shape, train_test_split, DataConfig,
+    TrainConfig, MAX_EVAL_SAMPLES, MIN_EVAL_SAMPLES,
 };
 use crate::metrics::{
     accuracy, count_modes, density_coverage, inception_score, kid, precision_recall,
@@ -251,12 +251,12 @@ fn generated_images(
         .into());
     }
     let mut rng = crate::gan::applications::sample_rng(seed, EXTRA_STREAM);
-    let probe = draw_samples(g.as_ref(), 1, &mut rng.clone());
-    if probe.shape()[1..] != *real.image_shape() {
+    let shape = sample_shape(g.as_ref());
+    if shape != *real.image_shape() {
         return Err(format!(
             "--extra-samples {}: makes images of shape {:?}, the data's are {:?}",
             ckpt.display(),
-            &probe.shape()[1..],
+            shape,
             real.image_shape()
         )
         .into());

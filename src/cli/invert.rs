@@ -7,7 +7,7 @@ use crate::data::{image_files, load_image, save_grid, save_png};
 use crate::gan::applications::{
     encode, encoder_metadata, invert, train_encoder, InvertConfig, ENCODER_ROLE,
 };
-use crate::gan::trainer::{draw_samples, held_out_samples, load_generator, matching_classifier};
+use crate::gan::trainer::{held_out_samples, load_generator, matching_classifier, sample_shape};
 use crate::metrics::{psnr, Classifier};
 use crate::nn::checkpoint::Checkpoint;
 use crate::tensor::{Indices, NdArray};
@@ -68,8 +68,7 @@ pub struct InvertArgs {
 
 pub fn run(a: InvertArgs) -> Res<()> {
     let (g, cfg) = load_generator(&a.checkpoint)?;
-    let probe = draw_samples(g.as_ref(), 1, &mut rand::SeedableRng::seed_from_u64(0));
-    let shape = probe.shape()[1..].to_vec();
+    let shape = sample_shape(g.as_ref());
     if shape.len() != 3 {
         return Err(format!(
             "{}: the generator makes points of shape {shape:?}; agon invert inverts images",

@@ -448,6 +448,22 @@ pub fn sample_from(g: &dyn Generator, z: &NdArray, labels: Option<&Indices>) -> 
     x
 }
 
+/// The shape of one of `g`'s samples without the batch axis (`[C, H, W]` for an image
+/// generator, `[2]` for a 2-D point one), found by drawing one sample from a fixed seed:
+/// what the commands that take images for a model check them against.
+///
+/// ```
+/// use agon_gan::trainer::sample_shape;
+/// use agon_gan::Dcgan;
+/// use rand::SeedableRng;
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// let g = Dcgan { width: 4, latent_dim: 8, ..Dcgan::new(28, 1) }.generator(&mut rng);
+/// assert_eq!(sample_shape(&g), vec![1, 28, 28]);
+/// ```
+pub fn sample_shape(g: &dyn Generator) -> Vec<usize> {
+    draw_samples(g, 1, &mut StdRng::seed_from_u64(0)).shape()[1..].to_vec()
+}
+
 /// `n` samples of `g` from noise drawn from `rng` (500 at a time, so memory stays bounded),
 /// classes cycling `0, 1, ..., k-1, 0, ...` for a conditional generator: the samples the
 /// scores, detectors and neighbour searches use.
