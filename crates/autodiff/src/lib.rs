@@ -44,7 +44,7 @@ pub use composite::{
 };
 pub use engine::{grad, Gradients};
 pub use rule::Rule;
-pub use tensor::{is_grad_enabled, no_grad, with_grad_enabled, Tensor};
+pub use tensor::{is_grad_enabled, no_grad, on_worker, with_grad_enabled, Tensor};
 
 /// The crate README's example, compiled and run as a doc test so it cannot go stale.
 #[doc = include_str!("../README.md")]

@@ -202,6 +202,29 @@ pub fn no_grad<T>(f: impl FnOnce() -> T) -> T {
     with_grad_enabled(false, f)
 }
 
+/// [`agon_tensor::on_worker`] for code that records graphs: runs `f` on a rayon worker with
+/// the caller's gradient-recording setting, whichever thread runs it.
+///
+/// Why not plain `agon_tensor::on_worker`: the setting is per thread, and a worker that
+/// waits inside a parallel op may steal and run other jobs, including another caller's
+/// whole `on_worker` closure. A worker inside a [`no_grad`] sampling pass that steals a
+/// training step would run that step without recording its graph (two tests training in
+/// parallel threads did exactly that). Setting the caller's value for the duration of `f`,
+/// and restoring the worker's after, makes the closure independent of where it runs.
+///
+/// ```
+/// use agon_autodiff::{is_grad_enabled, no_grad, on_worker};
+/// assert!(on_worker(is_grad_enabled));
+/// assert!(!no_grad(|| on_worker(is_grad_enabled)));
+/// ```
+///
+/// `tests/on_worker.rs` checks the stolen case: every worker of the pool busy inside
+/// `no_grad`, and a closure from a recording caller still records.
+pub fn on_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    let enabled = is_grad_enabled();
+    agon_tensor::on_worker(move || with_grad_enabled(enabled, f))
+}
+
 /// Runs `f` with gradient recording set to `enabled`, restoring the previous setting after
 /// (also when `f` panics).
 pub fn with_grad_enabled<T>(enabled: bool, f: impl FnOnce() -> T) -> T {

@@ -40,7 +40,9 @@ pub(crate) fn fill_chunks(out: &mut [f32], fill: impl Fn(usize, &mut [f32]) + Sy
 /// or a sampling pass in `on_worker` pays the hand-over once for hundreds of ops.
 ///
 /// The results are the same bits either way: kernels split work by size, never by thread
-/// (module docs).
+/// (module docs). Thread-local state is the worker's, not the caller's, and a waiting
+/// worker may run other callers' jobs: code that depends on such state (autodiff's
+/// gradient-recording switch) uses `agon_autodiff::on_worker`, which carries it over.
 ///
 /// ```
 /// let sum = agon_tensor::on_worker(|| {

@@ -50,7 +50,7 @@ pub struct StepContext<'a> {
 }
 
 /// A GAN task (see the module docs). `Send`, because [`Trainer::train_step`](crate::trainer::Trainer::train_step)
-/// runs each step on a rayon worker ([`agon_tensor::on_worker`]).
+/// runs each step on a rayon worker ([`agon_autodiff::on_worker`]).
 pub trait Task: Send {
     /// Its name in the registry (`task` in the configuration).
     fn name(&self) -> &'static str;

@@ -328,8 +328,9 @@ impl Trainer {
         let (task, config, batcher, step) =
             (&mut self.task, &self.config, &mut self.batcher, self.step);
         // On a pool worker, so the step's hundreds of parallel ops fork there instead of
-        // each being handed to the pool and waited for (agon_tensor::on_worker).
-        let stats = agon_tensor::on_worker(|| {
+        // each being handed to the pool and waited for (agon_autodiff::on_worker, which
+        // keeps the caller's gradient recording on whichever worker runs the step).
+        let stats = agon_autodiff::on_worker(|| {
             task.train_step(&mut StepContext {
                 config,
                 batcher,
@@ -438,8 +439,8 @@ impl Trainer {
 /// Samples from `g` in eval mode (restoring train mode after).
 pub fn sample_from(g: &dyn Generator, z: &NdArray, labels: Option<&Indices>) -> NdArray {
     g.eval();
-    // On a pool worker for the same reason as a training step (agon_tensor::on_worker).
-    let x = agon_tensor::on_worker(|| {
+    // On a pool worker for the same reason as a training step (agon_autodiff::on_worker).
+    let x = agon_autodiff::on_worker(|| {
         no_grad(|| g.generate(&Tensor::constant(z.clone()), labels))
             .data()
             .clone()

@@ -144,9 +144,14 @@ impl Geometry {
     /// runs are short (a stride-2 or narrow output row has a few pixels, and each run
     /// costs its bounds arithmetic and a call) and there are enough channels to amortise
     /// building the table. Measured on the default discriminator's 4x4 stride-2 layers
-    /// (7- and 14-pixel rows).
+    /// (7- and 14-pixel rows). The table holds `u32` offsets, so planes and output grids
+    /// beyond 2^32 pixels keep the runs.
     fn gathers(&self) -> bool {
-        self.channels >= 4 && (self.stride[1] > 1 || self.out_hw[1] < 16)
+        let fits = |n: usize| u32::try_from(n).is_ok();
+        self.channels >= 4
+            && (self.stride[1] > 1 || self.out_hw[1] < 16)
+            && fits(self.in_hw[0] * self.in_hw[1])
+            && fits(self.positions())
     }
 
     /// The [`TapTable`] of the tile `l0 .. l0 + t`.
