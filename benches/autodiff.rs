@@ -7,14 +7,14 @@
 //!   critic (without dropout) on a batch of 64: dD/dx with `create_graph` off and on, and
 //!   the whole gradient-penalty step (penalty and its gradient w.r.t. every critic weight).
 //!
-//! Each timed call runs on a rayon worker (`agon::tensor::on_worker`), as the trainer runs
+//! Each timed call runs on a rayon worker (`agon::autodiff::on_worker`), as the trainer runs
 //! its steps and `sample_from` its sampling passes: the calling thread then works beside
 //! the other worker, as PyTorch's calling thread is one of its OpenMP threads.
 //!
 //! `scripts/torch_bench.py` times the same computations in PyTorch under the same names.
 
-use agon::autodiff::{grad, no_grad, Reduction, Tensor};
-use agon::tensor::{on_worker, Conv2dParams, NdArray};
+use agon::autodiff::{grad, no_grad, on_worker, Reduction, Tensor};
+use agon::tensor::{Conv2dParams, NdArray};
 use criterion::{criterion_group, criterion_main, Criterion};
 use rand::rngs::StdRng;
 use rand::SeedableRng;

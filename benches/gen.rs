@@ -3,7 +3,7 @@
 //! - `gen/gen28_forward_256`: docs/architecture.md's `gen28` workload, dcgan28's generator;
 //! - `gen/default_forward_256`: the generator `agon train` builds by default.
 //!
-//! Each timed call runs on a rayon worker (`agon::tensor::on_worker`), as the trainer runs
+//! Each timed call runs on a rayon worker (`agon::autodiff::on_worker`), as the trainer runs
 //! its steps and `sample_from` its sampling passes: the calling thread then works beside
 //! the other worker, as PyTorch's calling thread is one of its OpenMP threads.
 //!
@@ -13,10 +13,10 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use agon::autodiff::{no_grad, Tensor};
+use agon::autodiff::{no_grad, on_worker, Tensor};
 use agon::gan::trainer::{build_models, TrainConfig};
 use agon::gan::{Dcgan28Generator, Generator};
-use agon::tensor::{on_worker, NdArray};
+use agon::tensor::NdArray;
 use criterion::{criterion_group, criterion_main, Criterion};
 use rand::rngs::StdRng;
 use rand::SeedableRng;

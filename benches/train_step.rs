@@ -18,7 +18,7 @@
 //! running ones, Dropout active). The real batch is a fixed random tensor made once outside
 //! the timed loop: uniform on [-1, 1] images for dcgan28, N(0, 1) points for mlp2d.
 //!
-//! Each timed call runs on a rayon worker (`agon::tensor::on_worker`), as the trainer runs
+//! Each timed call runs on a rayon worker (`agon::autodiff::on_worker`), as the trainer runs
 //! its steps and `sample_from` its sampling passes: the calling thread then works beside
 //! the other worker, as PyTorch's calling thread is one of its OpenMP threads.
 //!
@@ -27,11 +27,11 @@
 
 use std::time::Duration;
 
-use agon::autodiff::Tensor;
+use agon::autodiff::{on_worker, Tensor};
 use agon::gan::trainer::{build_models, TrainConfig};
 use agon::gan::{Dcgan28Discriminator, Dcgan28Generator, Discriminator, GanLoss, Generator, Mlp};
 use agon::nn::optim::{Adam, AdamConfig, Optimizer};
-use agon::tensor::{on_worker, NdArray};
+use agon::tensor::NdArray;
 use criterion::{criterion_group, criterion_main, Criterion};
 use rand::rngs::StdRng;
 use rand::SeedableRng;

@@ -325,16 +325,14 @@ impl Trainer {
     /// checkpoint, which is never written after a non-finite loss.
     pub fn train_step(&mut self) -> Result<StepStats, TrainError> {
         let mut rng = StdRng::seed_from_u64(mix(self.config.seed, 1000 + self.step));
-        let (task, config, batcher, step) =
-            (&mut self.task, &self.config, &mut self.batcher, self.step);
         // On a pool worker, so the step's hundreds of parallel ops fork there instead of
         // each being handed to the pool and waited for (agon_autodiff::on_worker, which
         // keeps the caller's gradient recording on whichever worker runs the step).
         let stats = agon_autodiff::on_worker(|| {
-            task.train_step(&mut StepContext {
-                config,
-                batcher,
-                step,
+            self.task.train_step(&mut StepContext {
+                config: &self.config,
+                batcher: &mut self.batcher,
+                step: self.step,
                 rng: &mut rng,
             })
         })?;

@@ -143,8 +143,8 @@ impl Geometry {
     /// Whether im2col and col2im go through a [`TapTable`] rather than runs: when the
     /// runs are short (a stride-2 or narrow output row has a few pixels, and each run
     /// costs its bounds arithmetic and a call) and there are enough channels to amortise
-    /// building the table. Measured on the default discriminator's 4x4 stride-2 layers
-    /// (7- and 14-pixel rows). The table holds `u32` offsets, so planes and output grids
+    /// building the table. Measured on dcgan28's 5x5 stride-2 D2 layer (7-pixel rows:
+    /// forward and both gradients 15-25% faster). The table holds `u32` offsets, so planes and output grids
     /// beyond 2^32 pixels keep the runs.
     fn gathers(&self) -> bool {
         let fits = |n: usize| u32::try_from(n).is_ok();
@@ -287,9 +287,9 @@ fn col2im_scatter(
     let taps = g.kernel[0] * g.kernel[1];
     for (c, img_c) in img.chunks_exact_mut(plane).take(g.channels).enumerate() {
         for k in 0..taps {
-            let row = &cols[(c * taps + k) * ld..];
+            let start = (c * taps + k) * ld;
+            let row = &cols[start..start + t];
             let span = table.starts[k]..table.starts[k + 1];
-            let row = &row[..t];
             for (&d, &i) in table.dst[span.clone()].iter().zip(&table.src[span]) {
                 img_c[i as usize] += row[d as usize];
             }
