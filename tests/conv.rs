@@ -206,6 +206,41 @@ fn small_maps_are_batched_side_by_side() {
     check_layer([3, 200, 10, 11], 3, 5, Conv2dParams::new().padding(2));
 }
 
+/// Strided layers whose stride phases make rows barely wider than the output run as
+/// implicit GEMMs over wide rows: the default discriminator's 4x4 stride-2 layers (28 -> 14,
+/// one channel; 14 -> 7, 64 channels; 8 and 7 columns per phase row for 7), dcgan28's 5x5
+/// stride-2 first layer, a stride-3 one, and odd sizes whose phases differ in length.
+#[test]
+fn strided_layers_on_wide_rows_match_the_reference() {
+    let s2 = Conv2dParams::new().stride(2).padding(1);
+    check_layer([3, 1, 28, 28], 64, 4, s2);
+    check_layer([5, 64, 14, 14], 128, 4, s2);
+    check_layer(
+        [2, 3, 28, 28],
+        8,
+        5,
+        Conv2dParams::new().stride(2).padding(2),
+    );
+    check_layer(
+        [2, 4, 31, 29],
+        6,
+        3,
+        Conv2dParams::new().stride(3).padding(1),
+    );
+    check_layer(
+        [2, 5, 17, 21],
+        7,
+        4,
+        Conv2dParams::new().stride_hw([2, 1]).padding(1),
+    );
+    check_layer(
+        [2, 5, 9, 16],
+        7,
+        4,
+        Conv2dParams::new().stride_hw([1, 2]).padding(1),
+    );
+}
+
 #[test]
 fn empty_batch_gives_empty_outputs() {
     let p = Conv2dParams::new().padding(1);

@@ -26,10 +26,11 @@ impl NdArray {
     /// ```
     ///
     /// The weights `[Cout, Cin*kh*kw]` are packed once per call and shared by every task;
-    /// the bias is added as the GEMM writes its tiles. Stride-1 convolutions (when the
-    /// padding adds at most a fifth to the row width) are implicit GEMMs: patches are
-    /// packed straight from the padded image into the GEMM's panels, no column matrix is
-    /// built. Other convolutions build the column matrix of a tile (im2col) in a reused
+    /// the bias is added as the GEMM writes its tiles. Convolutions whose padded rows,
+    /// split into stride phases, are at most a fifth wider than the output rows (3x3
+    /// stride 1 or 4x4 stride 2 with padding 1 on a 14x14 map) are implicit GEMMs: patches
+    /// are packed straight from the padded image into the GEMM's panels, no column matrix
+    /// is built. Other convolutions build the column matrix of a tile (im2col) in a reused
     /// buffer: measured faster than packing patches per 32-column panel, whose short runs
     /// (one per output row per tap) cost more than the extra copy. Rayon tasks run over
     /// the batch; images with few output positions (a 7x7 map has 49) are put side by
@@ -85,8 +86,8 @@ impl NdArray {
 ///
 /// Layers with at most [`few_outputs::FEW_OUTPUTS`] output channels (stride 1) skip the
 /// GEMM ([`few_outputs`]). Otherwise the weights are packed once for the whole batch and the
-/// bias is added in the GEMM's epilogue. Stride-1 layers whose padded rows are not much wider than their output run as
-/// an implicit GEMM over wide rows ([`WideRows`]); the others build each tile's column
+/// bias is added in the GEMM's epilogue. Layers whose padded rows (per stride phase) are not
+/// much wider than their output run as an implicit GEMM over wide rows ([`WideRows`]); the others build each tile's column
 /// matrix (im2col) and multiply it, a task holding one image straight into its output, or
 /// a few small images side by side.
 fn conv2d_into(
@@ -112,7 +113,7 @@ fn conv2d_into(
         Some(bias) => gemm.row_bias(bias),
         None => gemm,
     };
-    if g.stride == [1, 1] && WideRows::new(g).pays_off() {
+    if WideRows::new(g).pays_off() {
         return conv2d_wide(x, &packed, gemm, g, cout, out);
     }
     let plan = Plan::new(k, l);
@@ -205,7 +206,7 @@ fn side_by_side(
     }
 }
 
-/// Stride-1 conv2d over wide rows ([`WideRows`]): each task pads its images, multiplies the
+/// conv2d over wide rows ([`WideRows`]): each task pads its images (phase by phase), multiplies the
 /// packed weights by their wide patch matrices into a staging matrix (bias in the GEMM's
 /// epilogue) and copies the valid columns out.
 fn conv2d_wide(

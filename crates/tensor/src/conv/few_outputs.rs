@@ -159,12 +159,11 @@ fn dot_taps(isa: Isa, out: &mut [f32], g: &[f32], src: &[f32], offsets: &[usize]
 /// Each tap's offset `base(tap)` into a padded image, in weight order `(c, ki, kj)`.
 fn tap_offsets(wide: &WideRows) -> Vec<usize> {
     let [kh, kw] = wide.kernel;
-    let [dh, dw] = wide.dilation;
     let mut offsets = Vec::with_capacity(wide.rows());
     for c in 0..wide.channels {
         for ki in 0..kh {
             for kj in 0..kw {
-                offsets.push(c * wide.hp * wide.wp + ki * dh * wide.wp + kj * dw);
+                offsets.push(wide.tap_base(c, ki, kj));
             }
         }
     }
@@ -263,11 +262,11 @@ fn leaf_gradient(
         for i in images {
             wide.pad(&x[i * image..(i + 1) * image], g.padding, padded);
             for o in 0..cout {
-                // g[i, o] on the wide grid: row r at r * Wp, zeros in the junk columns.
+                // g[i, o] on the wide grid: row r at r * Wq, zeros in the junk columns.
                 let src = &go[(i * cout + o) * l..(i * cout + o + 1) * l];
                 g_wide.fill(0.0);
                 for (r, row) in src.chunks_exact(wo).enumerate() {
-                    g_wide[r * wide.wp..r * wide.wp + wo].copy_from_slice(row);
+                    g_wide[r * wide.wq..r * wide.wq + wo].copy_from_slice(row);
                 }
                 dot_taps(
                     isa,

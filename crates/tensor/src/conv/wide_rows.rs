@@ -1,8 +1,8 @@
-//! Stride-1 conv2d as an implicit GEMM over *wide rows*: the patch matrix of a zero-padded
-//! image is a set of contiguous runs of that image.
+//! conv2d as an implicit GEMM over *wide rows*: the patch matrix of a zero-padded image,
+//! split into its stride phases, is a set of contiguous runs of that image.
 //!
-//! With the input padded to `[C, Hp, Wp]` and the output computed on a grid `Wp` wide
-//! (the last `Wp - Wo` columns of each row are junk that is dropped), output position
+//! Stride 1: with the input padded to `[C, Hp, Wp]` and the output computed on a grid `Wp`
+//! wide (the last `Wp - Wo` columns of each row are junk that is dropped), output position
 //! `j = oh * Wp + ow` of tap `(c, ki, kj)` reads padded pixel `base + j` with
 //! `base = c*Hp*Wp + ki*dh*Wp + kj*dw`. So every row of the patch matrix is one contiguous
 //! slice of the padded image, and packing a 32-column sliver is one 32-float copy per tap,
@@ -10,30 +10,45 @@
 //! floats, each with its own bounds arithmetic and copy call: 3 to 4 times the GEMM's own
 //! time on 14x14 maps). The price is `Wp / Wo` more columns (16/14 on a 14x14 map with
 //! padding 1) and one padded copy of the input.
+//!
+//! Stride `(sh, sw)`: the padded image is stored as its `sh * sw` *phases*, phase `(a, b)`
+//! holding padded pixels `(a + sh*r, b + sw*s)` at `(r, s)` of a `[Hq, Wq]` plane
+//! (`Hq = ceil(Hp / sh)`, `Wq = ceil(Wp / sw)`). Output `(oh, ow)` reads padded pixel
+//! `(oh*sh + ki*dh, ow*sw + kj*dw)`, which is pixel `(oh + ki*dh / sh, ow + kj*dw / sw)` of
+//! phase `(ki*dh % sh, kj*dw % sw)`: a stride-1 read again, so each tap's row is one
+//! contiguous run of its phase on a grid `Wq` wide. A stride-2 4x4 layer on a 14x14 map
+//! (padding 1) computes 8 columns per output row for 7. Stride 1 is the one-phase case,
+//! the layout above.
 
 use super::im2col::Geometry;
 use crate::gemm::PackB;
 
-/// The wide-row geometry of a stride-1 convolution.
+/// The wide-row geometry of a convolution.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct WideRows {
     pub channels: usize,
     /// Padded input size.
-    pub hp: usize,
-    pub wp: usize,
+    pub padded_hw: [usize; 2],
+    pub stride: [usize; 2],
+    /// Size of one phase plane: `ceil(padded / stride)` per axis (the padded size at
+    /// stride 1). Wide output rows are `wq` long.
+    pub hq: usize,
+    pub wq: usize,
     pub kernel: [usize; 2],
     pub dilation: [usize; 2],
     pub out_hw: [usize; 2],
 }
 
 impl WideRows {
-    /// For a stride-1 geometry (checked by the caller).
+    /// The wide-row geometry of `g`.
     pub fn new(g: &Geometry) -> WideRows {
-        debug_assert_eq!(g.stride, [1, 1]);
+        let padded_hw = std::array::from_fn(|a| g.in_hw[a] + 2 * g.padding[a]);
         WideRows {
             channels: g.channels,
-            hp: g.in_hw[0] + 2 * g.padding[0],
-            wp: g.in_hw[1] + 2 * g.padding[1],
+            padded_hw,
+            stride: g.stride,
+            hq: padded_hw[0].div_ceil(g.stride[0]),
+            wq: padded_hw[1].div_ceil(g.stride[1]),
             kernel: g.kernel,
             dilation: g.dilation,
             out_hw: g.out_hw,
@@ -41,22 +56,28 @@ impl WideRows {
     }
 
     /// Whether the wide grid is at most a fifth wider than the output (a 3x3 kernel with
-    /// padding 1 on a 14x14 map: 16 / 14), so the extra columns cost less than the short
-    /// runs they save. A 5x5 kernel on a 7x7 map (11 / 7) is left to im2col.
+    /// padding 1 on a 14x14 map: 16 / 14; a 4x4 stride-2 kernel on one: 8 / 7), so the extra
+    /// columns cost less than the short runs they save. A 5x5 kernel on a 7x7 map (11 / 7)
+    /// is left to im2col.
     pub fn pays_off(&self) -> bool {
-        5 * self.wp <= 6 * self.out_hw[1]
+        5 * self.wq <= 6 * self.out_hw[1]
     }
 
-    /// Floats of one padded image.
+    /// Stride phases per channel.
+    fn phases(&self) -> usize {
+        self.stride[0] * self.stride[1]
+    }
+
+    /// Floats of one padded image (all its phases).
     pub fn padded_len(&self) -> usize {
-        self.channels * self.hp * self.wp
+        self.channels * self.phases() * self.hq * self.wq
     }
 
-    /// Wide columns of one image: `Ho` rows of `Wp`, less the junk after the last row's
-    /// `Wo` (so that no read leaves the padded image).
+    /// Wide columns of one image: `Ho` rows of `Wq`, less the junk after the last row's
+    /// `Wo` (so that no read leaves its phase plane).
     pub fn columns(&self) -> usize {
         let [ho, wo] = self.out_hw;
-        (ho - 1) * self.wp + wo
+        (ho - 1) * self.wq + wo
     }
 
     /// Rows of the patch matrix (taps).
@@ -64,15 +85,46 @@ impl WideRows {
         self.channels * self.kernel[0] * self.kernel[1]
     }
 
-    /// Writes image `x` (`[C, H, W]`, dense) zero-padded by `padding` into `dst`.
+    /// Where tap `(c, ki, kj)`'s run starts in a padded image: wide column `j` of that row
+    /// of the patch matrix is `padded[tap_base + j]`.
+    pub fn tap_base(&self, c: usize, ki: usize, kj: usize) -> usize {
+        let [sh, sw] = self.stride;
+        let (r, s) = (ki * self.dilation[0], kj * self.dilation[1]);
+        let phase = c * self.phases() + (r % sh) * sw + s % sw;
+        (phase * self.hq + r / sh) * self.wq + s / sw
+    }
+
+    /// Writes image `x` (`[C, H, W]`, dense) zero-padded by `padding` into `dst`, phase by
+    /// phase.
     pub fn pad(&self, x: &[f32], padding: [usize; 2], dst: &mut [f32]) {
-        let (w, h) = (self.wp - 2 * padding[1], self.hp - 2 * padding[0]);
+        let [hp, wp] = self.padded_hw;
+        let (h, w) = (hp - 2 * padding[0], wp - 2 * padding[1]);
+        let [sh, sw] = self.stride;
         dst.fill(0.0);
         for c in 0..self.channels {
-            for r in 0..h {
-                let src = &x[(c * h + r) * w..(c * h + r + 1) * w];
-                let at = (c * self.hp + r + padding[0]) * self.wp + padding[1];
-                dst[at..at + w].copy_from_slice(src);
+            for ih in 0..h {
+                let src = &x[(c * h + ih) * w..(c * h + ih + 1) * w];
+                let r = ih + padding[0];
+                if sw == 1 {
+                    let phase = c * self.phases() + r % sh;
+                    let at = (phase * self.hq + r / sh) * self.wq + padding[1];
+                    dst[at..at + w].copy_from_slice(src);
+                    continue;
+                }
+                for b in 0..sw {
+                    // Input columns iw with (iw + pw) % sw == b, in order: phase columns
+                    // (iw + pw) / sw, consecutive.
+                    let first = (b + sw - padding[1] % sw) % sw;
+                    if first >= w {
+                        continue;
+                    }
+                    let phase = c * self.phases() + (r % sh) * sw + b;
+                    let at = (phase * self.hq + r / sh) * self.wq + (first + padding[1]) / sw;
+                    let run = src[first..].iter().step_by(sw);
+                    for (d, &v) in dst[at..].iter_mut().zip(run) {
+                        *d = v;
+                    }
+                }
             }
         }
     }
@@ -83,7 +135,7 @@ impl WideRows {
         let [ho, wo] = self.out_hw;
         for (o, out_o) in out.chunks_exact_mut(ho * wo).enumerate() {
             for (r, row) in out_o.chunks_exact_mut(wo).enumerate() {
-                let at = o * ld + first + r * self.wp;
+                let at = o * ld + first + r * self.wq;
                 row.copy_from_slice(&wide[at..at + wo]);
             }
         }
@@ -106,7 +158,6 @@ impl PackB for WidePatches<'_> {
         let g = &self.geometry;
         let (cols, image) = (g.columns(), g.padded_len());
         let [kh, kw] = g.kernel;
-        let [dh, dw] = g.dilation;
         let end = (j0 + width).min(self.images * cols);
         let mut j = j0;
         while j < end {
@@ -118,7 +169,7 @@ impl PackB for WidePatches<'_> {
             for c in 0..g.channels {
                 for ki in 0..kh {
                     for kj in 0..kw {
-                        let base = c * g.hp * g.wp + ki * dh * g.wp + kj * dw + l0;
+                        let base = g.tap_base(c, ki, kj) + l0;
                         let at = p * width + (j - j0);
                         copy_run(&mut dst[at..at + t], &x[base..base + t]);
                         p += 1;
