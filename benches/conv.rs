@@ -1,5 +1,6 @@
-//! Convolution kernels on every layer of the `dcgan28` workload (docs/architecture.md, reference workloads) at
-//! batch 64: for each layer its forward op, its input-gradient op and its weight gradient.
+//! Convolution kernels on every layer of the `dcgan28` workload (docs/architecture.md,
+//! reference workloads) and on the default model's two discriminator layers, at batch 64:
+//! for each layer its forward op, its input-gradient op and its weight gradient.
 //!
 //! Discriminator layers are convolutions: forward `conv2d`, input gradient
 //! `conv_transpose2d`. Generator layers are transposed convolutions: forward
@@ -36,7 +37,7 @@ struct Layer {
     padding: usize,
 }
 
-const LAYERS: [Layer; 5] = [
+const LAYERS: [Layer; 7] = [
     // D: Conv(1, 64, k5, s2, p2): [1, 28, 28] -> [64, 14, 14].
     Layer {
         name: "D1",
@@ -86,6 +87,27 @@ const LAYERS: [Layer; 5] = [
         kernel: 5,
         stride: 2,
         padding: 2,
+    },
+    // The default model's discriminator (`agon train`, width 32):
+    // Conv(1, 32, k4, s2, p1): [1, 28, 28] -> [32, 14, 14].
+    Layer {
+        name: "defD1",
+        transposed: false,
+        input: [1, 28, 28],
+        cout: 32,
+        kernel: 4,
+        stride: 2,
+        padding: 1,
+    },
+    // Conv(32, 64, k4, s2, p1): [32, 14, 14] -> [64, 7, 7].
+    Layer {
+        name: "defD2",
+        transposed: false,
+        input: [32, 14, 14],
+        cout: 64,
+        kernel: 4,
+        stride: 2,
+        padding: 1,
     },
 ];
 

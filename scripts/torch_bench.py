@@ -19,6 +19,9 @@ the 2-core target; everything under `torch.no_grad()`, inputs from `torch.randn`
       G1 = ConvTranspose2d(256, 128, k5, s1, p2)  7x7 -> 7x7
       G2 = ConvTranspose2d(128, 64, k5, s2, p2, output_padding 1)   7x7 -> 14x14
       G3 = ConvTranspose2d(64, 1, k5, s2, p2, output_padding 1)   14x14 -> 28x28
+  and the default model's discriminator (width 32):
+      defD1 = Conv2d(1, 32, k4, s2, p1)         28x28 -> 14x14
+      defD2 = Conv2d(32, 64, k4, s2, p1)        14x14 -> 7x7
   with <op> one of
       forward     : F.conv2d (D) / F.conv_transpose2d (G)
       input_grad  : dL/dx given dL/dy; torch.nn.grad.conv2d_input (D) / F.conv2d (G)
@@ -131,6 +134,8 @@ LAYERS = [
     ("G1", "convT", 256, 128, 5, 1, 2, 0, 7),
     ("G2", "convT", 128, 64, 5, 2, 2, 1, 7),
     ("G3", "convT", 64, 1, 5, 2, 2, 1, 14),
+    ("defD1", "conv", 1, 32, 4, 2, 1, 0, 28),
+    ("defD2", "conv", 32, 64, 4, 2, 1, 0, 14),
 ]
 
 
