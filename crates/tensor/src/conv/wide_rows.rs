@@ -100,29 +100,43 @@ impl WideRows {
         let [hp, wp] = self.padded_hw;
         let (h, w) = (hp - 2 * padding[0], wp - 2 * padding[1]);
         let [sh, sw] = self.stride;
+        let plane = self.hq * self.wq;
         dst.fill(0.0);
-        for c in 0..self.channels {
-            for ih in 0..h {
-                let src = &x[(c * h + ih) * w..(c * h + ih + 1) * w];
+        // Where each input row starts in its phase planes (channel 0, w-phase 0), and each
+        // w-phase's run: the input columns iw = first, first + sw, .. with
+        // (iw + pw) % sw == b, landing on consecutive phase columns from (first + pw) / sw.
+        // Both depend on the shapes only; computing them here keeps divisions out of the
+        // loops (they were most of this function's time).
+        let rows: Vec<usize> = (0..h)
+            .map(|ih| {
                 let r = ih + padding[0];
-                if sw == 1 {
-                    let phase = c * self.phases() + r % sh;
-                    let at = (phase * self.hq + r / sh) * self.wq + padding[1];
-                    dst[at..at + w].copy_from_slice(src);
-                    continue;
-                }
-                for b in 0..sw {
-                    // Input columns iw with (iw + pw) % sw == b, in order: phase columns
-                    // (iw + pw) / sw, consecutive.
-                    let first = (b + sw - padding[1] % sw) % sw;
-                    if first >= w {
-                        continue;
-                    }
-                    let phase = c * self.phases() + (r % sh) * sw + b;
-                    let at = (phase * self.hq + r / sh) * self.wq + (first + padding[1]) / sw;
-                    let run = src[first..].iter().step_by(sw);
-                    for (d, &v) in dst[at..].iter_mut().zip(run) {
-                        *d = v;
+                (r % sh) * sw * plane + (r / sh) * self.wq
+            })
+            .collect();
+        let runs: Vec<(usize, usize, usize)> = (0..sw)
+            .filter_map(|b| {
+                let first = (b + sw - padding[1] % sw) % sw;
+                (first < w).then(|| {
+                    let at = b * plane + (first + padding[1]) / sw;
+                    (first, (w - first).div_ceil(sw), at)
+                })
+            })
+            .collect();
+        let channels = x.chunks_exact(h * w).take(self.channels);
+        for (x_c, dst_c) in channels.zip(dst.chunks_exact_mut(self.phases() * plane)) {
+            for (src, &row_at) in x_c.chunks_exact(w).zip(&rows) {
+                for &(first, count, at) in &runs {
+                    let out = &mut dst_c[row_at + at..row_at + at + count];
+                    // Sliced exactly to the run, so the loops have no bounds checks left.
+                    let run = &src[first..first + (count - 1) * sw + 1];
+                    match sw {
+                        1 => out.copy_from_slice(run),
+                        2 => copy_every::<2>(out, run),
+                        _ => {
+                            for (t, d) in out.iter_mut().enumerate() {
+                                *d = run[t * sw];
+                            }
+                        }
                     }
                 }
             }
@@ -184,6 +198,14 @@ impl PackB for WidePatches<'_> {
                 row[valid..].fill(0.0);
             }
         }
+    }
+}
+
+/// `out[t] = run[t * S]`, with the step a constant so the loop compiles to shuffles.
+#[inline(always)]
+fn copy_every<const S: usize>(out: &mut [f32], run: &[f32]) {
+    for (t, d) in out.iter_mut().enumerate() {
+        *d = run[t * S];
     }
 }
 

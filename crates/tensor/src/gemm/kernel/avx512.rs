@@ -36,8 +36,19 @@ impl MicroKernel for Avx512 {
         alpha: f32,
         beta: f32,
     ) {
-        // SAFETY: the caller guarantees AVX-512F and the pointer contract of `tile`.
-        unsafe { tile_avx512(kc, a, b, c, rs_c, cs_c, m, n, alpha, beta) }
+        // Edge tiles with few rows (the last sliver of a 32- or 64-row C: 8 or 4 rows) run
+        // a kernel with only that many accumulator rows instead of 12 rows of which some
+        // multiply A's zero padding: 11% fewer FMAs on those products. Every element of C
+        // sees the same FMAs in the same order, so the bits do not change.
+        // SAFETY: the caller guarantees AVX-512F and the pointer contract of `tile`; each
+        // variant reads the first R <= MR values of every MR-wide step of A.
+        unsafe {
+            match m {
+                0..=4 => tile_avx512::<4>(kc, a, b, c, rs_c, cs_c, m, n, alpha, beta),
+                5..=8 => tile_avx512::<8>(kc, a, b, c, rs_c, cs_c, m, n, alpha, beta),
+                _ => tile_avx512::<MR>(kc, a, b, c, rs_c, cs_c, m, n, alpha, beta),
+            }
+        }
     }
 }
 
@@ -53,7 +64,7 @@ fn lanes(n: usize) -> __mmask16 {
 
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn tile_avx512(
+unsafe fn tile_avx512<const R: usize>(
     kc: usize,
     a: *const f32,
     b: *const f32,
@@ -65,10 +76,11 @@ unsafe fn tile_avx512(
     alpha: f32,
     beta: f32,
 ) {
-    let mut acc = [[_mm512_setzero_ps(); 2]; MR];
-    // One step of the inner product at A column `a` and B row `b`.
+    let mut acc = [[_mm512_setzero_ps(); 2]; R];
+    // One step of the inner product at A column `a` (the first R of its MR values) and B
+    // row `b`.
     #[inline(always)]
-    unsafe fn step(acc: &mut [[__m512; 2]; MR], a: *const f32, b: *const f32) {
+    unsafe fn step<const R: usize>(acc: &mut [[__m512; 2]; R], a: *const f32, b: *const f32) {
         // SAFETY: the caller of `tile_avx512` provides these MR + NR floats.
         unsafe {
             let b0 = _mm512_loadu_ps(b);
@@ -127,7 +139,7 @@ unsafe fn tile_avx512(
     } else {
         let mut tile = [0.0f32; MR * NR];
         for (i, row) in acc.iter().enumerate() {
-            // SAFETY: `tile` has MR * NR floats; row i's 32 go to i * NR.
+            // SAFETY: `tile` has MR * NR >= R * NR floats; row i's 32 go to i * NR.
             unsafe {
                 _mm512_storeu_ps(tile.as_mut_ptr().add(i * NR), row[0]);
                 _mm512_storeu_ps(tile.as_mut_ptr().add(i * NR + 16), row[1]);
