@@ -1,5 +1,12 @@
 //! `conv_transpose2d`: at stride 1 (on maps wide enough) a plain conv2d, an implicit GEMM,
 //! with the flipped weight; otherwise gemm + col2im, one rayon task per batch item.
+//!
+//! Tried and not kept (Zen 4, 2026-12-04): the DCGAN 4x4 stride-2 padding-1 layer as one
+//! stride-1 conv2d over its four output phases (2x2 kernels, `4 * Cout` outputs, then
+//! `interleave_phases`), which trades the col2im scatter for an implicit GEMM. On the default
+//! discriminator's input gradients it was 25-50% slower: on a 7x7 map the phase grid
+//! (8x8) and the wide rows (9 of 8) make the GEMM 45% larger than the useful product, and
+//! a one-channel output gives the GEMM 4 rows.
 
 use rayon::prelude::*;
 
