@@ -3,7 +3,7 @@
 use rayon::prelude::*;
 
 use super::few_outputs;
-use super::im2col::{im2col, with_scratch, Geometry, Plan, GEMM_MIN_COLS};
+use super::im2col::{im2col, with_scratch, Geometry, Plan, WholeImages, GEMM_MIN_COLS};
 use super::wide_rows::{WidePatches, WideRows};
 use super::{check_4d, check_bias, Conv2dParams};
 use crate::gemm::{Gemm, Isa, MatMut, MatRef, PackedA};
@@ -117,6 +117,7 @@ fn conv2d_into(
         return conv2d_wide(x, &packed, gemm, g, cout, out);
     }
     let plan = Plan::new(k, l);
+    let images = WholeImages::new(g, &plan);
     out.par_chunks_mut(plan.images * cout * l)
         .enumerate()
         .for_each(|(b, out_b)| {
@@ -134,7 +135,7 @@ fn conv2d_into(
                 if plan.images == 1 {
                     one_image(x_b, &packed, gemm, g, plan.tile, cols, out_b);
                 } else {
-                    side_by_side(x_b, &packed, gemm, g, count, cols, staging, out_b);
+                    side_by_side(x_b, &packed, gemm, &images, g, count, cols, staging, out_b);
                 }
             });
         });
@@ -171,6 +172,7 @@ fn side_by_side(
     x: &[f32],
     w: &PackedA,
     gemm: Gemm<'_>,
+    images: &WholeImages<'_>,
     g: &Geometry,
     count: usize,
     cols: &mut [f32],
@@ -182,14 +184,7 @@ fn side_by_side(
     let image = g.channels * g.in_hw[0] * g.in_hw[1];
     let width = count * l;
     for i in 0..count {
-        im2col(
-            &x[i * image..(i + 1) * image],
-            g,
-            0,
-            l,
-            &mut cols[i * l..],
-            width,
-        );
+        images.im2col(&x[i * image..(i + 1) * image], &mut cols[i * l..], width);
     }
     let c = MatMut::row_major(&mut staging[..cout * width], cout, width);
     gemm.run_packed(

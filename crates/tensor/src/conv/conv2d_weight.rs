@@ -11,7 +11,7 @@
 use std::ops::Range;
 
 use super::few_outputs;
-use super::im2col::{im2col, with_scratch, Geometry, Plan};
+use super::im2col::{im2col, with_scratch, Geometry, Plan, WholeImages};
 use super::{check_4d, Conv2dParams};
 use crate::gemm::{sgemm, Isa, MatMut, MatRef};
 use crate::NdArray;
@@ -125,6 +125,8 @@ struct Problem<'a> {
     n: usize,
     cout: usize,
     plan: Plan,
+    /// im2col of whole images, for the side-by-side blocks.
+    images: WholeImages<'a>,
     /// Batch items per leaf.
     chunk: usize,
 }
@@ -134,13 +136,15 @@ fn conv2d_weight_dense(x: &[f32], go: &[f32], g: &Geometry, n: usize, cout: usiz
     if few_outputs::applies(g, cout) {
         return few_outputs::conv2d_weight(Isa::active(), x, go, g, n, cout);
     }
+    let plan = Plan::new(g.rows(), g.positions());
     let pb = Problem {
         x,
         go,
         g,
         n,
         cout,
-        plan: Plan::new(g.rows(), g.positions()),
+        plan,
+        images: WholeImages::new(g, &plan),
         chunk: batch_chunk(g.positions()),
     };
     let mut dw = vec![0.0f32; cout * g.rows()];
@@ -219,14 +223,8 @@ fn chunk_gradient(
         let width = count * l;
         for j in 0..count {
             let i = first + j;
-            im2col(
-                &pb.x[i * image..(i + 1) * image],
-                g,
-                0,
-                l,
-                &mut cols[j * l..],
-                width,
-            );
+            pb.images
+                .im2col(&pb.x[i * image..(i + 1) * image], &mut cols[j * l..], width);
             let g_i = &pb.go[i * cout * l..(i + 1) * cout * l];
             for (o, src) in g_i.chunks_exact(l).enumerate() {
                 staging[o * width + j * l..o * width + (j + 1) * l].copy_from_slice(src);

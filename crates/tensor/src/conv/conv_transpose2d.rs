@@ -10,7 +10,7 @@
 
 use rayon::prelude::*;
 
-use super::im2col::{col2im, with_scratch, Geometry, Plan};
+use super::im2col::{col2im, with_scratch, Geometry, Plan, WholeImages};
 use super::wide_rows::WideRows;
 use super::{check_4d, check_bias, Conv2dParams};
 use crate::gemm::{Gemm, MatMut, MatRef, PackedA};
@@ -138,6 +138,7 @@ fn conv_transpose2d_into(
     // w is [Cin, Cout*kh*kw] row-major; its transpose is a view.
     // Packed once for the whole batch.
     let wt = PackedA::new(MatRef::row_major(w, cin, rows).t());
+    let images = WholeImages::new(g, &plan);
     out.par_chunks_mut(plan.images * out_image)
         .enumerate()
         .for_each(|(b, out_b)| {
@@ -184,7 +185,7 @@ fn conv_transpose2d_into(
                     let c = MatMut::row_major(&mut cols[..rows * width], rows, width);
                     Gemm::new().run_packed(1.0, &wt, xs, 0.0, c);
                     for (i, out_i) in out_b.chunks_exact_mut(out_image).enumerate() {
-                        col2im(&cols[i * l..], width, g, 0, l, out_i);
+                        images.col2im(&cols[i * l..], width, out_i);
                     }
                 }
             });
