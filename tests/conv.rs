@@ -207,9 +207,10 @@ fn small_maps_are_batched_side_by_side() {
 }
 
 /// Strided layers whose stride phases make rows barely wider than the output run as
-/// implicit GEMMs over wide rows: the default discriminator's 4x4 stride-2 layers (28 -> 14,
-/// one channel; 14 -> 7, 64 channels; 8 and 7 columns per phase row for 7), dcgan28's 5x5
-/// stride-2 first layer, a stride-3 one, and odd sizes whose phases differ in length.
+/// implicit GEMMs over wide rows: 4x4 stride-2 layers shaped like the default
+/// discriminator's (28 -> 14 from one channel; 14 -> 7, 8 phase columns per output row of
+/// 7), dcgan28's 5x5 stride-2 first layer, a stride-3 one, and odd sizes whose phases differ
+/// in length.
 #[test]
 fn strided_layers_on_wide_rows_match_the_reference() {
     let s2 = Conv2dParams::new().stride(2).padding(1);

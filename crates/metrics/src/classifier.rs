@@ -24,7 +24,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use agon_autodiff::{no_grad, Tensor};
+use agon_autodiff::{no_grad, on_worker, Tensor};
 use agon_data::{Batcher, Dataset};
 use agon_nn::checkpoint::{save_module, Checkpoint, CheckpointError};
 use agon_nn::optim::{Adam, AdamConfig, Optimizer};
@@ -169,19 +169,23 @@ impl Classifier {
         self.head.forward(&self.features(x))
     }
 
-    /// Applies `f` to batches of `images` under `no_grad` and stacks the results.
-    fn batched(&self, images: &NdArray, f: impl Fn(&Tensor) -> Tensor) -> NdArray {
+    /// Applies `f` to batches of `images` under `no_grad` and stacks the results, on a
+    /// rayon worker (`on_worker`: the ops of each batch fork there instead of each being
+    /// injected into the pool and waited for, as in the trainer).
+    fn batched(&self, images: &NdArray, f: impl Fn(&Tensor) -> Tensor + Sync) -> NdArray {
         self.check_images("Classifier", images.shape());
         let n = images.shape()[0];
-        no_grad(|| {
-            let parts: Vec<NdArray> = (0..n)
-                .step_by(EVAL_BATCH)
-                .map(|s| {
-                    let x = Tensor::constant(images.narrow(0, s, EVAL_BATCH.min(n - s)));
-                    f(&x).data().clone()
-                })
-                .collect();
-            NdArray::concat(&parts.iter().collect::<Vec<_>>(), 0)
+        on_worker(|| {
+            no_grad(|| {
+                let parts: Vec<NdArray> = (0..n)
+                    .step_by(EVAL_BATCH)
+                    .map(|s| {
+                        let x = Tensor::constant(images.narrow(0, s, EVAL_BATCH.min(n - s)));
+                        f(&x).data().clone()
+                    })
+                    .collect();
+                NdArray::concat(&parts.iter().collect::<Vec<_>>(), 0)
+            })
         })
     }
 
