@@ -18,7 +18,9 @@ Two tables:
 - `converged`: CONVERGED's setting (Adam 1e-4 for both networks, an EMA of G with decay
   0.999 scored in its place, 32,000 steps), vanilla GAN and PacGAN2: how precise the
   samples get when trained to convergence. About 2.4 minutes per seed and method on 2
-  cores (Zen 4), 80 minutes for the whole table; `--data` and `--methods` run part of it.
+  cores (Zen 4), 80 minutes for the whole table; `--data` and `--methods` run part of it,
+  and `--reuse` keeps finished runs whose recorded settings match, so a table can be
+  completed piece by piece.
 """
 
 import argparse
@@ -28,6 +30,7 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 
 from _results_io import ROOT, agon_binary, write_results_table
 
@@ -68,6 +71,30 @@ def run(args):
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+def matches(config_path, train_args):
+    """Whether the finished run's config.toml has every setting `train_args` asks for
+    (`--data`, `--steps`, `--seed` and each `--set key=value`): then `--reuse` keeps it."""
+    if not os.path.exists(config_path):
+        return False
+    with open(config_path, "rb") as f:
+        config = tomllib.load(f)
+    wanted = {"data.name": train_args[train_args.index("--data") + 1],
+              "steps": train_args[train_args.index("--steps") + 1],
+              "seed": train_args[train_args.index("--seed") + 1]}
+    wanted.update(a.split("=", 1) for i, a in enumerate(train_args)
+                  if i > 0 and train_args[i - 1] == "--set")
+    for key, value in wanted.items():
+        node = config
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, (int, float)) and not isinstance(node, bool):
+            if float(node) != float(value):
+                return False
+        elif str(node) != value:
+            return False
+    return True
+
+
 def mean_se(xs):
     m = sum(xs) / len(xs)
     if len(xs) < 2:
@@ -84,6 +111,9 @@ def main():
     ap.add_argument("--data", default="ring8,grid25", help="comma list of datasets")
     ap.add_argument("--methods", help="comma list of the table's methods (default: all)")
     ap.add_argument("--work", default=os.path.join(ROOT, "runs", "mode-collapse"))
+    ap.add_argument("--reuse", action="store_true",
+                    help="keep finished runs in --work whose config.toml and scores.json "
+                         "match this table's settings, instead of training them again")
     args = ap.parse_args()
     common, methods, steps, marker = TABLES[args.table]
     steps = args.steps or steps
@@ -101,18 +131,24 @@ def main():
             for seed in range(args.seeds):
                 out = os.path.join(args.work, args.table, data, re.sub(r"\W+", "-", name),
                                    str(seed))
-                run([agon, "train", "--data", data, "--steps", str(steps),
-                     "--seed", str(seed), "--out", out] + common + extra)
+                train = ["train", "--data", data, "--steps", str(steps),
+                         "--seed", str(seed), "--out", out] + common + extra
                 scores = os.path.join(out, "scores.json")
-                run([agon, "eval", "--checkpoint", os.path.join(out, "checkpoint.safetensors"),
-                     "--out", scores, "--seed", str(seed)])
+                reused = (args.reuse and os.path.exists(scores)
+                          and matches(os.path.join(out, "config.toml"), train))
+                if not reused:
+                    run([agon] + train)
+                    run([agon, "eval", "--checkpoint",
+                         os.path.join(out, "checkpoint.safetensors"),
+                         "--out", scores, "--seed", str(seed)])
                 with open(scores) as f:
                     s = json.load(f)
                 modes.append(s["modes"])
                 hq.append(100 * s["high_quality"])
                 kl.append(s["reverse_kl"])
                 print(f"{data} {name} seed {seed}: {s['modes']} modes, "
-                      f"{100 * s['high_quality']:.1f}% HQ", file=sys.stderr)
+                      f"{100 * s['high_quality']:.1f}% HQ" + (" (reused)" if reused else ""),
+                      file=sys.stderr)
             rows.append((data, name, mean_se(modes), mean_se(hq), mean_se(kl)))
     lines = [f"Agon, {args.seeds} seeds, {steps} steps, mean ± standard error:", "",
              "| data | method | modes | high quality (%) | reverse KL |", "|---|---|---|---|---|"]
