@@ -14,11 +14,13 @@ over seeds and writes it between the table's markers in docs/results.md.
 
 Two tables:
 - `collapse` (the default): COMMON's setting, 2,000 steps, vanilla GAN / PacGAN2 / WGAN-GP,
-  where the vanilla GAN collapses on ring-8. About 25 minutes on 2 cores.
+  where the vanilla GAN collapses on ring-8. About 20 minutes on 2 cores (Zen 4, seed-0
+  runs of 2026-12-04: 9 s each for vanilla and PacGAN2, 46 s for WGAN-GP).
 - `converged`: CONVERGED's setting (Adam 1e-4 for both networks, an EMA of G with decay
   0.999 scored in its place, 32,000 steps), vanilla GAN and PacGAN2: how precise the
-  samples get when trained to convergence. About 2.4 minutes per seed and method on 2
-  cores (Zen 4), 80 minutes for the whole table; `--data` and `--methods` run part of it,
+  samples get when trained to convergence. 2.4-3 minutes per seed and method on 2 cores
+  (Zen 4: PacGAN2's 10 ring-8 seeds took 26 minutes, the vanilla GAN's 30), so about
+  1h50 for the whole table; `--data` and `--methods` run part of it,
   and `--reuse` keeps finished runs whose recorded settings match, so a table can be
   completed piece by piece.
 """
