@@ -297,8 +297,8 @@ fn col2im_scatter(
     }
 }
 
-/// [`im2col`] and [`col2im`] of whole images (`l0 = 0`, all positions), as the side-by-side
-/// blocks of small maps use them, with the [`TapTable`] (where the geometry gathers) built
+/// [`col2im`] of whole images (`l0 = 0`, all positions), as conv_transpose2d's side-by-side
+/// blocks of small maps use it, with the [`TapTable`] (where the geometry gathers) built
 /// once per op and shared by its tasks rather than rebuilt for every image
 /// (`Geometry::tap_table` was 0.9% of the default training step's profile on a Zen 4, most
 /// of it rebuilding the same table).
@@ -313,15 +313,6 @@ impl<'g> WholeImages<'g> {
     pub fn new(g: &'g Geometry, plan: &Plan) -> WholeImages<'g> {
         let table = (plan.images > 1 && g.gathers()).then(|| g.tap_table(0, g.positions()));
         WholeImages { g, table }
-    }
-
-    /// [`im2col`] of all of image `x`'s positions.
-    pub fn im2col(&self, x: &[f32], cols: &mut [f32], ld: usize) {
-        let l = self.g.positions();
-        match &self.table {
-            Some(table) => im2col_gather(x, self.g, table, l, cols, ld),
-            None => im2col(x, self.g, 0, l, cols, ld),
-        }
     }
 
     /// [`col2im`] of all of image `img`'s positions.

@@ -5,7 +5,7 @@
 //!
 //! | op | shapes | implementation |
 //! |----|--------|----------------|
-//! | [`conv2d`](NdArray::conv2d) | `x [N,Cin,H,W] * w [Cout,Cin,kh,kw] -> [N,Cout,Ho,Wo]` | stride 1: implicit gemm over wide rows of the padded image; else tiled im2col + gemm |
+//! | [`conv2d`](NdArray::conv2d) | `x [N,Cin,H,W] * w [Cout,Cin,kh,kw] -> [N,Cout,Ho,Wo]` | implicit gemm over the padded image's stride phases (wide rows, or compact patches of small maps side by side); large maps with wide padding: tiled im2col + gemm |
 //! | [`conv_transpose2d`](NdArray::conv_transpose2d) | `x [N,Cin,H,W] * w [Cin,Cout,kh,kw] -> [N,Cout,H',W']` | stride 1: conv2d with the flipped weight; else gemm + col2im |
 //! | [`conv2d_weight`](NdArray::conv2d_weight) | `x [N,Cin,H,W], g [N,Cout,Ho,Wo] -> [Cout,Cin,kh,kw]` | im2col + gemm, chunked reduction |
 //!
@@ -26,6 +26,7 @@ mod conv2d_weight;
 mod conv_transpose2d;
 mod few_outputs;
 mod im2col;
+mod phase_patches;
 mod wide_rows;
 
 /// Stride, padding and dilation of a 2-D convolution, per spatial axis `[h, w]`.

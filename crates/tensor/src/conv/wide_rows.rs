@@ -213,7 +213,7 @@ fn copy_every<const S: usize>(out: &mut [f32], run: &[f32]) {
 /// row when the portable path materialises B) in fixed 8-float blocks, which compile to
 /// inline vector moves; `copy_from_slice` would call `memcpy` once per tap.
 #[inline(always)]
-fn copy_run(out: &mut [f32], src: &[f32]) {
+pub(crate) fn copy_run(out: &mut [f32], src: &[f32]) {
     let mut o = out.chunks_exact_mut(8);
     let mut s = src.chunks_exact(8);
     for (o, s) in (&mut o).zip(&mut s) {

@@ -227,6 +227,20 @@ impl<'e> Gemm<'e> {
         self.dispatch(a.isa, alpha, Left::Packed(a), b, beta, c);
     }
 
+    /// As [`Gemm::run`] with B produced by a packer (implicit-GEMM convolution).
+    #[track_caller]
+    pub(crate) fn run_source(
+        &self,
+        alpha: f32,
+        a: MatRef<'_>,
+        b: &(impl PackB + ?Sized),
+        beta: f32,
+        c: MatMut<'_>,
+    ) {
+        let isa = self.active_isa();
+        self.dispatch(isa, alpha, Left::Matrix(a), b, beta, c);
+    }
+
     #[track_caller]
     fn dispatch(
         &self,
