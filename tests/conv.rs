@@ -206,13 +206,12 @@ fn small_maps_are_batched_side_by_side() {
     check_layer([3, 200, 10, 11], 3, 5, Conv2dParams::new().padding(2));
 }
 
-/// Strided layers whose stride phases make rows barely wider than the output run as
-/// implicit GEMMs over wide rows: 4x4 stride-2 layers shaped like the default
-/// discriminator's (28 -> 14 from one channel; 14 -> 7, 8 phase columns per output row of
-/// 7), dcgan28's 5x5 stride-2 first layer, a stride-3 one, and odd sizes whose phases differ
-/// in length.
+/// Strided layers run as implicit GEMMs packed from the padded input's stride phases: 4x4
+/// stride-2 layers shaped like the default discriminator's (28 -> 14 from one channel;
+/// 14 -> 7, 8 phase columns per output row of 7), dcgan28's 5x5 stride-2 first layer, a
+/// stride-3 one, and odd sizes whose phases differ in length.
 #[test]
-fn strided_layers_on_wide_rows_match_the_reference() {
+fn strided_layers_from_padded_phases_match_the_reference() {
     let s2 = Conv2dParams::new().stride(2).padding(1);
     check_layer([3, 1, 28, 28], 64, 4, s2);
     check_layer([5, 64, 14, 14], 128, 4, s2);

@@ -1,12 +1,12 @@
-//! `conv2d`: implicit GEMM over the padded image's stride phases (wide rows, or compact
-//! patches for small maps), tiled im2col + gemm for large maps with wide padding.
+//! `conv2d`: implicit GEMM over the padded image's stride phases; tiled im2col + gemm for
+//! large maps with wide padding.
 
 use rayon::prelude::*;
 
 use super::few_outputs;
-use super::im2col::{im2col, with_scratch, Geometry, Plan, GEMM_MIN_COLS};
+use super::im2col::{im2col, with_scratch, Geometry, Plan};
 use super::phase_patches::{tap_bases, PhasePatches};
-use super::wide_rows::{WidePatches, WideRows};
+use super::wide_rows::WideRows;
 use super::{check_4d, check_bias, Conv2dParams};
 use crate::gemm::{Gemm, Isa, MatMut, MatRef, PackedA};
 use crate::NdArray;
@@ -28,18 +28,20 @@ impl NdArray {
     /// ```
     ///
     /// The weights `[Cout, Cin*kh*kw]` are packed once per call and shared by every task;
-    /// the bias is added as the GEMM writes its tiles. Convolutions whose padded rows,
-    /// split into stride phases, are at most a fifth wider than the output rows (3x3
-    /// stride 1 or 4x4 stride 2 with padding 1 on a 14x14 map) are implicit GEMMs: patches
-    /// are packed straight from the padded image into the GEMM's panels, no column matrix
-    /// is built. Small maps whose padding is wider (a 5x5 kernel with padding 2 on a 7x7
-    /// map, or stride 2 on 14x14) are put side by side, a few images per task, and their
-    /// patches packed into the panels from the same padded phases with one column per
-    /// output position: each tap's row of a panel is a few short runs, copied with masked
-    /// vector moves on AVX-512 (12-23% faster than building and packing the column matrix,
-    /// one thread on a Xeon, 2026-12-06). Large maps with wide padding build the column
-    /// matrix of a tile (im2col) in a reused buffer. Rayon tasks run over the batch.
-    /// Non-contiguous inputs are made contiguous once.
+    /// the bias is added as the GEMM writes its tiles. Convolutions are implicit GEMMs: the
+    /// input is copied once, zero-padded and split into its stride phases, and the GEMM's
+    /// panels are packed straight from that copy (every tap of an output row reads a
+    /// contiguous run of one phase), so no column matrix is built. Small maps (a 7x7 map has
+    /// 49 positions) go a few images side by side per rayon task; each tap's row of a
+    /// 32-column panel is then a few short runs, copied with masked vector moves on AVX-512.
+    /// Large maps whose padding is wide relative to the map build the column matrix of a
+    /// tile (im2col) in a reused buffer instead. Non-contiguous inputs are made contiguous
+    /// once.
+    ///
+    /// Measured (one thread, Intel Xeon with AVX-512, 2026-12-06, same bits): packing from
+    /// the phases is 12-23% faster than im2col plus packing on dcgan28's 5x5 layers, and
+    /// 2-16% faster than the earlier implicit GEMM over *wide rows* (which computed
+    /// `Wq / Wo` more columns: 8 for 7 on the default discriminator's layers).
     ///
     /// # Panics
     /// If `self` or `weight` is not 4-D, the channel counts differ, a stride, dilation or
@@ -91,11 +93,11 @@ impl NdArray {
 ///
 /// Layers with at most [`few_outputs::FEW_OUTPUTS`] output channels (stride 1) skip the
 /// GEMM ([`few_outputs`]). Otherwise the weights are packed once for the whole batch and the
-/// bias is added in the GEMM's epilogue. Layers whose padded rows (per stride phase) are not
-/// much wider than their output run as an implicit GEMM over wide rows ([`WideRows`]);
-/// small maps otherwise as an implicit GEMM over compact patches ([`PhasePatches`]), a few
-/// images side by side; large ones build each tile's column matrix (im2col) and multiply
-/// it straight into the image's output.
+/// bias is added in the GEMM's epilogue. Small maps (a few images side by side per task),
+/// and large ones whose padded copy is not much larger than the input ([`WideRows::pays_off`]),
+/// run as an implicit GEMM whose panels are packed from the padded stride phases
+/// ([`PhasePatches`]); large maps with wide padding build each tile's column matrix
+/// (im2col) and multiply it straight into the image's output.
 fn conv2d_into(
     x: &[f32],
     w: &[f32],
@@ -109,9 +111,9 @@ fn conv2d_into(
     }
     let (k, l) = (g.rows(), g.positions());
     let image = g.channels * g.in_hw[0] * g.in_hw[1];
-    let per_task = Plan::new(k, l).images;
+    let plan = Plan::new(k, l);
     let packed = PackedA::new(MatRef::row_major(w, cout, k));
-    let tasks = out.len().div_ceil(per_task * cout * l);
+    let tasks = out.len().div_ceil(plan.images * cout * l);
     // Few tasks (a small batch of large images): let each GEMM split its own tile grid too.
     // This changes which thread computes a tile, never the bits.
     let gemm = Gemm::new().parallel(tasks < rayon::current_num_threads());
@@ -119,11 +121,7 @@ fn conv2d_into(
         Some(bias) => gemm.row_bias(bias),
         None => gemm,
     };
-    if WideRows::new(g).pays_off() {
-        return conv2d_wide(x, &packed, gemm, g, cout, out);
-    }
-    let plan = Plan::new(k, l);
-    if plan.images > 1 {
+    if plan.images > 1 || WideRows::new(g).pays_off() {
         return conv2d_phases(x, &packed, gemm, g, plan.images, cout, out);
     }
     out.par_chunks_mut(cout * l)
@@ -160,48 +158,6 @@ fn one_image(
     }
 }
 
-/// conv2d over wide rows ([`WideRows`]): each task pads its images (phase by phase), multiplies the
-/// packed weights by their wide patch matrices into a staging matrix (bias in the GEMM's
-/// epilogue) and copies the valid columns out.
-fn conv2d_wide(
-    x: &[f32],
-    packed: &PackedA,
-    gemm: Gemm<'_>,
-    g: &Geometry,
-    cout: usize,
-    out: &mut [f32],
-) {
-    let wide = WideRows::new(g);
-    let (l, cols, padded_len) = (g.positions(), wide.columns(), wide.padded_len());
-    let image = g.channels * g.in_hw[0] * g.in_hw[1];
-    // Images side by side until a task's GEMM is GEMM_MIN_COLS wide.
-    let per_task = GEMM_MIN_COLS.div_ceil(cols).max(1);
-    out.par_chunks_mut(per_task * cout * l)
-        .enumerate()
-        .for_each(|(b, out_b)| {
-            let count = out_b.len() / (cout * l);
-            let first = b * per_task;
-            let width = count * cols;
-            with_scratch(count * padded_len + cout * width, |buf| {
-                let (padded, staging) = buf.split_at_mut(count * padded_len);
-                for (i, dst) in padded.chunks_exact_mut(padded_len).enumerate() {
-                    let src = &x[(first + i) * image..(first + i + 1) * image];
-                    wide.pad(src, g.padding, dst);
-                }
-                let patches = WidePatches {
-                    padded,
-                    geometry: wide,
-                    images: count,
-                };
-                let c = MatMut::row_major(staging, cout, width);
-                gemm.run_packed_source(1.0, packed, &patches, 0.0, c);
-                for (i, out_i) in out_b.chunks_exact_mut(cout * l).enumerate() {
-                    wide.compact(staging, width, i * cols, out_i);
-                }
-            });
-        });
-}
-
 /// Small images side by side (`per_task` per GEMM), their patches packed straight from the
 /// padded stride phases ([`PhasePatches`]): no column matrix.
 fn conv2d_phases(
@@ -223,7 +179,8 @@ fn conv2d_phases(
             let count = out_b.len() / (cout * l);
             let first = b * per_task;
             let width = count * l;
-            with_scratch(count * padded_len + cout * width, |buf| {
+            let staging = if count > 1 { cout * width } else { 0 };
+            with_scratch(count * padded_len + staging, |buf| {
                 let (padded, staging) = buf.split_at_mut(count * padded_len);
                 for (i, dst) in padded.chunks_exact_mut(padded_len).enumerate() {
                     let src = &x[(first + i) * image..(first + i + 1) * image];
@@ -236,6 +193,12 @@ fn conv2d_phases(
                     taps: &taps,
                     isa: packed.isa(),
                 };
+                if count == 1 {
+                    // One image: its output [Cout, L] is the GEMM's C itself.
+                    let c = MatMut::row_major(out_b, cout, l);
+                    gemm.run_packed_source(1.0, packed, &patches, 0.0, c);
+                    return;
+                }
                 let c = MatMut::row_major(staging, cout, width);
                 gemm.run_packed_source(1.0, packed, &patches, 0.0, c);
                 // Staging is [Cout][images * L]; the output [images][Cout][L].

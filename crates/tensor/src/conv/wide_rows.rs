@@ -1,27 +1,26 @@
-//! conv2d as an implicit GEMM over *wide rows*: the patch matrix of a zero-padded image,
-//! split into its stride phases, is a set of contiguous runs of that image.
+//! The zero-padded image split into its stride phases, the layout that conv2d's implicit
+//! GEMM (`phase_patches`) and the few-output kernels (`few_outputs`) read patches from.
 //!
-//! Stride 1: with the input padded to `[C, Hp, Wp]` and the output computed on a grid `Wp`
-//! wide (the last `Wp - Wo` columns of each row are junk that is dropped), output position
-//! `j = oh * Wp + ow` of tap `(c, ki, kj)` reads padded pixel `base + j` with
-//! `base = c*Hp*Wp + ki*dh*Wp + kj*dw`. So every row of the patch matrix is one contiguous
-//! slice of the padded image, and packing a 32-column sliver is one 32-float copy per tap,
-//! where the general im2col walks `Ho` short runs per tap (one per output row, 7 to 28
-//! floats, each with its own bounds arithmetic and copy call: 3 to 4 times the GEMM's own
-//! time on 14x14 maps). The price is `Wp / Wo` more columns (16/14 on a 14x14 map with
-//! padding 1) and one padded copy of the input.
+//! Stride 1: with the input padded to `[C, Hp, Wp]`, tap `(c, ki, kj)` of output
+//! `(oh, ow)` reads padded pixel `base + oh * Wp + ow` with
+//! `base = c*Hp*Wp + ki*dh*Wp + kj*dw`: each tap's row of the patch matrix is, output row by
+//! output row, a contiguous run of the padded image, with no bounds test (the padding is in
+//! the copy). Computed on a grid `Wp` wide (*wide rows*: the last `Wp - Wo` columns of each
+//! row are junk that is dropped), every tap's row is even one run; the few-output kernels
+//! do that.
 //!
 //! Stride `(sh, sw)`: the padded image is stored as its `sh * sw` *phases*, phase `(a, b)`
 //! holding padded pixels `(a + sh*r, b + sw*s)` at `(r, s)` of a `[Hq, Wq]` plane
 //! (`Hq = ceil(Hp / sh)`, `Wq = ceil(Wp / sw)`). Output `(oh, ow)` reads padded pixel
 //! `(oh*sh + ki*dh, ow*sw + kj*dw)`, which is pixel `(oh + ki*dh / sh, ow + kj*dw / sw)` of
-//! phase `(ki*dh % sh, kj*dw % sw)`: a stride-1 read again, so each tap's row is one
-//! contiguous run of its phase on a grid `Wq` wide. A stride-2 4x4 layer on a 14x14 map
-//! (padding 1) computes 8 columns per output row for 7. Stride 1 is the one-phase case,
-//! the layout above.
+//! phase `(ki*dh % sh, kj*dw % sw)`: a stride-1 read again, so each tap's output row is one
+//! contiguous run of its phase. Stride 1 is the one-phase case.
+//!
+//! conv2d's GEMM once computed on the wide grid too (`WidePatches`, 2026-12-04); packing
+//! compact positions from the same layout (`phase_patches`) replaced it, being faster on
+//! every layer measured.
 
 use super::im2col::Geometry;
-use crate::gemm::PackB;
 
 /// The wide-row geometry of a convolution.
 #[derive(Clone, Copy, Debug)]
@@ -55,10 +54,12 @@ impl WideRows {
         }
     }
 
-    /// Whether the wide grid is at most a fifth wider than the output (a 3x3 kernel with
-    /// padding 1 on a 14x14 map: 16 / 14; a 4x4 stride-2 kernel on one: 8 / 7), so the extra
-    /// columns cost less than the short runs they save. A 5x5 kernel on a 7x7 map (11 / 7)
-    /// is left to im2col.
+    /// Whether the padded rows are at most a fifth wider than the output rows (a 3x3 kernel
+    /// with padding 1 on a 14x14 map: 16 / 14; a 4x4 stride-2 kernel on one: 8 / 7): then
+    /// the wide grid's junk columns cost little (the few-output kernels), and a large map's
+    /// padded copy is not much bigger than the input (conv2d takes whole large images from
+    /// the padded phases only then; a 5x5 kernel on a 7x7 map, 11 / 7, is tiled through
+    /// im2col when the map is too large to batch).
     pub fn pays_off(&self) -> bool {
         5 * self.wq <= 6 * self.out_hw[1]
     }
@@ -151,51 +152,6 @@ impl WideRows {
             for (r, row) in out_o.chunks_exact_mut(wo).enumerate() {
                 let at = o * ld + first + r * self.wq;
                 row.copy_from_slice(&wide[at..at + wo]);
-            }
-        }
-    }
-}
-
-/// The side-by-side wide patch matrices of `images` padded images (`[images, C, Hp, Wp]`).
-pub(crate) struct WidePatches<'a> {
-    pub padded: &'a [f32],
-    pub geometry: WideRows,
-    pub images: usize,
-}
-
-impl PackB for WidePatches<'_> {
-    fn dims(&self) -> [usize; 2] {
-        [self.geometry.rows(), self.images * self.geometry.columns()]
-    }
-
-    fn pack_sliver(&self, j0: usize, width: usize, dst: &mut [f32]) {
-        let g = &self.geometry;
-        let (cols, image) = (g.columns(), g.padded_len());
-        let [kh, kw] = g.kernel;
-        let end = (j0 + width).min(self.images * cols);
-        let mut j = j0;
-        while j < end {
-            // The part of the sliver inside one image.
-            let (img, l0) = (j / cols, j % cols);
-            let t = (cols - l0).min(end - j);
-            let x = &self.padded[img * image..(img + 1) * image];
-            let mut p = 0;
-            for c in 0..g.channels {
-                for ki in 0..kh {
-                    for kj in 0..kw {
-                        let base = g.tap_base(c, ki, kj) + l0;
-                        let at = p * width + (j - j0);
-                        copy_run(&mut dst[at..at + t], &x[base..base + t]);
-                        p += 1;
-                    }
-                }
-            }
-            j += t;
-        }
-        let valid = end.saturating_sub(j0);
-        if valid < width {
-            for row in dst.chunks_exact_mut(width) {
-                row[valid..].fill(0.0);
             }
         }
     }
