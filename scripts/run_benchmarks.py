@@ -27,7 +27,7 @@ one side shows `-`). `--dry-run` prints the blocks and writes nothing; so do `--
 
 Sanity checks (the cell gets a `?` and a warning is printed and kept under the table): a
 GFLOP/s above the FMA peak measured by `sgemm/fma_peak/<isa>/<T>t` at the same thread
-count (the path's own peak for Agon's avx512/avx2 rows, the best path's for everything
+count (read at the start and again at the end of the sitting; the higher reading counts) (the path's own peak for Agon's avx512/avx2 rows, the best path's for everything
 else); an sgemm square row slower per call than a larger size in the same column; a
 PyTorch row torch_bench.py marked busy (other processes took CPU while it ran) or
 implausible; an Agon group during whose run other processes used more than `--max-other`
@@ -582,6 +582,9 @@ def machine_block(info):
                      "no `gemm paths` line).")
     lines.append(f"- {info['rustc'] or 'rustc: unknown'}, `cargo bench` profile; criterion's "
                  "median point estimates.")
+    if info.get("peak_readings"):
+        lines.append("- FMA peak (`sgemm/fma_peak`) read at the start and at the end of the "
+                     "sitting; the higher reading is the peak.")
     te = info.get("torch_env")
     if te:
         lines.append(f"- PyTorch {te.get('torch')} (ATen CPU capability "
@@ -824,6 +827,18 @@ def main(argv=None):
                     info["torch_env"] = tenv
                 flag_torch_rows(g, rows, flags)
                 torch.update(rows)
+        # The FMA peak is read a second time at the end of the sitting and the higher
+        # reading kept: on a VM whose second vCPU is at times shared with another guest, a
+        # single reading can catch it at half speed (2026-12-06, Xeon: 241 then 335 GFLOP/s
+        # on 2 threads), and every faster row of the sitting was then flagged impossible.
+        peak_rows = {k: v for k, v in agon.items() if PEAK_RE.match(k)}
+        if peak_rows and not args.no_peak:
+            agon_group("sgemm", "sgemm", "^sgemm/fma_peak/")
+            for k, first in peak_rows.items():
+                again = agon.get(k)
+                if not (again and gflops(again)) or (gflops(first) or 0) >= gflops(again):
+                    agon[k] = first
+            info["peak_readings"] = 2
 
     peaks = Peaks(agon)
     active = (info["gemm_paths"] or {}).get("active") or (info["isa_env"] or "").lower() or None

@@ -7,6 +7,13 @@
 //! discriminator's input gradients it was 25-50% slower: on a 7x7 map the phase grid
 //! (8x8) and the wide rows (9 of 8) make the GEMM 45% larger than the useful product, and
 //! a one-channel output gives the GEMM 4 rows.
+//!
+//! Also tried and not kept (Xeon, AVX-512, 2026-12-06): col2im of small images through the
+//! padded stride phases (the adjoint of conv2d's patch packing), where a stride-2 layer's
+//! scattered pixels become runs of 7 added with masked vector operations. Same bits, but
+//! slower: `add_rows` took 8-10% of the default and dcgan28 steps where the tap-table scatter
+//! took 6-9%. Each tap row's masked read-modify-write overlaps the one two taps before it at
+//! another alignment, which store forwarding cannot serve.
 
 use rayon::prelude::*;
 

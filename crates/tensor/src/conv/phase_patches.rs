@@ -288,7 +288,8 @@ mod tests {
                 );
             }
             let wide = WideRows::new(&g);
-            let mut padded = vec![0.0; images * wide.padded_len()];
+            // NaN where `pad` would leave an element unwritten.
+            let mut padded = vec![f32::NAN; images * wide.padded_len()];
             for (i, dst) in padded.chunks_exact_mut(wide.padded_len()).enumerate() {
                 wide.pad(&x[i * image..(i + 1) * image], padding, dst);
             }
