@@ -193,10 +193,14 @@ fn check_layer(x_shape: [usize; 4], cout: usize, k: usize, p: Conv2dParams) {
 }
 
 /// Large maps with many channels: `64*5*5 = 1600` column rows over 400 positions are cut
-/// into tiles of 256 and 144 positions, the tile edge falling mid-row.
+/// into tiles of 256 and 144 positions, the tile edge falling mid-row (the weight gradient
+/// and the transposed convolution; conv2d itself takes its few-output path here). With a
+/// 9x9 kernel and padding 4 (padded rows of 28 for 20 outputs) conv2d tiles too: `64*81`
+/// rows in tiles of 256 and 144 positions.
 #[test]
 fn large_maps_are_tiled() {
     check_layer([2, 64, 20, 20], 2, 5, Conv2dParams::new().padding(2));
+    check_layer([2, 64, 20, 20], 6, 9, Conv2dParams::new().padding(4));
 }
 
 /// Small maps (110 positions) with `200*5*5 = 5000` column rows: two images side by side

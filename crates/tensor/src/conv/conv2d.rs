@@ -88,6 +88,30 @@ impl NdArray {
     }
 }
 
+/// Which of conv2d's three implementations a layer takes (shapes only, so the same on any
+/// machine and thread count).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    /// A stride-1 layer with at most [`few_outputs::FEW_OUTPUTS`] outputs: no GEMM.
+    FewOutputs,
+    /// An implicit GEMM packed from the padded stride phases ([`PhasePatches`]).
+    Phases,
+    /// im2col tiles of a large map with wide padding, then a GEMM per tile.
+    Im2colTiles,
+}
+
+impl Route {
+    fn of(g: &Geometry, cout: usize) -> Route {
+        if few_outputs::applies(g, cout) {
+            Route::FewOutputs
+        } else if Plan::new(g.rows(), g.positions()).images > 1 || WideRows::new(g).pays_off() {
+            Route::Phases
+        } else {
+            Route::Im2colTiles
+        }
+    }
+}
+
 /// `out [N, Cout, Ho*Wo] = W [Cout, K] @ im2col(x[n]) (+ bias)` for every batch item, in
 /// parallel over blocks of images; `out` must be non-empty.
 ///
@@ -106,7 +130,8 @@ fn conv2d_into(
     cout: usize,
     out: &mut [f32],
 ) {
-    if few_outputs::applies(g, cout) {
+    let route = Route::of(g, cout);
+    if route == Route::FewOutputs {
         return few_outputs::conv2d(Isa::active(), x, w, bias, g, out);
     }
     let (k, l) = (g.rows(), g.positions());
@@ -121,7 +146,7 @@ fn conv2d_into(
         Some(bias) => gemm.row_bias(bias),
         None => gemm,
     };
-    if plan.images > 1 || WideRows::new(g).pays_off() {
+    if route == Route::Phases {
         return conv2d_phases(x, &packed, gemm, g, plan.images, cout, out);
     }
     out.par_chunks_mut(cout * l)
@@ -209,4 +234,49 @@ fn conv2d_phases(
                 }
             });
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn geometry(c: usize, hw: usize, k: usize, stride: usize, padding: usize) -> Geometry {
+        let p = Conv2dParams::new().stride(stride).padding(padding);
+        Geometry {
+            channels: c,
+            in_hw: [hw, hw],
+            kernel: [k, k],
+            stride: p.stride,
+            padding: p.padding,
+            dilation: p.dilation,
+            out_hw: p.conv2d_output_hw([hw, hw], [k, k]),
+        }
+    }
+
+    /// The layers the benchmarks time take the implicit GEMM from the padded phases (so
+    /// `tests/conv.rs`'s reference checks of these shapes test that path), the default
+    /// generator's last layer skips the GEMM, and only a large map with wide padding is
+    /// tiled through im2col.
+    #[test]
+    fn layers_take_the_expected_route() {
+        // dcgan28's D1 and D2, G1's and G2's input gradients (conv2d of dy with the weight).
+        assert_eq!(Route::of(&geometry(1, 28, 5, 2, 2), 64), Route::Phases);
+        assert_eq!(Route::of(&geometry(64, 14, 5, 2, 2), 128), Route::Phases);
+        assert_eq!(Route::of(&geometry(128, 7, 5, 1, 2), 256), Route::Phases);
+        // The default discriminator's 4x4 stride-2 layers and the generator's 2x2 phases
+        // of its upsample + 3x3 layer (64 -> 4 * 32 outputs).
+        assert_eq!(Route::of(&geometry(1, 28, 4, 2, 1), 32), Route::Phases);
+        assert_eq!(Route::of(&geometry(32, 14, 4, 2, 1), 64), Route::Phases);
+        assert_eq!(Route::of(&geometry(64, 7, 2, 1, 1), 128), Route::Phases);
+        // Its last layer: 4 phase outputs of one channel, stride 1.
+        assert_eq!(Route::of(&geometry(32, 14, 2, 1, 1), 4), Route::FewOutputs);
+        // Maps too large to batch: whole images from the phases with 3x3 padding 1 (padded
+        // rows of 98 for 96 outputs), im2col tiles with a 9x9 kernel and padding 4 on a
+        // 20x20 map (28 for 20).
+        assert_eq!(Route::of(&geometry(32, 96, 3, 1, 1), 32), Route::Phases);
+        assert_eq!(
+            Route::of(&geometry(64, 20, 9, 1, 4), 32),
+            Route::Im2colTiles
+        );
+    }
 }
