@@ -1,17 +1,20 @@
-//! conv2d's patch matrix packed straight from the padded stride phases, one column per
-//! output position (no junk columns, no column matrix).
+//! Convolution patches packed straight from the padded stride phases into the GEMM's
+//! panels, one column per output position: no column matrix, no junk columns.
 //!
 //! [`WideRows`] stores a zero-padded image as its stride phases, where tap `(c, ki, kj)` of
-//! output `(oh, ow)` is pixel `tap_base(c, ki, kj) + oh * Wq + ow` of the padded image. The
-//! wide-row GEMM computes `Wq` columns per output row so that each tap's row of a sliver is
-//! one run; where `Wq` is much wider than `Wo` (a 5x5 kernel with padding 2 on a 7x7 map:
-//! 11 for 7; stride 2 on a 14x14 map: 9 for 7) those junk columns cost more than they save.
-//! Here the GEMM's columns are the true positions `(image, oh, ow)`, and a 32-column sliver
-//! is cut into its pieces of output rows (5 or 6 on a 7x7 map): each tap's row of the sliver
-//! is those few runs, copied from the padded planes without any bounds test (the padding is
-//! in the planes). This replaces im2col's column matrix, which was written in full and then
-//! read again to pack it: on dcgan28's 5x5 stride-2 discriminator layer that matrix is
-//! 1.5 MiB per task, and building plus packing it was a third of the layer's time.
+//! output `(oh, ow)` is pixel `tap_base(c, ki, kj) + oh * Wq + ow` of the padded image: for
+//! one output row, each tap reads a contiguous run, with no bounds test (the padding is in
+//! the copy). [`PhasePatches`] is conv2d's B (`[taps, positions]`): a 32-column panel is
+//! cut into its pieces of output rows (5 or 6 on a 7x7 map), and each tap's row of the
+//! panel is those few runs, copied with masked vector moves on AVX-512. [`PhasePatchesT`]
+//! is the weight gradient's B (`[positions, taps]`), gathered.
+//!
+//! Before 2026-12-06 conv2d computed on the *wide* grid instead (`Wq` columns per output
+//! row, so each tap's panel row was a single run) where `Wq` was at most a fifth wider than
+//! `Wo`, and built im2col's column matrix elsewhere, written in full and then read again to
+//! pack it (1.5 MiB per task on dcgan28's 5x5 stride-2 discriminator layer, a third of that
+//! layer's time). Packing compact positions was faster than both on every layer measured
+//! (BENCHMARKS.md).
 
 use super::wide_rows::{copy_run, WideRows};
 use crate::gemm::{Isa, PackB};
