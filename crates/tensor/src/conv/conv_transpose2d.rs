@@ -97,9 +97,11 @@ impl NdArray {
                 dilation: direct.dilation,
                 out_hw: [oh, ow],
             };
-            // Only where conv2d takes its implicit wide-row path; elsewhere (a 5x5 kernel
-            // on a 7x7 map) conv2d's column matrix is Cin*kh*kw tall, twice gemm + col2im's
-            // Cout*kh*kw buffer here when Cin = 2 Cout, and measured twice as slow.
+            // Only where the padded rows are at most a fifth wider than the output. On a
+            // 5x5 kernel on a 7x7 map (dcgan28's G1) conv2d packs Cin*kh*kw patch rows,
+            // twice gemm + col2im's Cout*kh*kw column rows here when Cin = 2 Cout: measured
+            // twice as slow through im2col (2026-12-04) and the same speed packed from the
+            // padded phases (2026-12-06, one thread, 47-49 ms), so G1 stays here.
             if WideRows::new(&conv).pays_off() {
                 return self.conv2d(&flip_transpose(weight), bias, &direct);
             }
