@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use super::few_outputs;
 use super::im2col::{im2col, with_scratch, Geometry, Plan};
-use super::phase_patches::{tap_bases, PhasePatches};
+use super::phase_patches::PhasePatches;
 use super::wide_rows::WideRows;
 use super::{check_4d, check_bias, Conv2dParams};
 use crate::gemm::{Gemm, Isa, MatMut, MatRef, PackedA};
@@ -60,16 +60,8 @@ impl NdArray {
             weight.shape()
         );
         check_bias(OP, bias, cout);
-        let [ho, wo] = p.conv2d_output_hw([h, w], [kh, kw]);
-        let g = Geometry {
-            channels: cin,
-            in_hw: [h, w],
-            kernel: [kh, kw],
-            stride: p.stride,
-            padding: p.padding,
-            dilation: p.dilation,
-            out_hw: [ho, wo],
-        };
+        let g = Geometry::conv2d(cin, [h, w], [kh, kw], p);
+        let [ho, wo] = g.out_hw;
         let mut out = vec![0.0f32; n * cout * ho * wo];
         if !out.is_empty() {
             let x = self.contiguous();
@@ -197,7 +189,7 @@ fn conv2d_phases(
     let wide = WideRows::new(g);
     let (l, padded_len) = (g.positions(), wide.padded_len());
     let image = g.channels * g.in_hw[0] * g.in_hw[1];
-    let taps = tap_bases(&wide);
+    let taps = wide.tap_bases();
     out.par_chunks_mut(per_task * cout * l)
         .enumerate()
         .for_each(|(b, out_b)| {
@@ -242,15 +234,7 @@ mod tests {
 
     fn geometry(c: usize, hw: usize, k: usize, stride: usize, padding: usize) -> Geometry {
         let p = Conv2dParams::new().stride(stride).padding(padding);
-        Geometry {
-            channels: c,
-            in_hw: [hw, hw],
-            kernel: [k, k],
-            stride: p.stride,
-            padding: p.padding,
-            dilation: p.dilation,
-            out_hw: p.conv2d_output_hw([hw, hw], [k, k]),
-        }
+        Geometry::conv2d(c, [hw, hw], [k, k], &p)
     }
 
     /// The layers the benchmarks time take the implicit GEMM from the padded phases (so
@@ -272,11 +256,12 @@ mod tests {
         assert_eq!(Route::of(&geometry(32, 14, 2, 1, 1), 4), Route::FewOutputs);
         // Maps too large to batch: whole images from the phases with 3x3 padding 1 (padded
         // rows of 98 for 96 outputs), im2col tiles with a 9x9 kernel and padding 4 on a
-        // 20x20 map (28 for 20).
+        // 20x20 map (28 for 20) and on tests/conv.rs's 36x36 one (44 for 36).
         assert_eq!(Route::of(&geometry(32, 96, 3, 1, 1), 32), Route::Phases);
         assert_eq!(
             Route::of(&geometry(64, 20, 9, 1, 4), 32),
             Route::Im2colTiles
         );
+        assert_eq!(Route::of(&geometry(3, 36, 9, 1, 4), 6), Route::Im2colTiles);
     }
 }

@@ -64,7 +64,8 @@ impl NdArray {
     /// least 512 output positions unless that takes over 16 images) run as rayon tasks; each accumulates its
     /// partial `dW` with `sgemm(g[n] [Cout, Ho*Wo] @ patches[n]^T, beta = 1)` over tiles of
     /// output positions (small images a few side by side, their patches packed straight
-    /// from the padded image; large ones through an im2col column matrix). The partials are added pairwise along a binary tree over the chunk
+    /// from the padded image; large ones through an im2col column matrix). The partials are
+    /// added pairwise along a binary tree over the chunk
     /// order whose shape depends only on the number of chunks, so the floating-point sums
     /// are the same on any number of threads, and at most a few partials (about one per
     /// thread per tree level) are alive at once.
@@ -98,15 +99,7 @@ impl NdArray {
             grad_output.shape(),
             self.shape()
         );
-        let g = Geometry {
-            channels: cin,
-            in_hw: [h, w],
-            kernel,
-            stride: p.stride,
-            padding: p.padding,
-            dilation: p.dilation,
-            out_hw: [ho, wo],
-        };
+        let g = Geometry::conv2d(cin, [h, w], kernel, p);
         let shape = [cout, cin, kernel[0], kernel[1]];
         if n == 0 || cout * g.rows() == 0 {
             return NdArray::zeros(&shape);
@@ -136,6 +129,8 @@ struct Problem<'a> {
     plan: Plan,
     /// The padded stride phases' geometry, for the side-by-side blocks.
     wide: WideRows,
+    /// Its taps as gather indices (side-by-side blocks only; built once per op).
+    taps: Vec<i32>,
     /// Batch items per leaf.
     chunk: usize,
 }
@@ -146,6 +141,12 @@ fn conv2d_weight_dense(x: &[f32], go: &[f32], g: &Geometry, n: usize, cout: usiz
         return few_outputs::conv2d_weight(Isa::active(), x, go, g, n, cout);
     }
     let plan = Plan::new(g.rows(), g.positions());
+    let wide = WideRows::new(g);
+    let taps = if plan.images > 1 {
+        PhasePatchesT::tap_indices(&wide)
+    } else {
+        Vec::new()
+    };
     let pb = Problem {
         x,
         go,
@@ -153,7 +154,8 @@ fn conv2d_weight_dense(x: &[f32], go: &[f32], g: &Geometry, n: usize, cout: usiz
         n,
         cout,
         plan,
-        wide: WideRows::new(g),
+        wide,
+        taps,
         chunk: batch_chunk(g.positions()),
     };
     let mut dw = vec![0.0f32; cout * g.rows()];
@@ -251,7 +253,7 @@ fn side_by_side(
         let a = MatRef::row_major(&staging[..cout * width], cout, width);
         let c = MatMut::row_major(dw, cout, k);
         let padded = &padded[..count * padded_len];
-        let patches = PhasePatchesT::new(padded, &pb.wide, count, Isa::active());
+        let patches = PhasePatchesT::new(padded, &pb.wide, count, &pb.taps, Isa::active());
         Gemm::new().run_source(1.0, a, &patches, beta, c);
         beta = 1.0;
         first += count;

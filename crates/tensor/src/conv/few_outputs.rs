@@ -156,20 +156,6 @@ fn dot_taps(isa: Isa, out: &mut [f32], g: &[f32], src: &[f32], offsets: &[usize]
     }
 }
 
-/// Each tap's offset `base(tap)` into a padded image, in weight order `(c, ki, kj)`.
-fn tap_offsets(wide: &WideRows) -> Vec<usize> {
-    let [kh, kw] = wide.kernel;
-    let mut offsets = Vec::with_capacity(wide.rows());
-    for c in 0..wide.channels {
-        for ki in 0..kh {
-            for kj in 0..kw {
-                offsets.push(wide.tap_base(c, ki, kj));
-            }
-        }
-    }
-    offsets
-}
-
 /// conv2d forward: `out [N, Cout, Ho, Wo]` from dense `x [N, C, H, W]` and `w [Cout, taps]`.
 pub(crate) fn conv2d(
     isa: Isa,
@@ -180,7 +166,7 @@ pub(crate) fn conv2d(
     out: &mut [f32],
 ) {
     let wide = WideRows::new(g);
-    let offsets = tap_offsets(&wide);
+    let offsets = wide.tap_bases();
     let taps = offsets.len();
     let cout = w.len() / taps.max(1);
     let (cols, padded_len) = (wide.columns(), wide.padded_len());
@@ -212,7 +198,7 @@ pub(crate) fn conv2d_weight(
     cout: usize,
 ) -> Vec<f32> {
     let wide = WideRows::new(g);
-    let offsets = tap_offsets(&wide);
+    let offsets = wide.tap_bases();
     let leaves = n.div_ceil(WGRAD_IMAGES);
     leaf_sum(0..leaves, &|leaf| {
         let mut dw = vec![0.0f32; cout * offsets.len()];

@@ -17,6 +17,8 @@
 use std::cell::RefCell;
 use std::ops::Range;
 
+use super::Conv2dParams;
+
 /// Soft cap on one task's column buffer, in f32 elements (1 MiB). The buffer is written by
 /// im2col and then read by the GEMM's packing; while it fits in L2 the second pass is a
 /// cache hit. Layers with many channels exceed it anyway because of [`GEMM_MIN_COLS`].
@@ -111,6 +113,28 @@ pub(crate) struct Geometry {
 }
 
 impl Geometry {
+    /// The geometry of `conv2d` on `channels` x `in_hw` images with a `kernel` and `p`.
+    ///
+    /// # Panics
+    /// As [`Conv2dParams::conv2d_output_hw`] (at the caller's line).
+    #[track_caller]
+    pub fn conv2d(
+        channels: usize,
+        in_hw: [usize; 2],
+        kernel: [usize; 2],
+        p: &Conv2dParams,
+    ) -> Geometry {
+        Geometry {
+            channels,
+            in_hw,
+            kernel,
+            stride: p.stride,
+            padding: p.padding,
+            dilation: p.dilation,
+            out_hw: p.conv2d_output_hw(in_hw, kernel),
+        }
+    }
+
     /// Rows of the column matrix: one per kernel tap.
     pub fn rows(&self) -> usize {
         self.channels * self.kernel[0] * self.kernel[1]

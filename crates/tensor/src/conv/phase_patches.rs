@@ -25,25 +25,10 @@ pub(crate) struct PhasePatches<'a> {
     pub padded: &'a [f32],
     pub geometry: WideRows,
     pub images: usize,
-    /// `tap_base` of every row of the patch matrix, in row order `(c, ki, kj)`.
+    /// `tap_base` of every row of the patch matrix ([`WideRows::tap_bases`]).
     pub taps: &'a [usize],
     /// The GEMM's path: on AVX-512 the short runs are copied with masked vector moves.
     pub isa: Isa,
-}
-
-/// `tap_base` of every row of `g`'s patch matrix, in row order `(c, ki, kj)` (the order of
-/// conv2d's weight `[Cout, Cin, kh, kw]` flattened to `[Cout, Cin*kh*kw]`).
-pub(crate) fn tap_bases(g: &WideRows) -> Vec<usize> {
-    let [kh, kw] = g.kernel;
-    let mut bases = Vec::with_capacity(g.rows());
-    for c in 0..g.channels {
-        for ki in 0..kh {
-            for kj in 0..kw {
-                bases.push(g.tap_base(c, ki, kj));
-            }
-        }
-    }
-    bases
 }
 
 /// A piece of a sliver inside one output row of one image: sliver columns `d .. d + len`
@@ -106,24 +91,34 @@ impl PackB for PhasePatches<'_> {
 /// position; im2col then a transposing pack read and wrote every value twice more.
 pub(crate) struct PhasePatchesT<'a> {
     padded: &'a [f32],
-    /// `tap_base` of every tap, as gather indices.
-    taps: Vec<i32>,
+    /// `tap_base` of every tap, as gather indices ([`PhasePatchesT::tap_indices`]).
+    taps: &'a [i32],
     /// Offset of every position's pixel for tap base 0 (image start + `oh * Wq + ow`).
     positions: Vec<i32>,
     isa: Isa,
 }
 
 impl<'a> PhasePatchesT<'a> {
+    /// The taps' bases of `g` as gather indices, built once per op and shared by its
+    /// blocks.
+    ///
+    /// # Panics
+    /// If a base does not fit an `i32` (see [`PhasePatchesT::new`]).
+    pub fn tap_indices(g: &WideRows) -> Vec<i32> {
+        let to_i32 = |t: usize| i32::try_from(t).expect("PhasePatchesT: tap base beyond i32");
+        g.tap_bases().into_iter().map(to_i32).collect()
+    }
+
     /// The patches of the `images` padded images in `padded` (each `g.padded_len()`
-    /// floats, from [`WideRows::pad`]).
+    /// floats, from [`WideRows::pad`]), with `taps` from [`PhasePatchesT::tap_indices`].
     ///
     /// # Panics
     /// If `padded` is shorter than the images, or too long for `i32` gather indices (over
     /// 8 GiB: side-by-side blocks hold a few small images).
-    pub fn new(padded: &'a [f32], g: &WideRows, images: usize, isa: Isa) -> Self {
+    pub fn new(padded: &'a [f32], g: &WideRows, images: usize, taps: &'a [i32], isa: Isa) -> Self {
         let [ho, wo] = g.out_hw;
         assert!(padded.len() >= images * g.padded_len() && i32::try_from(padded.len()).is_ok());
-        let taps = tap_bases(g).into_iter().map(|t| t as i32).collect();
+        assert_eq!(taps.len(), g.rows());
         let mut positions = Vec::with_capacity(images * ho * wo);
         for img in 0..images {
             for oh in 0..ho {
@@ -296,37 +291,28 @@ mod tests {
             for (i, dst) in padded.chunks_exact_mut(wide.padded_len()).enumerate() {
                 wide.pad(&x[i * image..(i + 1) * image], padding, dst);
             }
-            let taps = tap_bases(&wide);
-            for isa in [Isa::Avx512, Isa::Portable] {
-                if !isa.is_supported() {
-                    continue;
-                }
-                // The transposed matrix (the weight gradient's B): 32-tap panels gather on
-                // AVX-512, other widths take the scalar loop.
-                let t = PhasePatchesT::new(&padded, &wide, images, isa);
-                assert_eq!(t.dims(), [n, k]);
-                for width in [32, 21, k] {
-                    for j0 in (0..k).step_by(width) {
-                        let mut dst = vec![f32::NAN; n * width];
-                        t.pack_sliver(j0, width, &mut dst);
-                        for p in 0..n {
+            let (taps, indices) = (wide.tap_bases(), PhasePatchesT::tap_indices(&wide));
+            // Every sliver of `pack` (`rows x columns`, `at(p, j)` the expected element).
+            let check = |pack: &dyn PackB, what: &str, at: &dyn Fn(usize, usize) -> f32| {
+                let [rows, columns] = pack.dims();
+                for width in [32, 21, columns] {
+                    for j0 in (0..columns).step_by(width) {
+                        let mut dst = vec![f32::NAN; rows * width];
+                        pack.pack_sliver(j0, width, &mut dst);
+                        for p in 0..rows {
                             for j in 0..width {
-                                let want = if j0 + j < k {
-                                    cols[(j0 + j) * n + p]
-                                } else {
-                                    0.0
-                                };
+                                let want = if j0 + j < columns { at(p, j0 + j) } else { 0.0 };
                                 assert_eq!(
                                     dst[p * width + j],
                                     want,
-                                    "transposed {isa:?} {kernel:?} s{stride:?}: position {p}, tap {}",
+                                    "{what} {kernel:?} s{stride:?}: row {p}, column {}",
                                     j0 + j
                                 );
                             }
                         }
                     }
                 }
-            }
+            };
             for isa in [Isa::Avx512, Isa::Portable] {
                 if !isa.is_supported() {
                     continue;
@@ -339,27 +325,12 @@ mod tests {
                     isa,
                 };
                 assert_eq!(patches.dims(), [k, n]);
-                for width in [32, 21, n] {
-                    for j0 in (0..n).step_by(width) {
-                        let mut dst = vec![f32::NAN; k * width];
-                        patches.pack_sliver(j0, width, &mut dst);
-                        for p in 0..k {
-                            for j in 0..width {
-                                let want = if j0 + j < n {
-                                    cols[p * n + j0 + j]
-                                } else {
-                                    0.0
-                                };
-                                assert_eq!(
-                                    dst[p * width + j],
-                                    want,
-                                    "{isa:?} {kernel:?} s{stride:?}: row {p}, column {}",
-                                    j0 + j
-                                );
-                            }
-                        }
-                    }
-                }
+                check(&patches, &format!("{isa:?}"), &|p, j| cols[p * n + j]);
+                // The transposed matrix (the weight gradient's B): 32-tap panels gather on
+                // AVX-512, other widths take the scalar loop.
+                let t = PhasePatchesT::new(&padded, &wide, images, &indices, isa);
+                assert_eq!(t.dims(), [n, k]);
+                check(&t, &format!("transposed {isa:?}"), &|p, j| cols[j * n + p]);
             }
         }
     }

@@ -87,6 +87,21 @@ impl WideRows {
         self.channels * self.kernel[0] * self.kernel[1]
     }
 
+    /// [`tap_base`](WideRows::tap_base) of every tap, in the order `(c, ki, kj)` of a
+    /// conv2d weight `[Cout, Cin, kh, kw]` flattened to `[Cout, Cin*kh*kw]`.
+    pub fn tap_bases(&self) -> Vec<usize> {
+        let [kh, kw] = self.kernel;
+        let mut bases = Vec::with_capacity(self.rows());
+        for c in 0..self.channels {
+            for ki in 0..kh {
+                for kj in 0..kw {
+                    bases.push(self.tap_base(c, ki, kj));
+                }
+            }
+        }
+        bases
+    }
+
     /// Where tap `(c, ki, kj)`'s run starts in a padded image: wide column `j` of that row
     /// of the patch matrix is `padded[tap_base + j]`.
     pub fn tap_base(&self, c: usize, ki: usize, kj: usize) -> usize {
