@@ -27,8 +27,8 @@ one side shows `-`). `--dry-run` prints the blocks and writes nothing; so do `--
 
 Sanity checks (the cell gets a `?` and a warning is printed and kept under the table): a
 GFLOP/s above the FMA peak measured by `sgemm/fma_peak/<isa>/<T>t` at the same thread
-count (read at the start and again at the end of the sitting; the higher reading counts) (the path's own peak for Agon's avx512/avx2 rows, the best path's for everything
-else); an sgemm square row slower per call than a larger size in the same column; a
+count (the path's own peak for Agon's avx512/avx2 rows, the best path's for everything
+else; read at the start and again at the end of the sitting, the higher reading counting); an sgemm square row slower per call than a larger size in the same column; a
 PyTorch row torch_bench.py marked busy (other processes took CPU while it ran) or
 implausible; an Agon group during whose run other processes used more than `--max-other`
 cores on average (from /proc/stat and the children's rusage).
