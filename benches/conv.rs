@@ -1,6 +1,7 @@
 //! Convolution kernels on every layer of the `dcgan28` workload (docs/architecture.md,
-//! reference workloads) and on the default model's two discriminator layers, at batch 64:
-//! for each layer its forward op, its input-gradient op and its weight gradient.
+//! reference workloads), on the default model's two discriminator layers and on two 3x3
+//! stride-1 layers (Winograd), at batch 64: for each layer its forward op, its
+//! input-gradient op and its weight gradient.
 //!
 //! Discriminator layers are convolutions: forward `conv2d`, input gradient
 //! `conv_transpose2d`. Generator layers are transposed convolutions: forward
@@ -37,7 +38,7 @@ struct Layer {
     padding: usize,
 }
 
-const LAYERS: [Layer; 7] = [
+const LAYERS: [Layer; 9] = [
     // D: Conv(1, 64, k5, s2, p2): [1, 28, 28] -> [64, 14, 14].
     Layer {
         name: "D1",
@@ -108,6 +109,30 @@ const LAYERS: [Layer; 7] = [
         kernel: 4,
         stride: 2,
         padding: 1,
+    },
+    // 3x3 stride-1 layers, which conv2d runs as Winograd F(2x2, 3x3) (its input gradient
+    // too; the weight gradient stays an implicit GEMM). A U-Net-sized layer:
+    // Conv(64, 64, k3, s1, p1): [64, 28, 28] -> [64, 28, 28].
+    Layer {
+        name: "U3",
+        transposed: false,
+        input: [64, 28, 28],
+        cout: 64,
+        kernel: 3,
+        stride: 1,
+        padding: 1,
+    },
+    // A CycleGAN residual block's conv at width 32 (4 * 32 channels after two
+    // downsamplings of a 28x28 image, on the 9x9 reflection-padded map):
+    // Conv(128, 128, k3, s1, p0): [128, 9, 9] -> [128, 7, 7].
+    Layer {
+        name: "R3",
+        transposed: false,
+        input: [128, 9, 9],
+        cout: 128,
+        kernel: 3,
+        stride: 1,
+        padding: 0,
     },
 ];
 

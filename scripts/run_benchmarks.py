@@ -84,7 +84,7 @@ LABELS = {
     "gen/gen28_forward_256": "dcgan28 generator forward (batch 256, eval)",
     "gen/default_forward_256": "default generator forward (batch 256, eval)",
 }
-CONV_LAYERS = ["D1", "D2", "G1", "G2", "G3", "defD1", "defD2"]
+CONV_LAYERS = ["D1", "D2", "G1", "G2", "G3", "defD1", "defD2", "U3", "R3"]
 CONV_OPS = ["forward", "input_grad", "weight_grad"]
 
 

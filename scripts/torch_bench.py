@@ -22,6 +22,9 @@ the 2-core target; everything under `torch.no_grad()`, inputs from `torch.randn`
   and the default model's discriminator (width 32):
       defD1 = Conv2d(1, 32, k4, s2, p1)         28x28 -> 14x14
       defD2 = Conv2d(32, 64, k4, s2, p1)        14x14 -> 7x7
+  and two 3x3 stride-1 layers (Agon runs them as Winograd F(2x2, 3x3)):
+      U3 = Conv2d(64, 64, k3, s1, p1)           28x28 -> 28x28 (a U-Net-sized layer)
+      R3 = Conv2d(128, 128, k3, s1, p0)         9x9 -> 7x7 (a CycleGAN residual block)
   with <op> one of
       forward     : F.conv2d (D) / F.conv_transpose2d (G)
       input_grad  : dL/dx given dL/dy; torch.nn.grad.conv2d_input (D) / F.conv2d (G)
@@ -136,6 +139,8 @@ LAYERS = [
     ("G3", "convT", 64, 1, 5, 2, 2, 1, 14),
     ("defD1", "conv", 1, 32, 4, 2, 1, 0, 28),
     ("defD2", "conv", 32, 64, 4, 2, 1, 0, 14),
+    ("U3", "conv", 64, 64, 3, 1, 1, 0, 28),
+    ("R3", "conv", 128, 128, 3, 1, 0, 0, 9),
 ]
 
 

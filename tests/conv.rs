@@ -253,6 +253,19 @@ fn strided_layers_from_padded_phases_match_the_reference() {
     );
 }
 
+/// 3x3 stride-1 layers with enough channels run as Winograd F(2x2, 3x3) (conv2d, and the
+/// input gradient through it): a U-Net-sized 64-channel layer on odd, non-square maps
+/// (edge tiles cut), a CycleGAN residual block (128 channels, no padding) and 32 channels
+/// on a map of over 28x28 positions. Winograd differs from direct summation by rounding
+/// only; these sums of 576-1152 products stay within the same tolerance as the other paths.
+#[test]
+fn winograd_layers_match_the_reference() {
+    let same = Conv2dParams::new().padding(1);
+    check_layer([3, 64, 13, 11], 64, 3, same);
+    check_layer([2, 128, 9, 9], 128, 3, Conv2dParams::new());
+    check_layer([2, 32, 30, 29], 32, 3, same);
+}
+
 #[test]
 fn empty_batch_gives_empty_outputs() {
     let p = Conv2dParams::new().padding(1);
@@ -311,6 +324,27 @@ fn dcgan28_layers_are_deterministic_across_thread_counts() {
         one.2 == two.2,
         "conv2d_weight differs between 1 and 2 threads"
     );
+}
+
+/// A Winograd layer: the same bits on one and two threads, with many images per call
+/// (rayon tasks over the batch) and with one (the GEMMs split their own tiles).
+#[test]
+fn winograd_layers_are_deterministic_across_thread_counts() {
+    let same = Conv2dParams::new().padding(1);
+    let w = random_array(&[64, 64, 3, 3], 21);
+    for (shape, seed) in [([16, 64, 14, 14], 22), ([1, 64, 40, 40], 23)] {
+        let x = random_array(&shape, seed);
+        let run = || {
+            (
+                bits(&x.conv2d(&w, None, &same)),
+                bits(&x.conv_transpose2d(&w, None, &same, [0, 0])),
+            )
+        };
+        assert!(
+            with_threads(1, run) == with_threads(2, run),
+            "{shape:?} differs between 1 and 2 threads"
+        );
+    }
 }
 
 #[test]

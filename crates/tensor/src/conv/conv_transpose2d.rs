@@ -24,6 +24,7 @@ use rayon::prelude::*;
 
 use super::im2col::{col2im, with_scratch, Geometry, Plan, WholeImages};
 use super::wide_rows::WideRows;
+use super::winograd;
 use super::{check_4d, check_bias, Conv2dParams};
 use crate::gemm::{Gemm, MatMut, MatRef, PackedA};
 use crate::NdArray;
@@ -102,7 +103,9 @@ impl NdArray {
             // twice gemm + col2im's Cout*kh*kw column rows here when Cin = 2 Cout: measured
             // twice as slow through im2col (2026-12-04) and the same speed packed from the
             // padded phases (2026-12-06, one thread, 47-49 ms), so G1 stays here.
-            if WideRows::new(&conv).pays_off() {
+            // A 3x3 layer's input gradient goes the same way wherever Winograd takes the
+            // conv2d (on any map).
+            if WideRows::new(&conv).pays_off() || winograd::applies(&conv, cout) {
                 return self.conv2d(&flip_transpose(weight), bias, &direct);
             }
         }

@@ -5,7 +5,7 @@
 //!
 //! | op | shapes | implementation |
 //! |----|--------|----------------|
-//! | [`conv2d`](NdArray::conv2d) | `x [N,Cin,H,W] * w [Cout,Cin,kh,kw] -> [N,Cout,Ho,Wo]` | implicit gemm, panels packed from the padded image's stride phases (small maps a few side by side); large maps with wide padding: tiled im2col + gemm |
+//! | [`conv2d`](NdArray::conv2d) | `x [N,Cin,H,W] * w [Cout,Cin,kh,kw] -> [N,Cout,Ho,Wo]` | implicit gemm, panels packed from the padded image's stride phases (small maps a few side by side); large maps with wide padding: tiled im2col + gemm; 3x3 stride 1 with enough channels: Winograd F(2x2, 3x3) |
 //! | [`conv_transpose2d`](NdArray::conv_transpose2d) | `x [N,Cin,H,W] * w [Cin,Cout,kh,kw] -> [N,Cout,H',W']` | stride 1: conv2d with the flipped weight; else gemm + col2im |
 //! | [`conv2d_weight`](NdArray::conv2d_weight) | `x [N,Cin,H,W], g [N,Cout,Ho,Wo] -> [Cout,Cin,kh,kw]` | implicit gemm from the padded phases (small maps; im2col for large), chunked reduction |
 //!
@@ -28,6 +28,7 @@ mod few_outputs;
 mod im2col;
 mod phase_patches;
 mod wide_rows;
+mod winograd;
 
 /// Stride, padding and dilation of a 2-D convolution, per spatial axis `[h, w]`.
 ///
