@@ -254,9 +254,10 @@ fn strided_layers_from_padded_phases_match_the_reference() {
 }
 
 /// 3x3 stride-1 layers with enough channels run as Winograd F(2x2, 3x3) (conv2d, and the
-/// input gradient through it): a U-Net-sized 64-channel layer on odd, non-square maps
-/// (edge tiles cut), a CycleGAN residual block (128 channels, no padding) and 32 channels
-/// on a map of over 28x28 positions. Winograd differs from direct summation by rounding
+/// input gradient through it where the layer is padded): a U-Net-sized 64-channel layer on
+/// odd, non-square maps (edge tiles cut), a CycleGAN residual block (128 channels, no
+/// padding: its input gradient takes gemm + col2im) and 32 channels on a map of over 28x28
+/// positions. Winograd differs from direct summation by rounding
 /// only; these sums of 576-1152 products stay within the same tolerance as the other paths.
 #[test]
 fn winograd_layers_match_the_reference() {
