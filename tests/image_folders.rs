@@ -232,3 +232,98 @@ fn an_rgb_folder_of_png_and_jpeg_trains_at_32_and_64_and_is_scored_by_its_own_cl
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// One CIFAR-10 binary record: the label, then the red, green and blue planes (32x32 each):
+/// a horizontal ramp in the label's dominant channel, so the classes differ.
+fn cifar_record(label: u8, i: usize) -> Vec<u8> {
+    let mut rec = vec![label];
+    for c in 0..3 {
+        for y in 0..32 {
+            for x in 0..32 {
+                let ramp = (x * 8 + y + i * 5) % 256;
+                let level = if c == (label as usize) % 3 {
+                    ramp
+                } else {
+                    255 - ramp / 4
+                };
+                rec.push(level as u8);
+            }
+        }
+    }
+    rec
+}
+
+/// CIFAR-10 by name from a data directory (`--data cifar10 --data-dir DIR`, batches made
+/// here in the real binary format): DCGAN-32 trains on it from the CLI with a colour grid,
+/// `eval --train-classifier cifar10` saves the classifier where the data directory keeps
+/// classifiers, and `eval --checkpoint` then finds and uses it without being told.
+#[test]
+fn cifar10_batches_train_from_the_cli_and_the_saved_classifier_is_found_by_default() {
+    let dir = temp_dir("cifar");
+    let batches = dir.join("cifar-10-batches-bin");
+    std::fs::create_dir_all(&batches).unwrap();
+    let records = |n: usize, offset: usize| -> Vec<u8> {
+        (0..n)
+            .flat_map(|i| cifar_record((i % 3) as u8, i + offset))
+            .collect()
+    };
+    std::fs::write(batches.join("data_batch_1.bin"), records(24, 0)).unwrap();
+    std::fs::write(batches.join("test_batch.bin"), records(12, 100)).unwrap();
+    let dir_s = dir.to_str().unwrap();
+    let run = dir.join("run");
+    agon_ok(
+        &[
+            &[
+                "train",
+                "--data",
+                "cifar10",
+                "--data-dir",
+                dir_s,
+                "--steps",
+                "2",
+                "--out",
+                run.to_str().unwrap(),
+            ][..],
+            &TINY,
+        ]
+        .concat(),
+    );
+    let grid = agon::data::load_png(&run.join("samples.png")).unwrap();
+    assert_eq!(
+        grid.shape(),
+        &[3, 2 + 2 * 34, 2 + 2 * 34],
+        "2 x 2 colour 32x32 samples"
+    );
+
+    let text = agon_ok(&[
+        "eval",
+        "--train-classifier",
+        "cifar10",
+        "--data-dir",
+        dir_s,
+        "--epochs",
+        "1",
+    ]);
+    assert!(text.contains("test accuracy"), "{text}");
+    let saved = dir.join("classifiers/cifar10.safetensors");
+    let (c, _) = agon::metrics::Classifier::load(&saved).unwrap();
+    assert_eq!(c.input_shape(), [3, 32, 32]);
+
+    let ckpt = run.join("checkpoint.safetensors");
+    let text = agon_ok(&[
+        "eval",
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "--data-dir",
+        dir_s,
+        "--n",
+        "16",
+    ]);
+    assert!(text.contains("FID (agon-"), "{text}");
+    assert!(
+        std::fs::read_to_string(run.join("scores.json"))
+            .unwrap()
+            .contains("\"fid\""),
+        "scores.json has the FID"
+    );
+}
