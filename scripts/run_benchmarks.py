@@ -550,6 +550,37 @@ def cpu_flags():
     return set()
 
 
+# A group's line in the machine block: `- conv (2026-12-06 06:28 UTC): Agon 126 s ...`
+# (older blocks have no date in the line: the block's `Date` is theirs).
+GROUP_LINE = re.compile(r"^- (?P<group>[a-z_]+)(?: \((?P<date>[^)]*)\))?: "
+                        r"(?P<rest>(?:Agon|PyTorch) .*)$")
+
+
+def kept_group_lines(old_text, new_block, run_groups):
+    """The machine block's lines, in `old_text`'s block, of the groups this run did not
+    measure, each with the date of its own sitting: their tables stay in BENCHMARKS.md
+    untouched, so the header keeps saying when and how they were measured. None are kept
+    when the CPU line differs (another machine: those tables are stale, not merely older)."""
+    m = re.search(r"<!-- bench:machine -->\n(.*?)\n<!-- /bench:machine -->", old_text, re.S)
+    if not m:
+        return []
+    old = m.group(1).splitlines()
+
+    def cpu(lines):
+        return next((line for line in lines if line.startswith("- CPU:")), None)
+
+    if cpu(old) is None or cpu(old) != cpu(new_block.splitlines()):
+        return []
+    date = next((line[len("- Date: "):].split(";")[0] for line in old
+                 if line.startswith("- Date: ")), "date unknown")
+    kept = []
+    for line in old:
+        g = GROUP_LINE.match(line)
+        if g and g["group"] in GROUPS and g["group"] not in run_groups:
+            kept.append(f"- {g['group']} ({g['date'] or date}): {g['rest']}")
+    return kept
+
+
 def machine_block(info):
     ls = info["lscpu"]
     flags = info["flags"]
@@ -603,7 +634,7 @@ def machine_block(info):
         if "torch_wall" in s:
             parts.append(f"PyTorch {s['torch_wall']:.0f} s")
         if parts:
-            lines.append(f"- {g_}: " + ", then ".join(parts) + ".")
+            lines.append(f"- {g_} ({info['date']}): " + ", then ".join(parts) + ".")
     lines.append(f"- Command: `{info['command']}`")
     return "\n".join(lines)
 
@@ -882,6 +913,14 @@ def main(argv=None):
         return 0
     with open(args.out) as f:
         text = f.read()
+    kept = kept_group_lines(text, blocks["machine"], groups)
+    if kept:
+        lines = blocks["machine"].splitlines()
+        at = next(i for i, line in enumerate(lines) if line.startswith("- Command:"))
+        lines[at:at] = kept
+        lines.append("- Groups not in this sitting keep their earlier lines, dated, and their "
+                     "tables.")
+        blocks["machine"] = "\n".join(lines)
     text, appended = rewrite_markers(text, blocks, {k: t for k, _, t in BLOCKS})
     with open(args.out, "w") as f:
         f.write(text)

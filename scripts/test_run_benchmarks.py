@@ -256,6 +256,21 @@ class Markers(unittest.TestCase):
         with self.assertRaises(ValueError):
             rb.rewrite_markers("<!-- bench:gen -->\nno end\n", {"gen": "x"})
 
+    def test_a_partial_sitting_keeps_the_other_groups_lines_dated(self):
+        old = ("<!-- bench:machine -->\n- Date: 2026-12-06 04:08 UTC; groups: sgemm, conv.\n"
+               "- CPU: Xeon; 2 CPUs.\n- sgemm: Agon 124 s (other processes 0.00 cores on "
+               "average), then PyTorch 7 s.\n- conv: Agon 100 s, then PyTorch 22 s.\n"
+               "- gen (2026-12-05 10:00 UTC): Agon 19 s.\n- Command: `x`\n"
+               "<!-- /bench:machine -->\n")
+        new = "- Date: 2026-12-06 06:43 UTC; groups: conv.\n- CPU: Xeon; 2 CPUs.\n"
+        self.assertEqual(rb.kept_group_lines(old, new, ["conv"]), [
+            "- sgemm (2026-12-06 04:08 UTC): Agon 124 s (other processes 0.00 cores on "
+            "average), then PyTorch 7 s.",
+            "- gen (2026-12-05 10:00 UTC): Agon 19 s."])
+        # Another machine: its tables are stale, not merely older; nothing is carried over.
+        self.assertEqual(rb.kept_group_lines(old, "- CPU: EPYC; 2 CPUs.\n", ["conv"]), [])
+        self.assertEqual(rb.kept_group_lines("no block", new, ["conv"]), [])
+
     def test_benchmarks_md_markers_are_balanced(self):
         path = os.path.join(rb.ROOT, "BENCHMARKS.md")
         with open(path) as f:
@@ -331,7 +346,8 @@ class MainWithFakes(unittest.TestCase):
             ("build", ("sgemm", "train_step")),
             ("agon", "sgemm", "^sgemm/", "2"), ("torch", "sgemm"),
             ("agon", "train_step", "^train_step/", "2"), ("torch", "train_step"),
-            ("torch", "gen")])  # documented order; gen has no Agon bench
+            ("torch", "gen"),  # documented order; gen has no Agon bench
+            ("agon", "sgemm", "^sgemm/fma_peak/", "2")])  # the peak read again at the end
         with open(self.out) as f:
             text = f.read()
         self.assertIn("Prose.", text)
@@ -361,7 +377,8 @@ class MainWithFakes(unittest.TestCase):
         self.assertEqual(rc, 0)
         self.assertEqual(self.calls[1:], [("agon", "sgemm", "^sgemm/fma_peak/", "1"),
                                           ("agon", "sgemm", "square_64", "1"),
-                                          ("torch", "sgemm")])
+                                          ("torch", "sgemm"),
+                                          ("agon", "sgemm", "^sgemm/fma_peak/", "1")])
         with open(self.out) as f:
             self.assertEqual(f.read(), before)
         # --filter without --dry-run does not write either, unless --force-write.
