@@ -458,6 +458,35 @@ fn invert_reconstructs_real_images_and_trains_an_encoder() {
     assert!(String::from_utf8_lossy(&run.stdout).contains("mine.png\tPSNR"));
     assert!(from_encoder.join("mine.png").is_file());
 
+    // A folder of the user's images: every PNG in it is inverted (not the text file), each
+    // reconstruction and code written under its own name.
+    let folder = dir.join("mine");
+    std::fs::create_dir_all(&folder).unwrap();
+    for (name, level) in [("a.png", -0.4f32), ("b.png", 0.5)] {
+        let img = agon::tensor::NdArray::full(&[1, 28, 28], level);
+        agon::data::save_png(&img, &folder.join(name)).unwrap();
+    }
+    std::fs::write(folder.join("notes.txt"), "not an image").unwrap();
+    let from_folder = dir.join("folder-out");
+    let run = agon_ok(&[
+        "invert",
+        "--checkpoint",
+        ckpt,
+        "--input",
+        folder.to_str().unwrap(),
+        "--steps",
+        "2",
+        "--out",
+        from_folder.to_str().unwrap(),
+    ]);
+    let said = String::from_utf8_lossy(&run.stdout);
+    assert!(said.contains("a.png\tPSNR") && said.contains("b.png\tPSNR"), "{said}");
+    for f in ["a.png", "b.png", "codes.csv", "inversion.json"] {
+        assert!(from_folder.join(f).is_file(), "{f} missing");
+    }
+    let csv = std::fs::read_to_string(from_folder.join("codes.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "a header and one code per image: {csv}");
+
     let bad = agon(&[
         "invert",
         "--checkpoint",
