@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Content-based retrieval with `agon neighbours --query` (issue 14): three query images that
-are not in the shipped Fashion-MNIST split, each beside its nearest shipped images by pixels
-and by the agon-fashion-mnist classifier's features.
+"""Content-based retrieval with `agon neighbours --query` (issue 14): four query images that
+are not in the shipped Fashion-MNIST split, each beside its nearest shipped images by pixels,
+by the agon-fashion-mnist classifier's features and by the default model's discriminator's
+features (the main job's checkpoint, runs/fashion-mnist/checkpoint.safetensors, trained
+first when missing: `cargo run --release -- train`).
 
     python3 scripts/retrieval_grids.py
 
@@ -13,7 +15,8 @@ Queries (written to target/retrieval/ as PNGs, from the IDX files in data/):
   pixels right (the unshifted image is in the split: it is its own nearest image).
 
 Writes docs/retrieval-<query>.png (one row: the query, its 4 nearest shipped images by
-pixels, then its 4 nearest by classifier features) and prints agon's lines. Standard library
+pixels, then by classifier features, then by discriminator features) and prints agon's
+lines. Standard library
 only; runs the release binary through cargo.
 """
 
@@ -65,14 +68,18 @@ def main():
         "trouser-1px": shifted(fashion[2], 1),
         "trouser-4px": shifted(fashion[2], 4),
     }
+    ckpt = os.path.join(ROOT, "runs", "fashion-mnist", "checkpoint.safetensors")
+    if not os.path.exists(ckpt):
+        subprocess.run(["cargo", "run", "--release", "--quiet", "--", "train", "--quiet"],
+                       cwd=ROOT, check=True)
     work = os.path.join(ROOT, "target", "retrieval")
     os.makedirs(work, exist_ok=True)
     for name, pixels in queries.items():
         query = os.path.join(work, f"{name}.png")
         write_png(query, pixels)
         out = os.path.join(ROOT, "docs", f"retrieval-{name}.png")
-        cmd = ["cargo", "run", "--release", "--quiet", "--", "neighbours", "--query", query,
-               "--data", "fashion-mnist", "--k", "4", "--out", out]
+        cmd = ["cargo", "run", "--release", "--quiet", "--", "neighbours", "--checkpoint", ckpt,
+               "--query", query, "--k", "4", "--out", out]
         done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         sys.stdout.write(done.stdout + done.stderr)
         if done.returncode != 0:

@@ -325,10 +325,11 @@ fn neighbours_show_samples_beside_training_images_and_retrieve_a_query() {
         "--json",
         json.to_str().unwrap(),
     ]);
-    // 3 rows of sample + 2 by pixels + 2 by features.
+    // 3 rows of sample + 2 by pixels + 2 by classifier features + 2 by the run's
+    // discriminator's features.
     assert_eq!(
         agon::data::load_png(&grid).unwrap().shape(),
-        &[1, 2 + 3 * 30, 2 + 5 * 30]
+        &[1, 2 + 3 * 30, 2 + 7 * 30]
     );
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -345,7 +346,41 @@ fn neighbours_show_samples_beside_training_images_and_retrieve_a_query() {
                 > s["median_real_to_real_distance"].as_f64()
         );
     }
+    // The discriminator's space is measured too (no claim on its value after 2 steps).
+    let d = &doc["discriminator"];
+    assert_eq!(
+        (d["samples"].as_u64(), d["reference_rows"].as_u64()),
+        (Some(200), Some(32))
+    );
+    let share = d["share_closer_than_median_real_pair"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&share), "{d}");
     assert!(String::from_utf8_lossy(&run.stdout).contains("median real-to-real"));
+
+    // With a checkpoint, a query is also searched for by the discriminator's features: an
+    // image of the run's data (its first 32 shipped images) finds itself first in all three.
+    let own = shipped_image_png(&dir.join("own.png"), 5);
+    let out = agon_ok(&[
+        "neighbours",
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "--query",
+        own.to_str().unwrap(),
+        "--k",
+        "2",
+        "--out",
+        dir.join("own-nb.png").to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let firsts: Vec<(&str, &str)> = text
+        .lines()
+        .filter(|l| l.split('\t').nth(1) == Some("1"))
+        .map(|l| (l.split('\t').next().unwrap(), l.split('\t').nth(2).unwrap()))
+        .collect();
+    assert_eq!(
+        firsts,
+        [("pixels", "5"), ("features", "5"), ("discriminator", "5")],
+        "{text}"
+    );
 
     // Retrieval: a dataset image as the query finds itself first, in both spaces.
     let query = shipped_image_png(&dir.join("query.png"), 1234);
@@ -480,12 +515,19 @@ fn invert_reconstructs_real_images_and_trains_an_encoder() {
         from_folder.to_str().unwrap(),
     ]);
     let said = String::from_utf8_lossy(&run.stdout);
-    assert!(said.contains("a.png\tPSNR") && said.contains("b.png\tPSNR"), "{said}");
+    assert!(
+        said.contains("a.png\tPSNR") && said.contains("b.png\tPSNR"),
+        "{said}"
+    );
     for f in ["a.png", "b.png", "codes.csv", "inversion.json"] {
         assert!(from_folder.join(f).is_file(), "{f} missing");
     }
     let csv = std::fs::read_to_string(from_folder.join("codes.csv")).unwrap();
-    assert_eq!(csv.lines().count(), 3, "a header and one code per image: {csv}");
+    assert_eq!(
+        csv.lines().count(),
+        3,
+        "a header and one code per image: {csv}"
+    );
 
     let bad = agon(&[
         "invert",

@@ -5,12 +5,13 @@ use std::path::PathBuf;
 
 use crate::data::{load_image, save_grid, Dataset};
 use crate::gan::applications::{
-    memorisation_in, nearest_images, neighbour_rows, sample_rng, Space,
+    memorisation_in, nearest_images, neighbour_rows, sample_rng, FeatureNets, Space,
 };
 use crate::gan::trainer::{
-    draw_samples, load_dataset, load_generator, matching_classifier, DataConfig, TrainConfig,
+    draw_samples, load_dataset, load_generator, load_task, matching_classifier, DataConfig,
+    TrainConfig,
 };
-use crate::metrics::{Classifier, Memorisation};
+use crate::metrics::{Memorisation, Neighbour};
 use clap::Args;
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
@@ -18,7 +19,8 @@ type Res<T> = Result<T, Box<dyn std::error::Error>>;
 /// Options of `agon neighbours`.
 #[derive(Args, Debug)]
 pub struct NeighboursArgs {
-    /// A training checkpoint: its samples are searched for in the data it trained on.
+    /// A training checkpoint: its samples are searched for in the data it trained on (and
+    /// its discriminator's features are a third space, where it exposes them).
     #[arg(long, required_unless_present = "query")]
     checkpoint: Option<PathBuf>,
     /// Instead of samples: find the dataset images nearest this image (PNG or JPEG).
@@ -41,7 +43,8 @@ pub struct NeighboursArgs {
     #[arg(long, default_value_t = 1000)]
     reference: usize,
     /// The grid to write: each row a sample (or the query), then its k nearest training
-    /// images in pixel space, then in the classifier's feature space.
+    /// images in pixel space, then in the classifier's feature space, then in the
+    /// discriminator's (with --checkpoint).
     #[arg(long, default_value = "neighbours.png")]
     out: PathBuf,
     /// Also write the figures as JSON here.
@@ -120,19 +123,24 @@ pub fn run(a: NeighboursArgs) -> Res<()> {
         (None, Some(g)) => draw_samples(g.as_ref(), a.n, &mut sample_rng(a.seed, 0)),
         (None, None) => unreachable!("clap requires --checkpoint without --query"),
     };
-    grid(&a, &queries, &train, classifier.as_ref())?;
+    // The checkpoint's discriminator, when it has one that exposes features.
+    let task = match &a.checkpoint {
+        Some(c) => Some(load_task(c)?.0),
+        None => None,
+    };
+    let discriminator = task.as_ref().and_then(|t| t.discriminator());
+    let nets = FeatureNets {
+        classifier: classifier.as_ref(),
+        discriminator,
+    };
+    grid(&a, &queries, &train, nets)?;
     let mut doc = serde_json::json!({ "data": cfg.data.name, "training_images": train.len() });
     if a.query.is_none() && a.score_n > 0 {
         let g = generator.as_ref().expect("a checkpoint without --query");
         let samples = draw_samples(g.as_ref(), a.score_n, &mut sample_rng(a.seed, 1));
-        for space in [Space::Pixels, Space::Features] {
-            let Some(m) = memorisation_in(
-                space,
-                &samples,
-                train.images(),
-                a.reference,
-                classifier.as_ref(),
-            ) else {
+        for space in [Space::Pixels, Space::Features, Space::Discriminator] {
+            let Some(m) = memorisation_in(space, &samples, train.images(), a.reference, nets)
+            else {
                 continue;
             };
             report(space, &m)?;
@@ -153,43 +161,47 @@ pub fn run(a: NeighboursArgs) -> Res<()> {
     Ok(())
 }
 
-/// The grid: each query, its k nearest training images by pixels, then by features.
+/// The grid: each query, its k nearest training images by pixels, then by the classifier's
+/// features, then by the discriminator's (the spaces `nets` can embed in).
 fn grid(
     a: &NeighboursArgs,
     queries: &crate::tensor::NdArray,
     train: &Dataset,
-    c: Option<&Classifier>,
+    nets: FeatureNets<'_>,
 ) -> Res<()> {
-    let by_pixels = nearest_images(queries, train.images(), a.k, Space::Pixels, c)
-        .expect("pixel space needs no classifier");
-    let by_features = nearest_images(queries, train.images(), a.k, Space::Features, c);
-    let mut spaces = vec![&by_pixels];
-    if let Some(f) = &by_features {
-        spaces.push(f);
-    }
+    let found: Vec<(Space, Vec<Vec<Neighbour>>)> =
+        [Space::Pixels, Space::Features, Space::Discriminator]
+            .into_iter()
+            .filter_map(|space| {
+                nearest_images(queries, train.images(), a.k, space, nets).map(|nn| (space, nn))
+            })
+            .collect();
+    let spaces: Vec<&Vec<Vec<Neighbour>>> = found.iter().map(|(_, nn)| nn).collect();
     let rows = neighbour_rows(queries, train.images(), &spaces);
     save_grid(&rows, 1 + a.k * spaces.len(), 2, &a.out)?;
     let what = if a.query.is_some() { "query" } else { "sample" };
+    let by: Vec<&str> = found
+        .iter()
+        .map(|(space, _)| match space {
+            Space::Pixels => "by pixels",
+            Space::Features => "by classifier features",
+            Space::Discriminator => "by discriminator features",
+        })
+        .collect();
     say!(
-        "wrote {}: each row a {what}, then its {} nearest of {} training images by pixels{}",
+        "wrote {}: each row a {what}, then its {} nearest of {} training images {}",
         a.out.display(),
         a.k,
         train.len(),
-        if by_features.is_some() {
-            ", then by classifier features"
-        } else {
-            ""
-        }
+        by.join(", then ")
     );
     if a.query.is_some() {
         out!("space\trank\tindex\tdistance");
-        for (space, nn) in [
-            ("pixels", Some(&by_pixels)),
-            ("features", by_features.as_ref()),
-        ] {
-            for (rank, nb) in nn.into_iter().flat_map(|v| v[0].iter()).enumerate() {
+        for (space, nn) in &found {
+            for (rank, nb) in nn[0].iter().enumerate() {
                 out!(
-                    "{space}\t{}\t{}\t{:.4}",
+                    "{}\t{}\t{}\t{:.4}",
+                    space.name(),
                     rank + 1,
                     nb.index,
                     nb.sq_distance.sqrt()

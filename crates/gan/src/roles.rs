@@ -65,4 +65,13 @@ pub trait Discriminator: Module {
 
     /// Judges samples `x` (and labels, for a conditional discriminator).
     fn judge(&self, x: &Tensor, labels: Option<&Indices>) -> Judgement;
+
+    /// The activations before the last layer for samples `x`, flattened to
+    /// `[N, features]`: the discriminator's feature space, where `agon neighbours` can
+    /// retrieve images. `None` for a discriminator whose features need labels, that packs
+    /// samples, or that does not expose them.
+    fn feature_vectors(&self, x: &Tensor) -> Option<Tensor> {
+        let _ = x;
+        None
+    }
 }

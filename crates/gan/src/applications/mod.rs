@@ -20,7 +20,9 @@ pub use edit::{boundary_direction, edit_codes, measure, principal_directions, At
 pub use invert::{
     encode, encoder_metadata, invert, train_encoder, Inversion, InvertConfig, ENCODER_ROLE,
 };
-pub use neighbours::{embed_in, memorisation_in, nearest_images, neighbour_rows, Space};
+pub use neighbours::{
+    embed_in, memorisation_in, nearest_images, neighbour_rows, FeatureNets, Space,
+};
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;

@@ -1,8 +1,15 @@
 //! Memorisation checks and retrieval: generated samples (or a query image) beside their
-//! nearest training images, in pixel space and in the feature classifier's space.
+//! nearest training images, in pixel space, in the feature classifier's space and in a
+//! discriminator's.
 
+use agon_autodiff::{no_grad, Tensor};
 use agon_metrics::{memorisation, nearest_neighbours, Classifier, Memorisation, Neighbour};
 use agon_tensor::NdArray;
+
+use crate::Discriminator;
+
+/// Images per discriminator forward pass when embedding (bounds the activations held).
+const DISCRIMINATOR_BATCH: usize = 256;
 
 /// Where distances are measured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -11,32 +18,61 @@ pub enum Space {
     Pixels,
     /// The feature classifier's penultimate activations.
     Features,
+    /// A trained discriminator's activations before its last layer
+    /// ([`Discriminator::feature_vectors`]).
+    Discriminator,
 }
 
 impl Space {
-    /// Its name in reports: "pixels" or "features".
+    /// Its name in reports: "pixels", "features" or "discriminator".
     pub fn name(self) -> &'static str {
         match self {
             Space::Pixels => "pixels",
             Space::Features => "features",
+            Space::Discriminator => "discriminator",
         }
     }
 }
 
-/// Images `[N, C, H, W]` as rows of the space: flattened pixels, or the classifier's
-/// features (`None` when no classifier is given for feature space).
-pub fn embed_in(
-    space: Space,
-    images: &NdArray,
-    classifier: Option<&Classifier>,
-) -> Option<NdArray> {
+/// The networks whose feature spaces [`Space::Features`] and [`Space::Discriminator`] are.
+#[derive(Clone, Copy, Default)]
+pub struct FeatureNets<'a> {
+    /// The feature classifier.
+    pub classifier: Option<&'a Classifier>,
+    /// A trained discriminator.
+    pub discriminator: Option<&'a dyn Discriminator>,
+}
+
+/// Images `[N, C, H, W]` as rows of the space: flattened pixels, the classifier's
+/// features, or the discriminator's (`None` when `nets` lacks the network of that space, or
+/// the discriminator exposes no features).
+pub fn embed_in(space: Space, images: &NdArray, nets: FeatureNets<'_>) -> Option<NdArray> {
     match space {
         Space::Pixels => {
             let n = images.shape()[0];
             Some(images.reshape(&[n, images.numel() / n.max(1)]))
         }
-        Space::Features => classifier.map(|c| c.embed(images)),
+        Space::Features => nets.classifier.map(|c| c.embed(images)),
+        Space::Discriminator => discriminator_features(nets.discriminator?, images),
     }
+}
+
+/// `d`'s features of `images`, in eval mode, in batches, without recording a graph.
+fn discriminator_features(d: &dyn Discriminator, images: &NdArray) -> Option<NdArray> {
+    let n = images.shape()[0];
+    d.eval();
+    let parts: Option<Vec<NdArray>> = no_grad(|| {
+        (0..n)
+            .step_by(DISCRIMINATOR_BATCH)
+            .map(|s| {
+                let x = Tensor::constant(images.narrow(0, s, DISCRIMINATOR_BATCH.min(n - s)));
+                d.feature_vectors(&x).map(|f| f.data().clone())
+            })
+            .collect()
+    });
+    d.train();
+    let parts = parts?;
+    Some(NdArray::concat(&parts.iter().collect::<Vec<_>>(), 0))
 }
 
 /// The `k` nearest training images to each of `queries` in `space`.
@@ -45,7 +81,8 @@ pub fn embed_in(
 /// use agon_gan::applications::{nearest_images, Space};
 /// use agon_tensor::NdArray;
 /// let train = NdArray::arange(0.0, 32.0, 1.0).reshape(&[8, 1, 2, 2]).map(|v| v / 32.0);
-/// let nn = nearest_images(&train.narrow(0, 3, 1), &train, 2, Space::Pixels, None).unwrap();
+/// let none = Default::default();
+/// let nn = nearest_images(&train.narrow(0, 3, 1), &train, 2, Space::Pixels, none).unwrap();
 /// assert_eq!(nn[0][0].index, 3); // an image's nearest training image is itself
 /// ```
 ///
@@ -56,10 +93,10 @@ pub fn nearest_images(
     train: &NdArray,
     k: usize,
     space: Space,
-    classifier: Option<&Classifier>,
+    nets: FeatureNets<'_>,
 ) -> Option<Vec<Vec<Neighbour>>> {
-    let q = embed_in(space, queries, classifier)?;
-    let t = embed_in(space, train, classifier)?;
+    let q = embed_in(space, queries, nets)?;
+    let t = embed_in(space, train, nets)?;
     Some(nearest_neighbours(&q, &t, k, None))
 }
 
@@ -70,10 +107,10 @@ pub fn memorisation_in(
     samples: &NdArray,
     train: &NdArray,
     reference: usize,
-    classifier: Option<&Classifier>,
+    nets: FeatureNets<'_>,
 ) -> Option<Memorisation> {
-    let s = embed_in(space, samples, classifier)?;
-    let t = embed_in(space, train, classifier)?;
+    let s = embed_in(space, samples, nets)?;
+    let t = embed_in(space, train, nets)?;
     Some(memorisation(&s, &t, reference))
 }
 

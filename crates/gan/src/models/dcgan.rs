@@ -556,6 +556,17 @@ impl Discriminator for DcganDiscriminator {
         self.config.num_classes
     }
 
+    /// The input of the last layer, flattened; only unconditional, unpacked discriminators
+    /// (a conditional one's features depend on the label, a packed one's on the pack).
+    fn feature_vectors(&self, x: &Tensor) -> Option<Tensor> {
+        if self.embed.is_some() || self.config.pack > 1 {
+            return None;
+        }
+        let h = self.features_and_labels(x, None).0;
+        let n = h.shape()[0];
+        Some(h.reshape(&[n, h.numel() / n.max(1)]))
+    }
+
     fn pack(&self) -> usize {
         self.config.pack
     }
@@ -610,6 +621,41 @@ mod tests {
     use agon_tensor::NdArray;
     use rand::rngs::StdRng;
     use rand::SeedableRng;
+
+    /// Features are the last layer's input, flattened, and the logits are that layer of
+    /// them; conditional and packed discriminators expose none.
+    #[test]
+    fn features_are_the_input_of_the_last_layer() {
+        let cfg = Dcgan {
+            width: 8,
+            ..Dcgan::new(32, 1)
+        };
+        let d = cfg.discriminator(&mut StdRng::seed_from_u64(0));
+        let x = Tensor::constant(NdArray::rand_uniform(
+            &[3, 1, 32, 32],
+            -1.0,
+            1.0,
+            &mut StdRng::seed_from_u64(1),
+        ));
+        let f = d.feature_vectors(&x).unwrap();
+        assert_eq!(f.shape(), &[3, 32 * 16]);
+        let last = d.main.get(d.main.len() - 1).unwrap();
+        let want = d.judge(&x, None).logits.data().to_vec();
+        assert_eq!(last.forward(&f).data().to_vec(), want);
+        let conditional = Dcgan {
+            num_classes: Some(10),
+            ..cfg.clone()
+        };
+        assert!(conditional
+            .discriminator(&mut StdRng::seed_from_u64(0))
+            .feature_vectors(&x)
+            .is_none());
+        let packed = Dcgan { pack: 3, ..cfg };
+        assert!(packed
+            .discriminator(&mut StdRng::seed_from_u64(0))
+            .feature_vectors(&x)
+            .is_none());
+    }
 
     #[test]
     fn layer_shapes_follow_the_ladder() {
