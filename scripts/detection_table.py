@@ -88,17 +88,16 @@ def main():
     lines = [f"Generators: {', '.join(f'{n} ({gens[n][1]} steps, {seconds[n]} s)' for n in names)}.", ""]
     for kind, title in [("standalone", "standalone CNN trained on A's samples"),
                         ("discriminator", "A's own discriminator")]:
-        lines += [f"ROC-AUC / accuracy at 0.5, {title} (rows: A), tested on B (columns):", "",
+        lines += [f"ROC-AUC / average precision / accuracy at 0.5, {title} (rows: A), "
+                  "tested on B (columns):", "",
                   "| A \\ B | " + " | ".join(names) + " |",
                   "|---|" + "---:|" * len(names)]
         for a_name in names:
             cells = [f"{auc[(kind, a_name, b)]['roc_auc']:.3f} / "
+                     f"{auc[(kind, a_name, b)]['average_precision']:.3f} / "
                      f"{auc[(kind, a_name, b)]['accuracy']:.3f}" for b in names]
             lines.append(f"| {a_name} | " + " | ".join(cells) + " |")
         lines.append("")
-    ap = [f"{n}: {auc[('standalone', n, n)]['average_precision']:.3f}" for n in names]
-    lines.append("Average precision of each standalone detector on its own generator: "
-                 + ", ".join(ap) + ".")
     table = "\n".join(lines)
     write_results_table("detection", table)
     print(table)
