@@ -17,6 +17,16 @@ def agon_binary():
     return os.path.join(ROOT, "target", "release", "agon")
 
 
+def trained_checkpoint(agon, run, *train_args):
+    """`run`/checkpoint.safetensors, trained first with `agon train --out run *train_args`
+    when it is missing (no arguments: the main job's defaults)."""
+    path = os.path.join(run, "checkpoint.safetensors")
+    if not os.path.exists(path):
+        subprocess.run([agon, "train", "--out", run, "--quiet", *train_args], cwd=ROOT,
+                       check=True)
+    return path
+
+
 def write_results_table(marker, table):
     """Replace what lies between `<!-- {marker}:start -->` and `<!-- {marker}:end -->` in
     docs/results.md with `table`."""

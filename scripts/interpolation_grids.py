@@ -18,7 +18,8 @@ import os
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from _results_io import ROOT, agon_binary, trained_checkpoint
+
 DEFAULT = os.path.join(ROOT, "runs", "fashion-mnist")
 CONDITIONAL = os.path.join(ROOT, "runs", "conditional")
 # Fashion-MNIST classes: 0 T-shirt/top, 1 trouser, 2 pullover, 3 dress, 4 coat, 5 sandal,
@@ -26,25 +27,19 @@ CONDITIONAL = os.path.join(ROOT, "runs", "conditional")
 CLASS_WALKS = [(0, 1), (7, 9), (8, 3), (2, 4)]
 
 
-def agon(*args):
-    cmd = ["cargo", "run", "--release", "--quiet", "--", *args]
-    print("+", " ".join(cmd[5:]), flush=True)
-    subprocess.run(cmd, cwd=ROOT, check=True)
-
-
-def checkpoint(run, *train_args):
-    path = os.path.join(run, "checkpoint.safetensors")
-    if not os.path.exists(path):
-        agon("train", "--out", run, "--quiet", *train_args)
-    return path
-
-
 def main():
-    plain = checkpoint(DEFAULT)
+    agon_path = agon_binary()
+
+    def agon(*args):
+        print("+ agon", " ".join(args), flush=True)
+        subprocess.run([agon_path, *args], cwd=ROOT, check=True)
+
+    plain = trained_checkpoint(agon_path, DEFAULT)
     for mode in ("slerp", "linear"):
         agon("interpolate", "--checkpoint", plain, "--mode", mode, "--rows", "4", "--steps", "10",
              "--seed", "0", "--out", os.path.join(ROOT, "docs", f"interpolation-{mode}.png"))
-    conditional = checkpoint(CONDITIONAL, "--task", "conditional", "--steps", "3000")
+    conditional = trained_checkpoint(agon_path, CONDITIONAL, "--task", "conditional",
+                                     "--steps", "3000")
     for a, b in CLASS_WALKS:
         out = os.path.join(ROOT, "docs", f"interpolation-class-{a}-{b}.png")
         agon("interpolate", "--checkpoint", conditional, "--from-class", str(a), "--to-class",

@@ -17,7 +17,7 @@ Queries (written to target/retrieval/ as PNGs, from the IDX files in data/):
 Writes docs/retrieval-<query>.png (one row: the query, its 4 nearest shipped images by
 pixels, then by classifier features, then by discriminator features) and prints agon's
 lines. Standard library
-only; runs the release binary through cargo.
+only; runs the release binary (built first, or $AGON).
 """
 
 import gzip
@@ -27,7 +27,7 @@ import subprocess
 import sys
 import zlib
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from _results_io import ROOT, agon_binary, trained_checkpoint
 
 
 def idx_images(path, count):
@@ -68,18 +68,16 @@ def main():
         "trouser-1px": shifted(fashion[2], 1),
         "trouser-4px": shifted(fashion[2], 4),
     }
-    ckpt = os.path.join(ROOT, "runs", "fashion-mnist", "checkpoint.safetensors")
-    if not os.path.exists(ckpt):
-        subprocess.run(["cargo", "run", "--release", "--quiet", "--", "train", "--quiet"],
-                       cwd=ROOT, check=True)
+    agon = agon_binary()
+    ckpt = trained_checkpoint(agon, os.path.join(ROOT, "runs", "fashion-mnist"))
     work = os.path.join(ROOT, "target", "retrieval")
     os.makedirs(work, exist_ok=True)
     for name, pixels in queries.items():
         query = os.path.join(work, f"{name}.png")
         write_png(query, pixels)
         out = os.path.join(ROOT, "docs", f"retrieval-{name}.png")
-        cmd = ["cargo", "run", "--release", "--quiet", "--", "neighbours", "--checkpoint", ckpt,
-               "--query", query, "--k", "4", "--out", out]
+        cmd = [agon, "neighbours", "--checkpoint", ckpt, "--query", query, "--k", "4",
+               "--out", out]
         done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         sys.stdout.write(done.stdout + done.stderr)
         if done.returncode != 0:

@@ -8,8 +8,7 @@ use crate::gan::applications::{
     memorisation_in, nearest_images, neighbour_rows, sample_rng, FeatureNets, Space,
 };
 use crate::gan::trainer::{
-    draw_samples, load_dataset, load_generator, load_task, matching_classifier, DataConfig,
-    TrainConfig,
+    draw_samples, load_dataset, load_networks, matching_classifier, DataConfig, TrainConfig,
 };
 use crate::metrics::{Memorisation, Neighbour};
 use clap::Args;
@@ -71,10 +70,12 @@ pub fn run(a: NeighboursArgs) -> Res<()> {
     if a.reference == 0 {
         return Err("--reference must be at least 1".into());
     }
-    let (generator, mut cfg) = match &a.checkpoint {
+    // The checkpoint's sampling generator (its EMA copy when kept) and its discriminator,
+    // read once.
+    let (networks, mut cfg) = match &a.checkpoint {
         Some(c) => {
-            let (g, cfg) = load_generator(c)?;
-            (Some(g), cfg)
+            let ((g, d, ema), cfg) = load_networks(c)?;
+            (Some((ema.unwrap_or(g), d)), cfg)
         }
         None => {
             let cfg = TrainConfig {
@@ -118,26 +119,21 @@ pub fn run(a: NeighboursArgs) -> Res<()> {
             None
         }
     };
-    let queries = match (&a.query, &generator) {
+    let generator = networks.as_ref().map(|(g, _)| g.as_ref());
+    let queries = match (&a.query, generator) {
         (Some(q), _) => load_image(q, shape[0], Some([shape[1], shape[2]]))?,
-        (None, Some(g)) => draw_samples(g.as_ref(), a.n, &mut sample_rng(a.seed, 0)),
+        (None, Some(g)) => draw_samples(g, a.n, &mut sample_rng(a.seed, 0)),
         (None, None) => unreachable!("clap requires --checkpoint without --query"),
     };
-    // The checkpoint's discriminator, when it has one that exposes features.
-    let task = match &a.checkpoint {
-        Some(c) => Some(load_task(c)?.0),
-        None => None,
-    };
-    let discriminator = task.as_ref().and_then(|t| t.discriminator());
     let nets = FeatureNets {
         classifier: classifier.as_ref(),
-        discriminator,
+        discriminator: networks.as_ref().map(|(_, d)| d.as_ref()),
     };
     grid(&a, &queries, &train, nets)?;
     let mut doc = serde_json::json!({ "data": cfg.data.name, "training_images": train.len() });
     if a.query.is_none() && a.score_n > 0 {
-        let g = generator.as_ref().expect("a checkpoint without --query");
-        let samples = draw_samples(g.as_ref(), a.score_n, &mut sample_rng(a.seed, 1));
+        let g = generator.expect("a checkpoint without --query");
+        let samples = draw_samples(g, a.score_n, &mut sample_rng(a.seed, 1));
         for space in [Space::Pixels, Space::Features, Space::Discriminator] {
             let Some(m) = memorisation_in(space, &samples, train.images(), a.reference, nets)
             else {

@@ -562,9 +562,7 @@ impl Discriminator for DcganDiscriminator {
         if self.embed.is_some() || self.config.pack > 1 {
             return None;
         }
-        let h = self.features_and_labels(x, None).0;
-        let n = h.shape()[0];
-        Some(h.reshape(&[n, h.numel() / n.max(1)]))
+        Some(self.features(x, None))
     }
 
     fn pack(&self) -> usize {

@@ -204,7 +204,9 @@ fn transformed_weights(w: &[f32], cout: usize, cin: usize) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Conv2dParams;
+    use crate::{Conv2dParams, NdArray};
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
 
     /// Direct convolution in f64: `out[n, o, y, x] = bias[o] + sum w[o, c, i, j] *
     /// x[n, c, y + i - p, x + j - p]`.
@@ -240,15 +242,10 @@ mod tests {
         out
     }
 
-    fn values(len: usize, seed: u32) -> Vec<f32> {
-        // A small LCG: deterministic values in [-1, 1).
-        let mut s = seed;
-        (0..len)
-            .map(|_| {
-                s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                (s >> 8) as f32 / (1u32 << 23) as f32 - 1.0
-            })
-            .collect()
+    /// `len` values uniform in [-1, 1), from `seed`.
+    fn values(len: usize, seed: u64) -> Vec<f32> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        NdArray::rand_uniform(&[len], -1.0, 1.0, &mut rng).to_vec()
     }
 
     /// Odd and even maps, padding 0, 1 and 2, non-square maps and a batch that spans
