@@ -257,14 +257,54 @@ fn strided_layers_from_padded_phases_match_the_reference() {
 /// input gradient through it where the layer is padded): a U-Net-sized 64-channel layer on
 /// odd, non-square maps (edge tiles cut), a CycleGAN residual block (128 channels, no
 /// padding: its input gradient takes gemm + col2im) and 32 channels on a map of over 28x28
-/// positions. Winograd differs from direct summation by rounding
-/// only; these sums of 576-1152 products stay within the same tolerance as the other paths.
+/// positions. 5x5 stride-1 layers with 64+ channels run as F(2x2, 5x5): dcgan28's G1
+/// (256 and 128 channels on 7x7, padding 2, both directions), and an odd map with padding 1.
+/// Winograd differs from direct summation by rounding only; these sums of 576-6400
+/// products stay within the same tolerance as the other paths.
 #[test]
 fn winograd_layers_match_the_reference() {
     let same = Conv2dParams::new().padding(1);
     check_layer([3, 64, 13, 11], 64, 3, same);
     check_layer([2, 128, 9, 9], 128, 3, Conv2dParams::new());
     check_layer([2, 32, 30, 29], 32, 3, same);
+    check_winograd_5x5([3, 128, 7, 7], 256, Conv2dParams::new().padding(2));
+    check_winograd_5x5([2, 64, 9, 11], 64, same);
+}
+
+/// A 5x5 layer's conv2d and transposed convolution against the reference, each output
+/// within `1e-5 * (sum |w x| + 1)`: F(2x2, 5x5)'s transforms multiply by 4, 5 and sixths,
+/// so on sums that cancel (G1's 3200 products of a magnitude near 800 ending near 0.07)
+/// its error of about 2e-4 is beyond the relative tolerance of the other paths, though
+/// within 3e-7 of the products' magnitude (the unit tests measure up to 1.7e-6).
+fn check_winograd_5x5(x_shape: [usize; 4], cout: usize, p: Conv2dParams) {
+    let x = random_array(&x_shape, 1);
+    let w = random_array(&[cout, x_shape[1], 5, 5], 2);
+    let g = random_array(reference::conv2d(&x, &w, None, &p).shape(), 4);
+    let abs = |a: &NdArray| {
+        NdArray::from_vec(a.to_vec().iter().map(|v| v.abs()).collect(), a.shape()).unwrap()
+    };
+    let pairs = [
+        (
+            x.conv2d(&w, None, &p),
+            reference::conv2d(&x, &w, None, &p),
+            reference::conv2d(&abs(&x), &abs(&w), None, &p),
+        ),
+        (
+            g.conv_transpose2d(&w, None, &p, [0, 0]),
+            reference::conv_transpose2d(&g, &w, None, &p, [0, 0]),
+            reference::conv_transpose2d(&abs(&g), &abs(&w), None, &p, [0, 0]),
+        ),
+    ];
+    for (op, (got, want, scale)) in ["conv2d", "conv_transpose2d"].iter().zip(pairs) {
+        assert_eq!(got.shape(), want.shape());
+        let (got, want, scale) = (got.to_vec(), want.to_vec(), scale.to_vec());
+        for (i, ((a, b), s)) in got.iter().zip(&want).zip(&scale).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-5 * (s + 1.0),
+                "{op} {x_shape:?} -> {cout}: output {i} is {a}, want {b} (scale {s})"
+            );
+        }
+    }
 }
 
 #[test]
@@ -327,13 +367,18 @@ fn dcgan28_layers_are_deterministic_across_thread_counts() {
     );
 }
 
-/// A Winograd layer: the same bits on one and two threads, with many images per call
-/// (rayon tasks over the batch) and with one (the GEMMs split their own tiles).
+/// Winograd layers (3x3 and 5x5): the same bits on one and two threads, with many images
+/// per call (rayon tasks over the batch) and with one (the GEMMs split their own tiles).
 #[test]
 fn winograd_layers_are_deterministic_across_thread_counts() {
-    let same = Conv2dParams::new().padding(1);
-    let w = random_array(&[64, 64, 3, 3], 21);
-    for (shape, seed) in [([16, 64, 14, 14], 22), ([1, 64, 40, 40], 23)] {
+    for (k, shape, seed) in [
+        (3, [16, 64, 14, 14], 22),
+        (3, [1, 64, 40, 40], 23),
+        (5, [9, 64, 7, 7], 24),
+        (5, [1, 64, 20, 20], 25),
+    ] {
+        let same = Conv2dParams::new().padding(k / 2);
+        let w = random_array(&[64, 64, k, k], 21);
         let x = random_array(&shape, seed);
         let run = || {
             (
@@ -343,7 +388,7 @@ fn winograd_layers_are_deterministic_across_thread_counts() {
         };
         assert!(
             with_threads(1, run) == with_threads(2, run),
-            "{shape:?} differs between 1 and 2 threads"
+            "{k}x{k} {shape:?} differs between 1 and 2 threads"
         );
     }
 }

@@ -1,6 +1,6 @@
 //! `conv2d`: implicit GEMM over the padded image's stride phases; tiled im2col + gemm for
-//! large maps with wide padding; Winograd F(2x2, 3x3) for 3x3 stride-1 layers with enough
-//! channels.
+//! large maps with wide padding; Winograd F(2x2, 3x3) and F(2x2, 5x5) for 3x3 and 5x5
+//! stride-1 layers with enough channels.
 
 use rayon::prelude::*;
 
@@ -37,9 +37,11 @@ impl NdArray {
     /// 49 positions) go a few images side by side per rayon task; each tap's row of a
     /// 32-column panel is then a few short runs, copied with masked vector moves on AVX-512.
     /// Large maps whose padding is wide relative to the map build the column matrix of a
-    /// tile (im2col) in a reused buffer instead. 3x3 stride-1 layers with enough channels
-    /// run as Winograd F(2x2, 3x3) (2.25x fewer multiply-adds; the result differs from direct
-    /// summation by rounding only). Non-contiguous inputs are made contiguous once.
+    /// tile (im2col) in a reused buffer instead. 3x3 and 5x5 stride-1 layers with enough
+    /// channels run as Winograd F(2x2, 3x3) or F(2x2, 5x5) (2.25x and 2.78x fewer
+    /// multiply-adds; the result differs from direct summation by rounding only, more so
+    /// for 5x5: within `1e-5 * (sum |w x| + 1)`). Non-contiguous inputs are made contiguous
+    /// once.
     ///
     /// Measured (one thread, Intel Xeon with AVX-512, 2026-12-06, same bits): packing from
     /// the phases is 12-23% faster than im2col plus packing on dcgan28's 5x5 layers, and
@@ -89,7 +91,8 @@ impl NdArray {
 enum Route {
     /// A stride-1 layer with at most [`few_outputs::FEW_OUTPUTS`] outputs: no GEMM.
     FewOutputs,
-    /// A 3x3 stride-1 layer with enough channels: Winograd F(2x2, 3x3) ([`winograd`]).
+    /// A 3x3 or 5x5 stride-1 layer with enough channels: Winograd F(2x2, 3x3) or
+    /// F(2x2, 5x5) ([`winograd`]).
     Winograd,
     /// An implicit GEMM packed from the padded stride phases ([`PhasePatches`]).
     Phases,
@@ -115,8 +118,8 @@ impl Route {
 /// parallel over blocks of images; `out` must be non-empty.
 ///
 /// Layers with at most [`few_outputs::FEW_OUTPUTS`] output channels (stride 1) skip the
-/// GEMM ([`few_outputs`]); 3x3 stride-1 layers with enough channels run as Winograd
-/// F(2x2, 3x3) ([`winograd`]). Otherwise the weights are packed once for the whole batch and the
+/// GEMM ([`few_outputs`]); 3x3 and 5x5 stride-1 layers with enough channels run as Winograd
+/// F(2x2, 3x3) or F(2x2, 5x5) ([`winograd`]). Otherwise the weights are packed once for the whole batch and the
 /// bias is added in the GEMM's epilogue. Small maps (a few images side by side per task),
 /// and large ones whose padded copy is not much larger than the input ([`WideRows::pays_off`]),
 /// run as an implicit GEMM whose panels are packed from the padded stride phases
@@ -249,15 +252,14 @@ mod tests {
     }
 
     /// The layers the benchmarks time take the implicit GEMM from the padded phases (so
-    /// `tests/conv.rs`'s reference checks of these shapes test that path), the default
+    /// `tests/conv.rs`'s reference checks of these shapes test that path) or Winograd, the default
     /// generator's last layer skips the GEMM, and only a large map with wide padding is
     /// tiled through im2col.
     #[test]
     fn layers_take_the_expected_route() {
-        // dcgan28's D1 and D2, G1's and G2's input gradients (conv2d of dy with the weight).
+        // dcgan28's D1 and D2, G2's input gradient (conv2d of dy with the weight).
         assert_eq!(Route::of(&geometry(1, 28, 5, 2, 2), 64), Route::Phases);
         assert_eq!(Route::of(&geometry(64, 14, 5, 2, 2), 128), Route::Phases);
-        assert_eq!(Route::of(&geometry(128, 7, 5, 1, 2), 256), Route::Phases);
         // The default discriminator's 4x4 stride-2 layers and the generator's 2x2 phases
         // of its upsample + 3x3 layer (64 -> 4 * 32 outputs).
         assert_eq!(Route::of(&geometry(1, 28, 4, 2, 1), 32), Route::Phases);
@@ -282,5 +284,11 @@ mod tests {
         assert_eq!(Route::of(&geometry(128, 9, 3, 1, 0), 128), Route::Winograd);
         assert_eq!(Route::of(&geometry(32, 96, 3, 1, 1), 32), Route::Winograd);
         assert_eq!(Route::of(&geometry(32, 7, 3, 1, 1), 32), Route::Phases);
+        // 5x5 stride-1 layers with 64+ channels: dcgan28's G1 as a conv2d (its input
+        // gradient, 128 -> 256) and the one its forward becomes (256 -> 128); not its
+        // stride-2 layers.
+        assert_eq!(Route::of(&geometry(128, 7, 5, 1, 2), 256), Route::Winograd);
+        assert_eq!(Route::of(&geometry(256, 7, 5, 1, 2), 128), Route::Winograd);
+        assert_eq!(Route::of(&geometry(64, 14, 5, 2, 2), 128), Route::Phases);
     }
 }

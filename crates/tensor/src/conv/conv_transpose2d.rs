@@ -98,14 +98,15 @@ impl NdArray {
                 dilation: direct.dilation,
                 out_hw: [oh, ow],
             };
-            // Only where the padded rows are at most a fifth wider than the output. On a
-            // 5x5 kernel on a 7x7 map (dcgan28's G1) conv2d packs Cin*kh*kw patch rows,
-            // twice gemm + col2im's Cout*kh*kw column rows here when Cin = 2 Cout: measured
-            // twice as slow through im2col (2026-12-04) and the same speed packed from the
-            // padded phases (2026-12-06, one thread, 47-49 ms), so G1 stays here.
-            // A padded 3x3 layer's input gradient goes the same way wherever Winograd
-            // takes the conv2d (on any map): measured 1.2-1.6x faster than gemm + col2im
-            // with 64 and 128 channels on 7x7 maps (one thread, 2026-12-06).
+            // Only where the padded rows are at most a fifth wider than the output, or
+            // where Winograd takes the conv2d. On a 5x5 kernel on a 7x7 map (dcgan28's G1)
+            // the implicit GEMM packs Cin*kh*kw patch rows, twice gemm + col2im's
+            // Cout*kh*kw column rows here when Cin = 2 Cout: measured twice as slow through
+            // im2col (2026-12-04) and the same speed packed from the padded phases
+            // (2026-12-06, one thread, 47-49 ms). As F(2x2, 5x5) G1 is 1.15-1.25x faster than
+            // gemm + col2im (two threads; the generator forward at batch 256, 1.2-1.4x), and
+            // a padded 3x3 layer's input gradient 1.2-1.6x faster with 64 and 128 channels
+            // on 7x7 maps (one thread, 2026-12-06).
             if WideRows::new(&conv).pays_off() || winograd::applies(&conv, cout) {
                 return self.conv2d(&flip_transpose(weight), bias, &direct);
             }

@@ -1,60 +1,76 @@
-//! The transforms, vectorised along tile rows. They only add and subtract, in the same
-//! order on every path, so every instruction set gives the same bits.
+//! The transforms, vectorised along tile rows. Every matrix row is evaluated by
+//! [`combine`](super::tiling::combine)'s rule, in the same order on every path, so every
+//! instruction set gives the same bits.
 
-use super::{Geometry, TileRow, LANES, POINTS};
+use super::tiling::{combine_rows, load_terms, DownPoints, DownRows, LineMatrix, Tiling, MAX_A};
+use super::{Geometry, TileRow, LANES};
 use crate::gemm::Isa;
 
-/// The two steps that work on one image row: the row transform of an input row, and
-/// the last step of the output transform, which interleaves a tile row's two output
-/// columns into an output row. Lines of a tile row are `cols` long (4 on a 7x7 map),
-/// too short for loops to vectorise well, so AVX-512 does them with masked moves.
-trait RowSteps {
-    /// `l[s][j]` for `j < cols`: `[e_j - e_j+1, o_j + e_j+1, e_j+1 - o_j, o_j - o_j+1]`,
-    /// where `e_j, o_j` are columns `2j, 2j + 1` of the row `src` with `pw` zeros before
-    /// it and zeros after (`d B` of every tile's row); zeros for a row in the padding
-    /// (`None`). `scratch` holds `2 cols + 2` floats.
-    fn row_transform(
+/// The steps of the transforms, per instruction set. Lines of a tile row are `cols`
+/// long (4 on a 7x7 map), too short for loops to vectorise well, so AVX-512 does them
+/// with masked moves.
+trait Steps {
+    /// Line `k` (at `l[k * ld + at..]`, `cols` floats) gets `sum_i B^T[k][i] d_i` of every
+    /// tile `j`, where `d_i` is column `2j + i` of the row `src` with `pw` zeros before it
+    /// and zeros after (`d B` of every tile's row); zeros for a row in the padding
+    /// (`None`). `scratch` holds `2 cols + A - 2` floats.
+    #[allow(clippy::too_many_arguments)]
+    fn row_transform<T: Tiling>(
         src: Option<&[f32]>,
         pw: usize,
         cols: usize,
-        l: [&mut [f32]; 4],
+        l: &mut [f32],
+        ld: usize,
+        at: usize,
         scratch: &mut [f32],
     );
 
-    /// `dst[2j] = s0 + s1 + s2 + b` and `dst[2j + 1] = s1 - s2 - s3 + b` (added left to
-    /// right) for every tile `j`, dropping a last column past `dst.len()`.
-    fn output_row(s: [&[f32]; 4], b: f32, dst: &mut [f32]);
+    /// `to[dst[k] + j] = sum_i M[k][i] from[src[i] + j]` for `j < len`, over `M`'s rows
+    /// and columns: a combination of whole lines.
+    fn combine_lines<M: LineMatrix>(
+        len: usize,
+        from: (&[f32], [usize; MAX_A]),
+        to: (&mut [f32], [usize; MAX_A]),
+    );
+
+    /// `dst[2j] = sum_k A^T[0][k] s_k[j] + b` and `dst[2j + 1] = sum_k A^T[1][k] s_k[j] + b`
+    /// for every tile `j` (lines `s`, `cols` floats each), dropping a last column past
+    /// `dst.len()`.
+    fn output_row<T: Tiling>(s: [&[f32]; MAX_A], b: f32, dst: &mut [f32]);
 }
 
 /// Loops that any instruction set runs.
 struct Loops;
 
-impl RowSteps for Loops {
+impl Steps for Loops {
     #[inline(always)]
-    fn row_transform(
+    fn row_transform<T: Tiling>(
         src: Option<&[f32]>,
         pw: usize,
         cols: usize,
-        l: [&mut [f32]; 4],
+        l: &mut [f32],
+        ld: usize,
+        at: usize,
         scratch: &mut [f32],
     ) {
-        let [l0, l1, l2, l3] = l;
         let Some(src) = src else {
-            for line in [l0, l1, l2, l3] {
-                line[..cols].fill(0.0);
+            for k in 0..T::A {
+                l[k * ld + at..][..cols].fill(0.0);
             }
             return;
         };
-        let (even, odd) = scratch[..2 * cols + 2].split_at_mut(cols + 1);
+        // Padded columns 0..2 cols + A - 2 are read: `half` even and `half` odd ones.
+        let half = cols + T::A / 2 - 1;
+        let (even, odd) = scratch[..2 * half].split_at_mut(half);
         even.fill(0.0);
         odd.fill(0.0);
-        // Source column i is padded column pw + i (only the first 2 cols + 2 are read).
-        let src = &src[..src.len().min(2 * cols + 2 - pw)];
-        let half = pw / 2;
+        // Source column i is padded column pw + i.
+        let src = &src[..src.len().min((2 * half).saturating_sub(pw))];
+        let skip = pw / 2;
         let (first, second) = if pw.is_multiple_of(2) {
-            (&mut even[half..], &mut odd[half..])
+            (&mut even[skip..], &mut odd[skip..])
         } else {
-            (&mut odd[half..], &mut even[half + 1..])
+            (&mut odd[skip..], &mut even[skip + 1..])
         };
         let mut pairs = src.chunks_exact(2);
         for ((pair, a), b) in (&mut pairs).zip(first.iter_mut()).zip(second.iter_mut()) {
@@ -64,35 +80,37 @@ impl RowSteps for Loops {
         if let [last] = pairs.remainder() {
             first[src.len() / 2] = *last;
         }
-        let (e0, e1, o0, o1) = (&even[..cols], &even[1..], &odd[..cols], &odd[1..]);
-        for (((((d0, d1), d2), d3), (e0, e1)), (o0, o1)) in l0[..cols]
-            .iter_mut()
-            .zip(&mut l1[..cols])
-            .zip(&mut l2[..cols])
-            .zip(&mut l3[..cols])
-            .zip(e0.iter().zip(e1))
-            .zip(o0.iter().zip(o1))
-        {
-            *d0 = e0 - e1;
-            *d1 = o0 + e1;
-            *d2 = e1 - o0;
-            *d3 = o0 - o1;
+        for j in 0..cols {
+            let d = load_terms(T::A, 0.0, |i| match i % 2 {
+                0 => even[j + i / 2],
+                _ => odd[j + i / 2],
+            });
+            combine_rows(&T::BT, &d, T::A, |k, v| l[k * ld + at + j] = v);
         }
     }
 
     #[inline(always)]
-    fn output_row(s: [&[f32]; 4], b: f32, dst: &mut [f32]) {
-        let [s0, s1, s2, s3] = s;
-        let cols = dst.len().div_ceil(2);
-        let mut pairs = dst.chunks_exact_mut(2);
-        let lines = s0.iter().zip(s1).zip(s2).zip(s3);
-        for ((((s0, s1), s2), s3), pair) in lines.zip(&mut pairs) {
-            pair[0] = (s0 + s1 + s2) + b;
-            pair[1] = (s1 - s2 - s3) + b;
+    fn combine_lines<M: LineMatrix>(
+        len: usize,
+        (from, src): (&[f32], [usize; MAX_A]),
+        (to, dst): (&mut [f32], [usize; MAX_A]),
+    ) {
+        for j in 0..len {
+            let t = load_terms(M::N, 0.0, |i| from[src[i] + j]);
+            combine_rows(&M::M, &t, M::ROWS, |k, v| to[dst[k] + j] = v);
         }
-        if let [last] = pairs.into_remainder() {
-            let j = cols - 1;
-            *last = (s0[j] + s1[j] + s2[j]) + b;
+    }
+
+    #[inline(always)]
+    fn output_row<T: Tiling>(s: [&[f32]; MAX_A], b: f32, dst: &mut [f32]) {
+        let wo = dst.len();
+        for j in 0..wo.div_ceil(2) {
+            let t = load_terms(T::A, 0.0, |k| s[k][j]);
+            combine_rows(&T::AT, &t, 2, |i, v| {
+                if 2 * j + i < wo {
+                    dst[2 * j + i] = v + b;
+                }
+            });
         }
     }
 }
@@ -102,23 +120,35 @@ impl RowSteps for Loops {
 struct Masked;
 
 #[cfg(target_arch = "x86_64")]
-impl RowSteps for Masked {
+impl Steps for Masked {
     #[inline(always)]
-    fn row_transform(
+    fn row_transform<T: Tiling>(
         src: Option<&[f32]>,
         pw: usize,
         cols: usize,
-        l: [&mut [f32]; 4],
+        l: &mut [f32],
+        ld: usize,
+        at: usize,
         _: &mut [f32],
     ) {
-        // SAFETY: `Masked` is only used by `input`'s AVX-512 arm, on a CPU with AVX-512F.
-        unsafe { masked::row_transform(src, pw, cols, l) }
+        // SAFETY: `Masked` is only used by the AVX-512 arms below, on a CPU with AVX-512F.
+        unsafe { masked::row_transform::<T>(src, pw, cols, l, ld, at) }
     }
 
     #[inline(always)]
-    fn output_row(s: [&[f32]; 4], b: f32, dst: &mut [f32]) {
-        // SAFETY: as above, `output`'s AVX-512 arm.
-        unsafe { masked::output_row(s, b, dst) }
+    fn combine_lines<M: LineMatrix>(
+        len: usize,
+        from: (&[f32], [usize; MAX_A]),
+        to: (&mut [f32], [usize; MAX_A]),
+    ) {
+        // SAFETY: as above.
+        unsafe { masked::combine_lines::<M>(len, from, to) }
+    }
+
+    #[inline(always)]
+    fn output_row<T: Tiling>(s: [&[f32]; MAX_A], b: f32, dst: &mut [f32]) {
+        // SAFETY: as above.
+        unsafe { masked::output_row::<T>(s, b, dst) }
     }
 }
 
@@ -126,12 +156,40 @@ impl RowSteps for Masked {
 mod masked {
     use std::arch::x86_64::*;
 
+    use super::super::tiling::{combine_rows, load_terms, Lanes, LineMatrix, Tiling, MAX_A};
+
     /// Lane indices that pick the even (odd) floats of two vectors, `[a, b]`.
     const EVEN: [i32; 16] = [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30];
     const ODD: [i32; 16] = [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31];
     /// Lane indices that interleave two vectors: their first (last) eight pairs.
     const ZIP_LO: [i32; 16] = [0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23];
     const ZIP_HI: [i32; 16] = [8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31];
+
+    /// An AVX-512 vector, for [`combine_rows`]. Only built inside this module's
+    /// `avx512f` functions, into which its methods are inlined.
+    #[derive(Clone, Copy)]
+    struct V(__m512);
+
+    // SAFETY (every method): a `V` exists only inside the `avx512f` functions below, so
+    // the CPU has AVX-512F wherever these run.
+    impl Lanes for V {
+        #[inline(always)]
+        fn add(self, other: V) -> V {
+            V(unsafe { _mm512_add_ps(self.0, other.0) })
+        }
+        #[inline(always)]
+        fn sub(self, other: V) -> V {
+            V(unsafe { _mm512_sub_ps(self.0, other.0) })
+        }
+        #[inline(always)]
+        fn neg(self) -> V {
+            V(unsafe { _mm512_sub_ps(_mm512_setzero_ps(), self.0) })
+        }
+        #[inline(always)]
+        fn scale(self, c: f32) -> V {
+            V(unsafe { _mm512_mul_ps(self.0, _mm512_set1_ps(c)) })
+        }
+    }
 
     /// The first `n` lanes (`n <= 16`).
     fn first(n: usize) -> __mmask16 {
@@ -157,11 +215,13 @@ mod masked {
     }
 
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn row_transform(
+    pub(super) unsafe fn row_transform<T: Tiling>(
         src: Option<&[f32]>,
         pw: usize,
         cols: usize,
-        mut l: [&mut [f32]; 4],
+        l: &mut [f32],
+        ld: usize,
+        at: usize,
     ) {
         let (even, odd) = unsafe {
             (
@@ -169,63 +229,87 @@ mod masked {
                 _mm512_loadu_si512(ODD.as_ptr().cast()),
             )
         };
+        assert!(l.len() >= (T::A - 1) * ld + at + cols);
+        let out = l.as_mut_ptr();
         for j0 in (0..cols).step_by(16) {
             let keep = first((cols - j0).min(16));
-            let d = match src {
-                None => [_mm512_setzero_ps(); 4],
-                Some(src) => {
-                    // Columns 2j, 2j + 1 (e, o) and 2j + 2, 2j + 3 (e1, o1) of 16 tiles.
-                    let (p0, p1) = unsafe {
-                        (
-                            load_padded(src, pw, 2 * j0),
-                            load_padded(src, pw, 2 * j0 + 16),
-                        )
+            // SAFETY (stores): the kept lanes j0..j0 + keep are below cols, and line k's
+            // columns at..at + cols lie in `l` (asserted above).
+            let Some(src) = src else {
+                for k in 0..T::A {
+                    unsafe {
+                        _mm512_mask_storeu_ps(out.add(k * ld + at + j0), keep, _mm512_setzero_ps())
                     };
-                    let (p2, p3) = unsafe {
-                        (
-                            load_padded(src, pw, 2 * j0 + 2),
-                            load_padded(src, pw, 2 * j0 + 18),
-                        )
-                    };
-                    let e = _mm512_permutex2var_ps(p0, even, p1);
-                    let o = _mm512_permutex2var_ps(p0, odd, p1);
-                    let e1 = _mm512_permutex2var_ps(p2, even, p3);
-                    let o1 = _mm512_permutex2var_ps(p2, odd, p3);
-                    [
-                        _mm512_sub_ps(e, e1),
-                        _mm512_add_ps(o, e1),
-                        _mm512_sub_ps(e1, o),
-                        _mm512_sub_ps(o, o1),
-                    ]
                 }
+                continue;
             };
-            for (line, d) in l.iter_mut().zip(d) {
-                assert!(line.len() >= cols);
-                // SAFETY: the kept lanes j0..j0 + keep are below cols <= line.len().
-                unsafe { _mm512_mask_storeu_ps(line.as_mut_ptr().add(j0), keep, d) };
+            // Columns 2j + 2s (even) and 2j + 2s + 1 (odd) of 16 tiles j.
+            let mut halves = [(_mm512_setzero_ps(), _mm512_setzero_ps()); MAX_A / 2];
+            for (s, pair) in halves.iter_mut().enumerate().take(T::A / 2) {
+                *pair = unsafe {
+                    (
+                        load_padded(src, pw, 2 * (j0 + s)),
+                        load_padded(src, pw, 2 * (j0 + s) + 16),
+                    )
+                };
             }
+            let d = load_terms(T::A, V(_mm512_setzero_ps()), |i| {
+                let (lo, hi) = halves[i / 2];
+                V(_mm512_permutex2var_ps(
+                    lo,
+                    if i % 2 == 0 { even } else { odd },
+                    hi,
+                ))
+            });
+            combine_rows(&T::BT, &d, T::A, |k, v| unsafe {
+                _mm512_mask_storeu_ps(out.add(k * ld + at + j0), keep, v.0)
+            });
         }
     }
 
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn output_row(s: [&[f32]; 4], b: f32, dst: &mut [f32]) {
+    pub(super) unsafe fn combine_lines<M: LineMatrix>(
+        len: usize,
+        (from, src): (&[f32], [usize; MAX_A]),
+        (to, dst): (&mut [f32], [usize; MAX_A]),
+    ) {
+        let (n, rows) = (M::N, M::ROWS);
+        assert!(src[..n].iter().all(|&at| at + len <= from.len()));
+        assert!(dst[..rows].iter().all(|&at| at + len <= to.len()));
+        let (from, to) = (from.as_ptr(), to.as_mut_ptr());
+        for j0 in (0..len).step_by(16) {
+            let keep = first((len - j0).min(16));
+            // SAFETY: lanes j0..j0 + keep of every line lie in its slice (asserted above).
+            let t = load_terms(n, V(_mm512_setzero_ps()), |i| {
+                V(unsafe { _mm512_maskz_loadu_ps(keep, from.add(src[i] + j0)) })
+            });
+            combine_rows(&M::M, &t, rows, |k, v| unsafe {
+                _mm512_mask_storeu_ps(to.add(dst[k] + j0), keep, v.0)
+            });
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn output_row<T: Tiling>(s: [&[f32]; MAX_A], b: f32, dst: &mut [f32]) {
         let wo = dst.len();
         let cols = wo.div_ceil(2);
-        assert!(s.iter().all(|line| line.len() >= cols));
+        assert!(s[..T::A].iter().all(|line| line.len() >= cols));
         let (lo_pairs, hi_pairs) = unsafe {
             (
                 _mm512_loadu_si512(ZIP_LO.as_ptr().cast()),
                 _mm512_loadu_si512(ZIP_HI.as_ptr().cast()),
             )
         };
-        let bias = _mm512_set1_ps(b);
+        let bias = V(_mm512_set1_ps(b));
         for j0 in (0..cols).step_by(16) {
             let keep = first((cols - j0).min(16));
             // SAFETY: lanes j0..j0 + keep are below cols <= each line's length.
-            let [s0, s1, s2, s3] =
-                s.map(|line| unsafe { _mm512_maskz_loadu_ps(keep, line.as_ptr().add(j0)) });
-            let even = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), s2), bias);
-            let odd = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s1, s2), s3), bias);
+            let t = load_terms(T::A, V(_mm512_setzero_ps()), |k| {
+                V(unsafe { _mm512_maskz_loadu_ps(keep, s[k].as_ptr().add(j0)) })
+            });
+            let mut pair = [_mm512_setzero_ps(); 2];
+            combine_rows(&T::AT, &t, 2, |i, v| pair[i] = v.add(bias).0);
+            let [even, odd] = pair;
             let width = wo - 2 * j0;
             let at = dst.as_mut_ptr();
             // SAFETY: the stored lanes are output columns 2 j0 .. 2 j0 + width = wo.
@@ -242,23 +326,23 @@ mod masked {
 }
 
 macro_rules! compiled_for {
-    ($module:ident, $rows:ty, $($feature:literal),*) => {
+    ($module:ident, $steps:ty, $($feature:literal),*) => {
         mod $module {
-            use super::{Geometry, TileRow};
+            use super::{Geometry, TileRow, Tiling};
 
             /// # Safety
             /// The CPU must support the enabled features.
             #[target_feature($(enable = $feature),*)]
-            pub unsafe fn input(x: &[f32], g: &Geometry, rows: &[TileRow], v: &mut [f32], lines: &mut [f32]) {
-                super::input_body::<$rows>(x, g, rows, v, lines)
+            pub unsafe fn input<T: Tiling>(x: &[f32], g: &Geometry, rows: &[TileRow], v: &mut [f32], lines: &mut [f32]) {
+                super::input_body::<T, $steps>(x, g, rows, v, lines)
             }
 
             /// # Safety
             /// The CPU must support the enabled features.
             #[target_feature($(enable = $feature),*)]
             #[allow(clippy::too_many_arguments)]
-            pub unsafe fn output(m: &[f32], bias: Option<&[f32]>, out_hw: [usize; 2], cout: usize, rows: &[TileRow], out: &mut [f32], lines: &mut [f32]) {
-                super::output_body::<$rows>(m, bias, out_hw, cout, rows, out, lines)
+            pub unsafe fn output<T: Tiling>(m: &[f32], bias: Option<&[f32]>, out_hw: [usize; 2], cout: usize, rows: &[TileRow], out: &mut [f32], lines: &mut [f32]) {
+                super::output_body::<T, $steps>(m, bias, out_hw, cout, rows, out, lines)
             }
         }
     };
@@ -269,8 +353,16 @@ compiled_for!(avx512, super::Masked, "avx512f");
 #[cfg(target_arch = "x86_64")]
 compiled_for!(avx2, super::Loops, "avx2");
 
-/// `V = B^T d B` of every channel and tile of a chunk, into `v [16][Cin][ld]`.
-pub(super) fn input(
+/// Floats of scratch lines `input` and `output` need beside `v` and `m`, for a chunk of
+/// `rows` tile rows of `cols` tiles each.
+pub(super) fn line_floats<T: Tiling>(cols: usize, rows: usize) -> usize {
+    let row_transforms = 2 * T::A * (rows + T::A / 2 - 1) * cols;
+    let output_lines = 2 * T::A * (rows * cols).next_multiple_of(LANES);
+    2 * cols + T::A - 2 + row_transforms.max(output_lines)
+}
+
+/// `V = B^T d B` of every channel and tile of a chunk, into `v [points][Cin][ld]`.
+pub(super) fn input<T: Tiling>(
     isa: Isa,
     x: &[f32],
     g: &Geometry,
@@ -282,18 +374,18 @@ pub(super) fn input(
         // SAFETY: `isa` is supported on this CPU (the packed weights' path, from
         // Isa::active).
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512::input(x, g, rows, v, lines) },
+        Isa::Avx512 => unsafe { avx512::input::<T>(x, g, rows, v, lines) },
         // SAFETY: as above.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2::input(x, g, rows, v, lines) },
-        _ => input_body::<Loops>(x, g, rows, v, lines),
+        Isa::Avx2 => unsafe { avx2::input::<T>(x, g, rows, v, lines) },
+        _ => input_body::<T, Loops>(x, g, rows, v, lines),
     }
 }
 
 /// `Y = A^T M A (+ bias)` of every output channel and tile of a chunk, from
-/// `m [16][Cout][ld]` into the task's output `[images][Cout][Ho][Wo]`.
+/// `m [points][Cout][ld]` into the task's output `[images][Cout][Ho][Wo]`.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn output(
+pub(super) fn output<T: Tiling>(
     isa: Isa,
     m: &[f32],
     bias: Option<&[f32]>,
@@ -306,20 +398,30 @@ pub(super) fn output(
     match isa {
         // SAFETY: as in `input`.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512::output(m, bias, out_hw, cout, rows, out, lines) },
+        Isa::Avx512 => unsafe { avx512::output::<T>(m, bias, out_hw, cout, rows, out, lines) },
         // SAFETY: as above.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2::output(m, bias, out_hw, cout, rows, out, lines) },
-        _ => output_body::<Loops>(m, bias, out_hw, cout, rows, out, lines),
+        Isa::Avx2 => unsafe { avx2::output::<T>(m, bias, out_hw, cout, rows, out, lines) },
+        _ => output_body::<T, Loops>(m, bias, out_hw, cout, rows, out, lines),
     }
 }
 
-/// For each channel: the row transform of each tile row's four input rows (line
-/// `(r, s)` of the chunk holds the chunk's tile rows end to end, `ld` floats), then the
-/// same combination down the four rows gives `B^T d B`, one contiguous line of `v`
+/// `[f(0), .., f(n - 1), 0, ..]`.
+fn offsets(n: usize, f: impl Fn(usize) -> usize) -> [usize; MAX_A] {
+    std::array::from_fn(|i| if i < n { f(i) } else { 0 })
+}
+
+/// For each run of tile rows of one image and each channel: the row transform of each
+/// input row the run reads, once (a tile row reads `A` input rows, and tile rows overlap
+/// by `A - 2`), then the same combination down the rows gives `B^T d B`, one line of `v`
 /// per point.
+///
+/// The row transforms are kept by the parity of their row: line `s` of the even (odd)
+/// rows holds the rows end to end, `cols` floats each, so the `r`-th input row of every
+/// tile row of the run is one contiguous stretch, row `r / 2` onwards of parity `r % 2`,
+/// and the step down the rows runs along whole lines.
 #[inline(always)]
-fn input_body<R: RowSteps>(
+fn input_body<T: Tiling, S: Steps>(
     x: &[f32],
     g: &Geometry,
     rows: &[TileRow],
@@ -327,59 +429,56 @@ fn input_body<R: RowSteps>(
     lines: &mut [f32],
 ) {
     let (cin, [h, w], [ph, pw]) = (g.channels, g.in_hw, g.padding);
+    let a = T::A;
     let cols = g.out_hw[1].div_ceil(2);
     let ld = (rows.len() * cols).next_multiple_of(LANES);
-    let (scratch, db) = lines.split_at_mut(2 * cols + 2);
-    let db = &mut db[..POINTS * ld];
-    // Columns `len..ld` of every line stay zero: `v`'s padding columns, never read.
-    db.fill(0.0);
-    for c in 0..cin {
-        for (q, row) in rows.iter().enumerate() {
-            let plane = &x[(row.image * cin + c) * h * w..][..h * w];
-            for (r, db_r) in db.chunks_exact_mut(4 * ld).enumerate() {
-                let src = (row.top + r)
+    let (scratch, rt) = lines.split_at_mut(2 * cols + a - 2);
+    let mut first = 0;
+    while first < rows.len() {
+        let image = rows[first].image;
+        let count = rows[first..]
+            .iter()
+            .take_while(|row| row.image == image)
+            .count();
+        let top = rows[first].top;
+        // Rows of each parity, and floats of one parity's line.
+        let half = count + a / 2 - 1;
+        let line = half * cols;
+        let rt = &mut rt[..2 * a * line];
+        for c in 0..cin {
+            let plane = &x[(image * cin + c) * h * w..][..h * w];
+            for yy in 0..2 * half {
+                let src = (top + yy)
                     .checked_sub(ph)
                     .filter(|&y| y < h)
                     .map(|y| &plane[y * w..][..w]);
-                let (l0, rest) = db_r.split_at_mut(ld);
-                let (l1, rest) = rest.split_at_mut(ld);
-                let (l2, l3) = rest.split_at_mut(ld);
-                let at = q * cols;
-                R::row_transform(
-                    src,
-                    pw,
-                    cols,
-                    [&mut l0[at..], &mut l1[at..], &mut l2[at..], &mut l3[at..]],
-                    scratch,
+                let parity = &mut rt[(yy % 2) * a * line..][..a * line];
+                S::row_transform::<T>(src, pw, cols, parity, line, (yy / 2) * cols, scratch);
+            }
+            // Down the rows: point (k, s) of the run's tiles from line s of rows 0..A.
+            for s in 0..a {
+                S::combine_lines::<DownRows<T>>(
+                    count * cols,
+                    (
+                        rt,
+                        offsets(a, |r| (r % 2) * a * line + s * line + (r / 2) * cols),
+                    ),
+                    (
+                        v,
+                        offsets(a, |k| ((a * k + s) * cin + c) * ld + first * cols),
+                    ),
                 );
             }
         }
-        // Down the rows: point (i, s) from line s of rows 0..3.
-        for s in 0..4 {
-            let line = |r: usize| &db[(4 * r + s) * ld..][..ld];
-            let (r0, r1, r2, r3) = (line(0), line(1), line(2), line(3));
-            let point = |i: usize| ((4 * i + s) * cin + c) * ld;
-            combine(&mut v[point(0)..][..ld], r0, r2, |a, b| a - b);
-            combine(&mut v[point(1)..][..ld], r1, r2, |a, b| a + b);
-            combine(&mut v[point(2)..][..ld], r2, r1, |a, b| a - b);
-            combine(&mut v[point(3)..][..ld], r1, r3, |a, b| a - b);
-        }
+        first += count;
     }
 }
 
-/// `dst[j] = f(a[j], b[j])`, vectorised.
+/// For each output channel: `A^T M` down the points (two lines per point column, the
+/// chunk's tile rows end to end), then along each tile row to the two outputs of each
+/// tile ([`Steps::output_row`]).
 #[inline(always)]
-fn combine(dst: &mut [f32], a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) {
-    for ((d, a), b) in dst.iter_mut().zip(a).zip(b) {
-        *d = f(*a, *b);
-    }
-}
-
-/// For each output channel: `A^T M` down the points (two lines per point column,
-/// `m0 + m1 + m2` and `m1 - m2 - m3`, the chunk's tile rows end to end), then along
-/// each tile row to the two outputs of each tile ([`RowSteps::output_row`]).
-#[inline(always)]
-fn output_body<R: RowSteps>(
+fn output_body<T: Tiling, S: Steps>(
     m: &[f32],
     bias: Option<&[f32]>,
     [ho, wo]: [usize; 2],
@@ -388,24 +487,20 @@ fn output_body<R: RowSteps>(
     out: &mut [f32],
     lines: &mut [f32],
 ) {
+    let a = T::A;
     let cols = wo.div_ceil(2);
-    let ld = (rows.len() * cols).next_multiple_of(LANES);
-    let am = &mut lines[..8 * ld];
+    let len = rows.len() * cols;
+    let am = &mut lines[..2 * a * len];
     for o in 0..cout {
         let b = bias.map_or(0.0, |b| b[o]);
-        let point = |xi: usize| &m[(xi * cout + o) * ld..][..ld];
-        for s in 0..4 {
-            let (m0, m1, m2, m3) = (point(s), point(4 + s), point(8 + s), point(12 + s));
-            let (top, bottom) = am.split_at_mut(4 * ld);
-            let points = m0.iter().zip(m1).zip(m2).zip(m3);
-            for ((((m0, m1), m2), m3), (t, b)) in points.zip(
-                top[s * ld..][..ld]
-                    .iter_mut()
-                    .zip(&mut bottom[s * ld..][..ld]),
-            ) {
-                *t = m0 + m1 + m2;
-                *b = m1 - m2 - m3;
-            }
+        let ld = len.next_multiple_of(LANES);
+        // Line (i, s) of `am`: output row i of the tiles' point column s.
+        for s in 0..a {
+            S::combine_lines::<DownPoints<T>>(
+                len,
+                (m, offsets(a, |i| ((a * i + s) * cout + o) * ld)),
+                (am, offsets(2, |i| (a * i + s) * len)),
+            );
         }
         for (q, row) in rows.iter().enumerate() {
             for i in 0..2 {
@@ -413,9 +508,12 @@ fn output_body<R: RowSteps>(
                 if y >= ho {
                     break;
                 }
-                let line = |k: usize| &am[(4 * i + k) * ld + q * cols..][..cols];
+                let s: [&[f32]; MAX_A] = std::array::from_fn(|k| match k {
+                    _ if k < a => &am[(a * i + k) * len + q * cols..][..cols],
+                    _ => &[],
+                });
                 let dst = &mut out[((row.image * cout + o) * ho + y) * wo..][..wo];
-                R::output_row([line(0), line(1), line(2), line(3)], b, dst);
+                S::output_row::<T>(s, b, dst);
             }
         }
     }
