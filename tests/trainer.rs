@@ -473,14 +473,26 @@ fn cli_eval_counts_modes_of_a_ring_model_and_writes_json() {
         agon_ok(&train_args);
         // log.eval_every: one row of mode counts at step 3, and nothing else.
         let periodic = std::fs::read_to_string(out.join("eval.csv")).unwrap();
-        // Drawn too: one panel per column (modes, high_quality, reverse_kl), in colour.
+        // Drawn too: one panel per column (modes, high_quality, reverse_kl; not seconds), in
+        // colour.
         let curves = agon::data::load_png(&out.join("eval.png")).unwrap();
         assert_eq!((curves.shape()[0], curves.shape()[1]), (3, 3 * 360));
         assert!(
-            periodic.starts_with("step,modes,high_quality,reverse_kl\n3,"),
+            periodic.starts_with("step,modes,high_quality,reverse_kl,seconds\n3,"),
             "{periodic}"
         );
         assert_eq!(periodic.lines().count(), 2, "{periodic}");
+        // The last column is the loop's wall time up to step 3, scoring left out.
+        let seconds: f64 = periodic
+            .lines()
+            .nth(1)
+            .unwrap()
+            .rsplit(',')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(seconds > 0.0 && seconds < 60.0, "{periodic}");
     }
     let ckpt = out.join("checkpoint.safetensors");
     let scores = dir.join("scores.json");

@@ -227,7 +227,8 @@ pub struct LogConfig {
     pub progress: bool,
     /// Score the generator every this many steps into `eval.csv` (0 = never): mode counts
     /// for the 2-D mixtures, FID-style distance and precision/recall against the real data
-    /// for images (needs the dataset's feature classifier in `data/classifiers/`).
+    /// for images (needs the dataset's feature classifier in `data/classifiers/`); each row
+    /// also gives the seconds of training up to its step (scoring left out).
     pub eval_every: u64,
     /// Generated samples per evaluation.
     pub eval_samples: usize,

@@ -128,7 +128,9 @@ impl PeriodicEval {
     }
 
     /// Scores `g` at `step` and appends a row to `eval.csv` in `cfg.out_dir` (atomically);
-    /// returns the row.
+    /// returns the row. Its last column, `seconds`, is the wall time the run loop had
+    /// spent up to this step, scoring left out (grids and checkpoints counted): the x axis
+    /// of a score-against-time curve. A resumed run counts from its resume.
     ///
     /// # Errors
     /// When `eval.csv` cannot be written.
@@ -137,6 +139,7 @@ impl PeriodicEval {
         g: &dyn Generator,
         cfg: &TrainConfig,
         step: u64,
+        seconds: f64,
     ) -> Result<String, TrainError> {
         let mut rng = StdRng::seed_from_u64(cfg.seed ^ 0xe7a1);
         let n = if self.mixture.is_some() {
@@ -153,9 +156,9 @@ impl PeriodicEval {
             (Some(m), _) => {
                 let r = count_modes(&samples, m);
                 (
-                    "step,modes,high_quality,reverse_kl",
+                    "step,modes,high_quality,reverse_kl,seconds",
                     format!(
-                        "{step},{},{:.6},{:.6}",
+                        "{step},{},{:.6},{:.6},{seconds:.2}",
                         r.modes_captured, r.high_quality_fraction, r.reverse_kl
                     ),
                 )
@@ -165,8 +168,11 @@ impl PeriodicEval {
                 let fid = stats.frechet_distance(&FeatureStats::new(&f));
                 let pr = precision_recall(real, &f, PR_K);
                 (
-                    "step,fid,precision,recall",
-                    format!("{step},{fid:.4},{:.4},{:.4}", pr.precision, pr.recall),
+                    "step,fid,precision,recall,seconds",
+                    format!(
+                        "{step},{fid:.4},{:.4},{:.4},{seconds:.2}",
+                        pr.precision, pr.recall
+                    ),
                 )
             }
             (None, None) => unreachable!("PeriodicEval::new sets one of them"),

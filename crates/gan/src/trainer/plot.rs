@@ -240,7 +240,7 @@ pub fn save_loss_curve(steps: &[u64], d: &[f32], g: &[f32], path: &Path) -> Resu
 }
 
 /// Draws `eval.csv`'s columns against its `step` column, one panel per column (FID-style
-/// distance, precision, recall; or mode counts), to `path`.
+/// distance, precision, recall; or mode counts; not the `seconds` column), to `path`.
 ///
 /// # Errors
 /// When the file cannot be written.
@@ -258,6 +258,7 @@ pub fn save_eval_curves(csv: &str, path: &Path) -> Result<(), DataError> {
         .iter()
         .enumerate()
         .skip(1)
+        .filter(|(_, name)| **name != "seconds")
         .map(|(i, name)| Panel {
             y_label: name,
             series: vec![Series {

@@ -175,6 +175,8 @@ pub fn run(
         None
     };
     let (start, first) = (Instant::now(), trainer.step());
+    // Time spent scoring, left out of `eval.csv`'s seconds column.
+    let mut scoring = Duration::ZERO;
     while !trainer.finished() && !stop.load(Ordering::SeqCst) {
         let stats = trainer.train_step()?;
         let step = stats.step;
@@ -208,7 +210,10 @@ pub fn run(
                         cfg.task
                     ),
                 })?;
-            let row = ev.run(g, &cfg, step)?;
+            let began = Instant::now();
+            let seconds = (began - start - scoring).as_secs_f64();
+            let row = ev.run(g, &cfg, step, seconds)?;
+            scoring += began.elapsed();
             progress(Progress::Eval { step, row: &row });
         }
         progress(Progress::Step {
