@@ -12,9 +12,10 @@ Issue 15's bar. It runs, one after the other on an otherwise idle machine:
    the same command.
 
 It prints both curves (score against seconds of training) and the end points as
-Markdown, writes them to `OUT/curves.json`, and draws 64 samples of each final model with
-the same noise (`agon sample --seed 0`) to `docs/default-vs-torch-agon.png` and
-`docs/default-vs-torch-torch.png`.
+Markdown, writes them to `OUT/curves.json`, and (for `--seed 0`, the run docs/results.md
+shows) draws 64 samples of each final model with the same noise (`agon sample --seed 0`)
+to `docs/default-vs-torch-agon.png` and `docs/default-vs-torch-torch.png`. `--seed N`
+trains both with seed N (`--set seed=N`, `torch.manual_seed(N)`).
 
     python3 scripts/default_vs_torch.py --torch-python /work/torchenv/bin/python
 """
@@ -46,12 +47,17 @@ def main():
     ap.add_argument("--every", type=int, default=500, help="Agon's scoring cadence (steps)")
     ap.add_argument("--snapshot-every", type=float, default=30.0, help="PyTorch's (seconds)")
     ap.add_argument("--n", type=int, default=2000)
-    ap.add_argument("--out", default=os.path.join(ROOT, "runs", "default-vs-torch"))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=None, help="default: runs/default-vs-torch[-seedN]")
     args = ap.parse_args()
+    if args.out is None:
+        suffix = f"-seed{args.seed}" if args.seed else ""
+        args.out = os.path.join(ROOT, "runs", "default-vs-torch" + suffix)
     agon = agon_binary()
     agon_out = os.path.join(args.out, "agon")
     subprocess.run([agon, "train", "--steps", str(args.steps), "--out", agon_out, "--quiet",
-                    "--set", f"log.eval_every={args.every}"], check=True)
+                    "--set", f"log.eval_every={args.every}", "--set", f"seed={args.seed}"],
+                   check=True)
     with open(os.path.join(agon_out, "eval.csv")) as f:
         agon_rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)]
     seconds = agon_rows[-1]["seconds"]
@@ -60,12 +66,12 @@ def main():
     subprocess.run([args.torch_python, os.path.join(ROOT, "scripts", "torch_default_train.py"),
                     "--template", checkpoint, "--seconds", str(seconds),
                     "--snapshot-every", str(args.snapshot_every), "--n", str(args.n),
-                    "--out", torch_out, "--agon", agon], check=True)
+                    "--seed", str(args.seed), "--out", torch_out, "--agon", agon], check=True)
     with open(os.path.join(torch_out, "curve.json")) as f:
         torch_rows = json.load(f)["rows"]
     agon_end = eval_scores(agon, checkpoint, args.n)
     last_torch = os.path.join(torch_out, f"step{torch_rows[-1]['step']}.safetensors")
-    for who, ckpt in (("agon", checkpoint), ("torch", last_torch)):
+    for who, ckpt in (("agon", checkpoint), ("torch", last_torch)) if args.seed == 0 else ():
         subprocess.run([agon, "sample", "--checkpoint", ckpt, "--seed", "0", "--out",
                         os.path.join(ROOT, "docs", f"default-vs-torch-{who}.png")],
                        check=True, stdout=subprocess.DEVNULL)
