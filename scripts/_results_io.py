@@ -1,6 +1,8 @@
-"""Shared helpers for the result-table scripts in scripts/: which `agon` binary to run, and
-writing a table between its markers in docs/results.md."""
+"""Shared helpers for the result-table scripts in scripts/: which `agon` binary to run,
+scoring a checkpoint with `agon eval`, and writing a table between its markers in
+docs/results.md."""
 
+import json
 import os
 import re
 import subprocess
@@ -25,6 +27,17 @@ def trained_checkpoint(agon, run, *train_args):
         subprocess.run([agon, "train", "--out", run, "--quiet", *train_args], cwd=ROOT,
                        check=True)
     return path
+
+
+def eval_scores(agon, checkpoint, n):
+    """`agon eval --checkpoint --n n`'s FID, precision and recall, read from the JSON it
+    writes beside the checkpoint (`<name>.scores.json`)."""
+    out = checkpoint.replace(".safetensors", ".scores.json")
+    subprocess.run([agon, "eval", "--checkpoint", checkpoint, "--n", str(n), "--out", out],
+                   check=True, stdout=subprocess.DEVNULL)
+    with open(out) as f:
+        s = json.load(f)
+    return {"fid": s["fid"], "precision": s["precision"], "recall": s["recall"]}
 
 
 def write_results_table(marker, table):

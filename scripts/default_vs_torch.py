@@ -26,18 +26,9 @@ import json
 import os
 import subprocess
 
-from _results_io import agon_binary
+from _results_io import agon_binary, eval_scores
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def eval_scores(agon, checkpoint, n):
-    out = checkpoint.replace(".safetensors", ".scores.json")
-    subprocess.run([agon, "eval", "--checkpoint", checkpoint, "--n", str(n), "--out", out],
-                   check=True, stdout=subprocess.DEVNULL)
-    with open(out) as f:
-        s = json.load(f)
-    return {"fid": s["fid"], "precision": s["precision"], "recall": s["recall"]}
 
 
 def main():
@@ -71,7 +62,8 @@ def main():
         torch_rows = json.load(f)["rows"]
     agon_end = eval_scores(agon, checkpoint, args.n)
     last_torch = os.path.join(torch_out, f"step{torch_rows[-1]['step']}.safetensors")
-    for who, ckpt in (("agon", checkpoint), ("torch", last_torch)) if args.seed == 0 else ():
+    grids = (("agon", checkpoint), ("torch", last_torch)) if args.seed == 0 else ()
+    for who, ckpt in grids:
         subprocess.run([agon, "sample", "--checkpoint", ckpt, "--seed", "0", "--out",
                         os.path.join(ROOT, "docs", f"default-vs-torch-{who}.png")],
                        check=True, stdout=subprocess.DEVNULL)

@@ -25,7 +25,8 @@ scored). The table it prints is seconds of training, steps, FID, precision, reca
     /work/torchenv/bin/python scripts/torch_default_train.py \\
         --template runs/default/checkpoint.safetensors --seconds 240 --out runs/torch-default
 
-`--agon PATH` names the agon binary (default: target/release/agon, built if missing).
+`--agon PATH` names the agon binary (default: $AGON, else this checkout's release build,
+built first).
 """
 
 import argparse
@@ -33,7 +34,6 @@ import copy
 import gzip
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -42,6 +42,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _results_io import agon_binary, eval_scores  # noqa: E402
 from torch_default_model import BATCH, LATENT_DIM, D, G  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -113,16 +114,6 @@ def agon_checkpoint(template, g_state, path):
     save_file(tensors, path, metadata=metadata)
 
 
-def score(agon, checkpoint, n):
-    """`agon eval`'s FID, precision and recall for a checkpoint (from its JSON)."""
-    scores = checkpoint.replace(".safetensors", ".scores.json")
-    subprocess.run([agon, "eval", "--checkpoint", checkpoint, "--n", str(n), "--out", scores],
-                   check=True, capture_output=True, text=True)
-    with open(scores) as f:
-        fields = json.load(f)
-    return fields["fid"], fields["precision"], fields["recall"]
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--template", required=True,
@@ -133,20 +124,18 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--n", type=int, default=2000, help="samples per score")
     ap.add_argument("--out", default=os.path.join(ROOT, "runs", "torch-default"))
-    ap.add_argument("--agon", default=os.path.join(ROOT, "target", "release", "agon"))
+    ap.add_argument("--agon", help="the agon binary (default: _results_io.agon_binary())")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    if not os.path.exists(args.agon):
-        subprocess.run(["cargo", "build", "--release", "--bin", "agon"], cwd=ROOT, check=True)
+    agon = args.agon or agon_binary()
     os.makedirs(args.out, exist_ok=True)
     snapshots = train(shipped_images(), args.seconds, args.snapshot_every, args.seed)
     rows = []
     for seconds, step, state in snapshots:
         path = os.path.join(args.out, f"step{step}.safetensors")
         agon_checkpoint(args.template, state, path)
-        fid, precision, recall = score(args.agon, path, args.n)
-        rows.append({"seconds": round(seconds, 1), "step": step, "fid": fid,
-                     "precision": precision, "recall": recall})
+        rows.append({"seconds": round(seconds, 1), "step": step,
+                     **eval_scores(agon, path, args.n)})
         print(json.dumps(rows[-1]), flush=True)
     with open(os.path.join(args.out, "curve.json"), "w") as f:
         json.dump({"threads": args.threads, "seed": args.seed, "n": args.n,

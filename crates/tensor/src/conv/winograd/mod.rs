@@ -49,7 +49,7 @@ use rayon::prelude::*;
 
 use super::im2col::{with_scratch, Geometry};
 use crate::gemm::{Gemm, Isa, MatMut, MatRef, PackedA};
-use tiling::{combine6, Tiling, F3, F5, MAX_A};
+use tiling::{combine_rows, Tiling, F3, F5, MAX_A};
 
 /// Floats per AVX-512 vector: the transforms' lines are padded to a multiple of it.
 const LANES: usize = 16;
@@ -222,12 +222,13 @@ fn transformed_weights<T: Tiling>(w: &[f32], cout: usize, cin: usize) -> Vec<f32
             let column =
                 |j: usize| std::array::from_fn(|t| if t < r && j < r { g[t * r + j] } else { 0.0 });
             let columns: [[f32; MAX_A]; MAX_A] = std::array::from_fn(column);
-            let gg = columns.map(|col| combine6(&T::G, &col).map(|v| v.unwrap_or(0.0)));
+            let mut gg = [[0.0f32; MAX_A]; MAX_A];
+            for (col, gg_j) in columns.iter().zip(&mut gg) {
+                combine_rows(&T::G, col, a, |i, v| gg_j[i] = v);
+            }
             for i in 0..a {
                 let row_i: [f32; MAX_A] = std::array::from_fn(|j| gg[j][i]);
-                for (j, value) in combine6(&T::G, &row_i).into_iter().enumerate().take(a) {
-                    values[a * i + j] = value.expect("a non-zero row");
-                }
+                combine_rows(&T::G, &row_i, a, |j, v| values[a * i + j] = v);
             }
         }
         let (f0, count) = (b * FILTER_BLOCK, w_b.len() / (r * r));

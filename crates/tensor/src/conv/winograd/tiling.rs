@@ -217,21 +217,9 @@ pub(super) fn combine<L: Lanes>(row: &[f32; MAX_A], t: &[L; MAX_A]) -> Option<L>
     term(acc, row[5], t[5])
 }
 
-/// [`combine`] for each of six rows, written out for the same reason.
-#[inline(always)]
-pub(super) fn combine6<L: Lanes>(m: &[[f32; MAX_A]; MAX_A], t: &[L; MAX_A]) -> [Option<L>; MAX_A] {
-    [
-        combine(&m[0], t),
-        combine(&m[1], t),
-        combine(&m[2], t),
-        combine(&m[3], t),
-        combine(&m[4], t),
-        combine(&m[5], t),
-    ]
-}
-
 /// `f(k, sum_i m[k][i] t[i])` for each of the first `rows` rows (each with a non-zero
-/// coefficient), written out: with `rows` and `m` constants, straight-line code.
+/// coefficient), by [`combine`], written out for the same reason: with `rows` and `m`
+/// constants, straight-line code.
 #[inline(always)]
 pub(super) fn combine_rows<L: Lanes>(
     m: &[[f32; MAX_A]; MAX_A],
