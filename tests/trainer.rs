@@ -103,6 +103,48 @@ fn resuming_from_a_checkpoint_continues_bit_identically() {
     }
 }
 
+/// An EMA generator is sampled with BatchNorm statistics recomputed for its averaged
+/// weights (`optim.ema_bn_batches`), not the live generator's; recomputing them, however
+/// often, leaves training itself unchanged.
+#[test]
+fn the_ema_generator_is_sampled_with_its_own_batch_norm_statistics() {
+    let dir = temp_dir("ema-bn");
+    let running_stats = |m: &dyn Module| -> Vec<(String, Vec<f32>)> {
+        m.named_buffers()
+            .into_iter()
+            .filter(|(n, _)| n.ends_with("running_mean") || n.ends_with("running_var"))
+            .map(|(n, b)| (n, b.data().to_vec()))
+            .collect()
+    };
+    let run = |batches: usize, sample_between: bool| {
+        let mut cfg = tiny(&dir.join(format!("b{batches}")));
+        cfg.optim.ema_decay = 0.9;
+        cfg.optim.ema_bn_batches = batches;
+        let mut t = Trainer::new(cfg).unwrap();
+        for _ in 0..4 {
+            t.train_step().unwrap();
+            if sample_between {
+                t.sampling_generator().unwrap();
+            }
+        }
+        let live = running_stats(t.generator().unwrap());
+        let ema = running_stats(t.sampling_generator().unwrap());
+        (param_bits(t.generator().unwrap()), live, ema)
+    };
+    let (g_copied, live_copied, ema_copied) = run(0, false);
+    let (g_recomputed, live, ema) = run(4, true);
+    // Off: the EMA carries the live generator's statistics.
+    assert_eq!(live_copied, ema_copied);
+    assert!(!live.is_empty());
+    // On: its own, which differ from the live ones in every BatchNorm layer.
+    for ((name, l), (_, e)) in live.iter().zip(&ema) {
+        assert_ne!(l, e, "{name} was not recomputed");
+    }
+    // Recomputing after every step changed nothing in the generator being trained.
+    assert_eq!(g_copied, g_recomputed);
+    assert_eq!(live_copied, live);
+}
+
 /// Steps of the default DCGAN with batch and width large enough that its convolutions,
 /// products and elementwise passes split into several rayon tasks, in a pool of `threads`.
 /// `Trainer::train_step` runs on a worker of that pool (`on_worker` stays inside it).

@@ -21,11 +21,65 @@
 //!
 //! Parameters are matched by name, so the two models must have the same tree; buffers
 //! (BatchNorm running statistics, spectral-norm vectors) are copied, not averaged, as in
-//! StyleGAN's and most PyTorch implementations. No graph is recorded.
+//! StyleGAN's and most PyTorch implementations. No graph is recorded. The BatchNorm
+//! statistics so copied were gathered by the live weights, not the averaged ones;
+//! [`recompute_batch_norm_stats`] replaces them with the averaged generator's own
+//! ("standing statistics") before it is sampled.
 
 use std::collections::HashMap;
 
+use agon_autodiff::{no_grad, Tensor};
 use agon_nn::{Buffer, Module, Param};
+use agon_tensor::{Indices, NdArray};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use crate::Generator;
+
+/// Recomputes every BatchNorm running statistic of `g` as the plain average of the batch
+/// statistics over `batches` training-mode batches of `batch_size` noise vectors (seeded
+/// by `seed`; a conditional generator's labels cycle through its classes), as
+/// `torch.optim.swa_utils.update_bn` does for averaged weights. Nothing else changes; `g`
+/// is left in training mode. A generator without BatchNorm is left as it is; other layers
+/// that act differently in training mode (dropout, spectral norm) advance their state as
+/// in any training-mode forward.
+///
+/// ```
+/// use agon_gan::{recompute_batch_norm_stats, Dcgan};
+/// use agon_nn::Module;
+/// use rand::SeedableRng;
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// let g = Dcgan { width: 4, latent_dim: 8, ..Dcgan::new(28, 1) }.generator(&mut rng);
+/// let before = g.named_buffers()[0].1.data().to_vec(); // the first running mean: zeros
+/// recompute_batch_norm_stats(&g, 4, 16, 7);
+/// assert_ne!(g.named_buffers()[0].1.data().to_vec(), before);
+/// ```
+pub fn recompute_batch_norm_stats(g: &dyn Generator, batches: usize, batch_size: usize, seed: u64) {
+    let has_batch_norm = g
+        .named_buffers()
+        .iter()
+        .any(|(name, _)| name.ends_with("running_mean"));
+    if batches == 0 || !has_batch_norm {
+        return;
+    }
+    let mut rng = StdRng::seed_from_u64(seed);
+    g.train();
+    g.set_cumulative_stats(true);
+    for _ in 0..batches {
+        let z = Tensor::constant(NdArray::rand_normal(
+            &[batch_size, g.latent_dim()],
+            0.0,
+            1.0,
+            &mut rng,
+        ));
+        let labels = g
+            .num_classes()
+            .map(|k| Indices::from_vec((0..batch_size).map(|i| i % k).collect(), &[batch_size]));
+        // On a pool worker, as every trainer forward (agon_autodiff::on_worker).
+        agon_autodiff::on_worker(|| no_grad(|| g.generate(&z, labels.as_ref())));
+    }
+    g.set_cumulative_stats(false);
+}
 
 /// `target ← decay · target + (1 - decay) · source` for every parameter, matched by name;
 /// every buffer of `target` is set to `source`'s.

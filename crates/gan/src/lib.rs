@@ -60,7 +60,7 @@ pub mod roles;
 pub mod tasks;
 pub mod trainer;
 
-pub use ema::{copy_weights, ema_update};
+pub use ema::{copy_weights, ema_update, recompute_batch_norm_stats};
 pub use loss::{aux_class_loss, GanLoss, ParseGanLossError};
 pub use models::{
     Activation, Conditioning, Dcgan, Dcgan28Discriminator, Dcgan28Generator, DcganDiscriminator,

@@ -61,6 +61,12 @@ pub trait Module: Send + Sync {
     /// evaluation. Only modes that matter override it (BatchNorm, Dropout, spectral norm).
     fn set_own_training(&self, _training: bool) {}
 
+    /// With `true`, restarts this module's own running statistics as a plain average of
+    /// the training-mode batches that follow (PyTorch's `momentum = None`); with `false`,
+    /// returns to the momentum average from where that left them. Only
+    /// [`BatchNorm`](crate::BatchNorm) overrides it.
+    fn set_own_cumulative_stats(&self, _cumulative: bool) {}
+
     /// This module's own random-number state, if it draws random numbers (Dropout:
     /// `(seed, calls)`). Kept out of the state dict, which must match PyTorch's names;
     /// trainers save it beside the weights so a resumed run draws the same numbers.
@@ -190,6 +196,30 @@ pub trait Module: Send + Sync {
         self.set_own_training(training);
         for (_, child) in self.children() {
             child.set_training(training);
+        }
+    }
+
+    /// [`set_own_cumulative_stats`](Module::set_own_cumulative_stats) on the whole tree:
+    /// how running statistics are recomputed for weights they were not gathered with (an
+    /// averaged generator's "standing statistics").
+    ///
+    /// ```
+    /// use agon_autodiff::Tensor;
+    /// use agon_nn::{BatchNorm1d, Module};
+    /// use agon_tensor::NdArray;
+    /// let bn = BatchNorm1d::new(1);
+    /// bn.set_cumulative_stats(true);
+    /// for batch in [[0.0f32, 2.0], [4.0, 6.0]] {
+    ///     bn.forward(&Tensor::constant(NdArray::from_vec(batch.to_vec(), &[2, 1]).unwrap()));
+    /// }
+    /// bn.set_cumulative_stats(false);
+    /// assert_eq!(bn.running_mean.data().to_vec(), vec![3.0]); // (1 + 5) / 2
+    /// assert_eq!(bn.running_var.data().to_vec(), vec![2.0]); // both batches' unbiased 2
+    /// ```
+    fn set_cumulative_stats(&self, cumulative: bool) {
+        self.set_own_cumulative_stats(cumulative);
+        for (_, child) in self.children() {
+            child.set_cumulative_stats(cumulative);
         }
     }
 

@@ -53,6 +53,9 @@ impl Module for Boxed {
     fn set_own_training(&self, training: bool) {
         self.0.set_own_training(training)
     }
+    fn set_own_cumulative_stats(&self, cumulative: bool) {
+        self.0.set_own_cumulative_stats(cumulative)
+    }
 }
 
 /// 4x4, stride 2, padding 1: halves the side (U-Net and PatchGAN downsampling).

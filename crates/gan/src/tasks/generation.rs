@@ -18,7 +18,11 @@ use super::{check, StepContext, Task};
 use crate::trainer::{
     build_models, mix, ConfigError, OptimConfig, StepStats, TrainConfig, TrainError,
 };
-use crate::{ema_update, gradient_penalty, r1_penalty, Discriminator, GanLoss, Generator};
+use crate::{
+    ema_update, gradient_penalty, r1_penalty, recompute_batch_norm_stats, Discriminator, GanLoss,
+    Generator,
+};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Noise (and label) to sample: the `unconditional` and `conditional` tasks.
 pub struct Generation {
@@ -32,6 +36,11 @@ pub struct Generation {
     augment: DiffAugment,
     fixed_z: NdArray,
     fixed_labels: Option<Indices>,
+    /// `(batches, batch size, seed)` of the EMA's BatchNorm recomputation.
+    ema_bn: (usize, usize, u64),
+    /// The EMA has been updated (its BatchNorm statistics copied from the live G) since
+    /// they were last recomputed.
+    ema_bn_stale: AtomicBool,
 }
 
 fn adam(params: Vec<(String, agon_nn::Param)>, lr: f32, o: &OptimConfig) -> Adam {
@@ -78,7 +87,29 @@ impl Generation {
             augment,
             fixed_z,
             fixed_labels,
+            ema_bn: (
+                config.optim.ema_bn_batches,
+                config.batch_size,
+                mix(config.seed, 6),
+            ),
+            ema_bn_stale: AtomicBool::new(false),
         })
+    }
+
+    /// The EMA generator (else G), its BatchNorm statistics first recomputed for its
+    /// averaged weights when an update has made them stale: every path that samples or
+    /// saves the EMA comes through here, so what is sampled, scored and saved is the same
+    /// model. The recomputation draws its own fixed noise, so training is unchanged by
+    /// when it runs.
+    fn sampler(&self) -> &dyn Generator {
+        let Some(e) = self.ema.as_deref() else {
+            return self.g.as_ref();
+        };
+        if self.ema_bn_stale.swap(false, Ordering::Relaxed) {
+            let (batches, batch_size, seed) = self.ema_bn;
+            recompute_batch_norm_stats(e, batches, batch_size, seed);
+        }
+        e
     }
 
     fn noise(&self, n: usize, rng: &mut StdRng) -> Tensor {
@@ -108,8 +139,8 @@ impl Task for Generation {
     fn networks(&self) -> Vec<(&'static str, &dyn Module)> {
         let mut nets: Vec<(&'static str, &dyn Module)> =
             vec![("g", self.g.as_ref()), ("d", self.d.as_ref())];
-        if let Some(e) = &self.ema {
-            nets.push(("ema", e.as_ref()));
+        if self.ema.is_some() {
+            nets.push(("ema", self.sampler()));
         }
         nets
     }
@@ -127,7 +158,7 @@ impl Task for Generation {
     }
 
     fn sampling_generator(&self) -> Option<&dyn Generator> {
-        Some(self.ema.as_deref().unwrap_or(self.g.as_ref()))
+        Some(self.sampler())
     }
 
     fn discriminator(&self) -> Option<&dyn Discriminator> {
@@ -135,11 +166,8 @@ impl Task for Generation {
     }
 
     fn sample_grid(&self) -> Option<(NdArray, usize)> {
-        let images = crate::trainer::sample_from(
-            self.ema.as_deref().unwrap_or(self.g.as_ref()),
-            &self.fixed_z,
-            self.fixed_labels.as_ref(),
-        );
+        let images =
+            crate::trainer::sample_from(self.sampler(), &self.fixed_z, self.fixed_labels.as_ref());
         let nrow = self
             .g
             .num_classes()
@@ -225,6 +253,7 @@ impl Task for Generation {
         self.opt_g.step_grads(&self.g.parameter_grads(&g_loss));
         if let Some(e) = &self.ema {
             ema_update(e.as_ref(), self.g.as_ref(), cfg.optim.ema_decay);
+            self.ema_bn_stale.store(true, Ordering::Relaxed);
         }
         Ok(StepStats {
             step: ctx.step + 1,

@@ -42,6 +42,9 @@ pub struct BatchNorm {
     /// Added to the variance before the square root.
     pub eps: f32,
     training: AtomicBool,
+    /// Running statistics as a plain average of the batches since it was set (PyTorch's
+    /// `momentum = None`) instead of the momentum average.
+    cumulative: AtomicBool,
 }
 
 /// PyTorch's name for batch norm over `[N, C]` or `[N, C, L]`.
@@ -62,6 +65,7 @@ impl BatchNorm {
             momentum: 0.1,
             eps: 1e-5,
             training: AtomicBool::new(true),
+            cumulative: AtomicBool::new(false),
         }
     }
 
@@ -107,13 +111,17 @@ impl Module for BatchNorm {
                 self.eps,
             );
             let stats = stats.expect("training mode returns batch statistics");
+            // The cumulative average of batches 1..=n+1 weighs the newest by 1/(n+1):
+            // avg_{n+1} = avg_n + (s_{n+1} - avg_n) / (n+1).
+            let m = if self.cumulative.load(Ordering::Relaxed) {
+                1.0 / (self.num_batches_tracked.data().item() + 1.0)
+            } else {
+                self.momentum
+            };
             self.running_mean
-                .set(blend(&self.running_mean.data(), &stats.mean, self.momentum));
-            self.running_var.set(blend(
-                &self.running_var.data(),
-                &stats.var_unbiased,
-                self.momentum,
-            ));
+                .set(blend(&self.running_mean.data(), &stats.mean, m));
+            self.running_var
+                .set(blend(&self.running_var.data(), &stats.var_unbiased, m));
             self.num_batches_tracked
                 .set(self.num_batches_tracked.data().add_scalar(1.0));
             y
@@ -148,6 +156,17 @@ impl Module for BatchNorm {
 
     fn set_own_training(&self, training: bool) {
         self.training.store(training, Ordering::Relaxed);
+    }
+
+    fn set_own_cumulative_stats(&self, cumulative: bool) {
+        if cumulative {
+            // The first batch that follows then weighs 1: the old statistics are dropped.
+            let c = self.running_mean.shape()[0];
+            self.running_mean.set(NdArray::zeros(&[c]));
+            self.running_var.set(NdArray::ones(&[c]));
+            self.num_batches_tracked.set(NdArray::scalar(0.0));
+        }
+        self.cumulative.store(cumulative, Ordering::Relaxed);
     }
 }
 
@@ -187,5 +206,77 @@ impl Module for LayerNorm {
             ("weight".to_string(), self.weight.clone()),
             ("bias".to_string(), self.bias.clone()),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    /// Per-channel mean and unbiased variance of `[N, C]` rows, in f64.
+    fn column_stats(x: &[f32], n: usize, c: usize) -> (Vec<f64>, Vec<f64>) {
+        let mean: Vec<f64> = (0..c)
+            .map(|j| (0..n).map(|i| x[i * c + j] as f64).sum::<f64>() / n as f64)
+            .collect();
+        let var = (0..c)
+            .map(|j| {
+                let s: f64 = (0..n)
+                    .map(|i| (x[i * c + j] as f64 - mean[j]).powi(2))
+                    .sum();
+                s / (n - 1) as f64
+            })
+            .collect();
+        (mean, var)
+    }
+
+    #[test]
+    fn cumulative_statistics_average_the_batches_then_momentum_resumes() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let (n, c) = (5, 3);
+        let bn = BatchNorm::new(c);
+        bn.forward(&Tensor::constant(NdArray::rand_normal(
+            &[n, c],
+            9.0,
+            1.0,
+            &mut rng,
+        )));
+        bn.set_cumulative_stats(true);
+        let (mut mean_sum, mut var_sum) = (vec![0.0; c], vec![0.0; c]);
+        for k in 0..3 {
+            let x = NdArray::rand_normal(&[n, c], k as f32, 1.0 + k as f32, &mut rng);
+            let (m, v) = column_stats(&x.to_vec(), n, c);
+            for j in 0..c {
+                mean_sum[j] += m[j] / 3.0;
+                var_sum[j] += v[j] / 3.0;
+            }
+            bn.forward(&Tensor::constant(x));
+        }
+        bn.set_cumulative_stats(false);
+        // The first batch (mean 9) before the switch is forgotten entirely.
+        let (rm, rv) = (
+            bn.running_mean.data().to_vec(),
+            bn.running_var.data().to_vec(),
+        );
+        for j in 0..c {
+            assert!(
+                (rm[j] as f64 - mean_sum[j]).abs() < 1e-5,
+                "{rm:?} vs {mean_sum:?}"
+            );
+            assert!(
+                (rv[j] as f64 - var_sum[j]).abs() < 1e-5,
+                "{rv:?} vs {var_sum:?}"
+            );
+        }
+        assert_eq!(bn.num_batches_tracked.data().item(), 3.0);
+        // Off again: the next batch enters with weight momentum (0.1).
+        let x = NdArray::rand_normal(&[n, c], 0.0, 1.0, &mut rng);
+        let (m, _) = column_stats(&x.to_vec(), n, c);
+        bn.forward(&Tensor::constant(x));
+        let after = bn.running_mean.data().to_vec();
+        for j in 0..c {
+            let want = 0.9 * rm[j] as f64 + 0.1 * m[j];
+            assert!((after[j] as f64 - want).abs() < 1e-5);
+        }
     }
 }

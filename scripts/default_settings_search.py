@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Regenerates docs/results.md's search of settings for the default main job: what buys
+quality on the shipped 10,000 Fashion-MNIST images and 2 cores (issue 15).
+
+Command (from the repository root; needs only Python 3 and Rust):
+
+    python3 scripts/default_settings_search.py [--steps 4500] [--eval-every 1500]
+        [--only NAME,NAME] [--reuse]
+
+Each setting is the main job's defaults (`cargo run --release -- train`) plus the `--set`
+overrides in SETTINGS, trained with `log.eval_every`, which scores 2,000 samples against
+2,000 real images in the feature space of the shipped classifier and writes `eval.csv`
+(with the seconds of training up to each scored step, scoring left out). The table gives
+each setting's scores at every evaluated step and its milliseconds per step over the whole
+run, and is written between the markers in docs/results.md. Runs that finished are kept
+under runs/settings-search/; `--reuse` scores them again without training. One setting
+takes 4-6 minutes on 2 cores; all of them about 45 minutes. The seconds are only
+comparable when nothing else shares the cores.
+"""
+
+import argparse
+import csv
+import os
+import subprocess
+
+from _results_io import ROOT, agon_binary, write_results_table
+
+# Name -> the overrides on top of the main job's defaults. Each is one of the levers issue
+# 15 names, at the value its paper or common practice uses for 28x28 images.
+SETTINGS = {
+    "default": [],
+    "EMA of G 0.999, BN statistics recomputed": ["optim.ema_decay=0.999"],
+    "EMA of G 0.99, BN statistics recomputed": ["optim.ema_decay=0.99"],
+    "DiffAugment translation,cutout": ["data.augment=\"translation,cutout\""],
+    "TTUR (lr_d 4e-4, lr_g 1e-4)": ["optim.lr_d=4e-4", "optim.lr_g=1e-4"],
+    "spectral norm on D + hinge": ["model.spectral_norm=true", "loss.kind=\"hinge\""],
+    "R1 (gamma 0.1, every 16)": ["loss.r1_gamma=0.1"],
+    "width 48": ["model.width=48"],
+    "Adam 4e-4 for both": ["optim.lr_d=4e-4", "optim.lr_g=4e-4"],
+}
+
+
+def run_dir(work, name):
+    slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
+    while "--" in slug:
+        slug = slug.replace("--", "-")
+    return os.path.join(work, slug)
+
+
+def train(agon, out, steps, eval_every, overrides):
+    """Trains one setting into `out` (from scratch) unless its eval.csv is complete."""
+    args = [agon, "train", "--out", out, "--quiet", "--steps", str(steps),
+            "--set", f"log.eval_every={eval_every}"]
+    for o in overrides:
+        args += ["--set", o]
+    subprocess.run(args, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+
+
+def read_eval(out):
+    path = os.path.join(out, "eval.csv")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=4500)
+    ap.add_argument("--eval-every", type=int, default=1500)
+    ap.add_argument("--only", default="", help="comma-separated setting names to (re)train")
+    ap.add_argument("--reuse", action="store_true",
+                    help="keep finished runs; train only missing ones")
+    ap.add_argument("--work", default=os.path.join(ROOT, "runs", "settings-search"))
+    args = ap.parse_args()
+    only = [n for n in args.only.split(",") if n]
+    for n in only:
+        if n not in SETTINGS:
+            ap.error(f"--only: no setting {n!r}; the settings are {list(SETTINGS)}")
+    agon = agon_binary()
+    results = {}
+    for name, overrides in SETTINGS.items():
+        out = run_dir(args.work, name)
+        rows = read_eval(out)
+        done = rows and int(rows[-1]["step"]) == args.steps
+        wanted = (not only or name in only) and not (args.reuse and done)
+        if wanted:
+            print(f"training: {name}", flush=True)
+            train(agon, out, args.steps, args.eval_every, overrides)
+            rows = read_eval(out)
+        if rows:
+            results[name] = rows
+    steps = [r["step"] for r in results["default"]]
+    lines = [f"The main job's defaults plus one change each, {args.steps} steps (seed 0); "
+             "FID (agon-fashion-mnist classifier) / precision / recall of 2,000 samples "
+             "against 2,000 real images, and the loop's milliseconds per step:", "",
+             "| setting | " + " | ".join(f"step {s}" for s in steps) + " | ms/step |",
+             "|---|" + "---|" * len(steps) + "---:|"]
+    for name, rows in results.items():
+        by_step = {r["step"]: r for r in rows}
+        cells = []
+        for s in steps:
+            r = by_step.get(s)
+            cells.append(f"{float(r['fid']):.1f} / {float(r['precision']):.2f} / "
+                         f"{float(r['recall']):.2f}" if r else "")
+        last = rows[-1]
+        ms = 1000.0 * float(last["seconds"]) / int(last["step"])
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {ms:.0f} |")
+    table = "\n".join(lines)
+    print(table)
+    write_results_table("settings-search", table)
+
+
+if __name__ == "__main__":
+    main()
