@@ -10,13 +10,17 @@ use crate::gan::trainer::{
     TrainConfig, MAX_EVAL_SAMPLES, MIN_EVAL_SAMPLES,
 };
 use crate::metrics::{
-    accuracy, count_modes, density_coverage, inception_score, kid, precision_recall,
-    train_classifier_for_steps, ClassifierTrainConfig, FeatureStats, DC_K, PR_K,
+    accuracy, count_modes, density_coverage, inception_score, interior_roughness, kid,
+    precision_recall, train_classifier_for_steps, ClassifierTrainConfig, FeatureStats, DC_K, PR_K,
 };
 use crate::tensor::NdArray;
 use clap::{Args, ValueEnum};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+
+/// The brightness above which a pixel of an image in [-1, 1] counts as part of an object
+/// for [`interior_roughness`] (a quarter grey; the shipped datasets' backgrounds are dark).
+const ROUGHNESS_THRESHOLD: f32 = -0.5;
 
 /// Options of `agon eval`.
 #[derive(Args, Debug)]
@@ -638,6 +642,10 @@ fn image_scores(
     let pr = precision_recall(&er, &ef, PR_K);
     let dc = density_coverage(&er, &ef, DC_K);
     let is = inception_score(&c.probabilities(&fake), 10.min(n));
+    // Dark backgrounds in [-1, 1]: "inside an object" is brighter than a quarter grey.
+    let rough_fake = interior_roughness(&fake, ROUGHNESS_THRESHOLD);
+    let rough_real = interior_roughness(&real_images, ROUGHNESS_THRESHOLD);
+    let roughness_ratio = rough_fake.roughness / rough_real.roughness;
     out!("FID ({name}): {fid:.3}   real-vs-real floor: {floor:.3}");
     out!("KID ({name}): {:.5} ± {:.5}", k.mean, k.std);
     out!(
@@ -652,6 +660,11 @@ fn image_scores(
         is.mean,
         is.std
     );
+    out!(
+        "interior roughness {:.4} (real {:.4}: {roughness_ratio:.2}x)",
+        rough_fake.roughness,
+        rough_real.roughness
+    );
     for (key, v) in [
         ("fid", fid),
         ("fid_real_floor", floor),
@@ -662,6 +675,9 @@ fn image_scores(
         ("density", dc.density),
         ("coverage", dc.coverage),
         ("inception_score", is.mean),
+        ("roughness", rough_fake.roughness),
+        ("roughness_real", rough_real.roughness),
+        ("roughness_ratio", roughness_ratio),
     ] {
         put(fields, key, v);
     }

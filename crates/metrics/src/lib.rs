@@ -13,6 +13,7 @@
 //! | class accuracy | [`accuracy`] | labelled (real or generated) images | higher |
 //! | nearest neighbours, memorisation (share of samples nearer a training image than the median real-to-real distance) | [`nearest_neighbours`], [`memorisation`] | samples against training images | lower share |
 //! | ROC-AUC, average precision, accuracy at 0.5 | [`detection_scores`] | a real-vs-generated detector's scores | higher |
+//! | interior roughness (texture inside objects, edges left out) | [`interior_roughness`] | generated images against real ones | nearer the real value |
 //!
 //! Features come from [`Classifier`], a small LeNet-style CNN trained with Agon's own
 //! stack ([`train_classifier`]), since Inception weights cannot be downloaded here. Scores
@@ -78,6 +79,7 @@ mod neighbours;
 mod precision_recall;
 #[cfg(test)]
 mod reference;
+mod texture;
 
 pub use classifier::{
     accuracy, mean_loss, train_classifier, train_classifier_for_steps, train_classifier_with,
@@ -92,6 +94,7 @@ pub use kid::{kid, kid_full, KID_SUBSETS, KID_SUBSET_SIZE};
 pub use modes::{count_modes, ModeReport, HIGH_QUALITY_STDS, PACGAN_SAMPLES};
 pub use neighbours::{memorisation, nearest_neighbours, Memorisation, Neighbour};
 pub use precision_recall::{precision_recall, PrecisionRecall, PR_K};
+pub use texture::{interior_roughness, Roughness};
 
 /// The mean and population standard deviation of a score over subsets or splits
 /// ([`kid`], [`inception_score`]).
