@@ -30,14 +30,16 @@ def trained_checkpoint(agon, run, *train_args):
 
 
 def eval_scores(agon, checkpoint, n):
-    """`agon eval --checkpoint --n n`'s FID, precision and recall, read from the JSON it
-    writes beside the checkpoint (`<name>.scores.json`)."""
+    """`agon eval --checkpoint --n n`'s FID, precision, recall and interior roughness
+    (samples' over the real images'), read from the JSON it writes beside the checkpoint
+    (`<name>.scores.json`)."""
     out = checkpoint.replace(".safetensors", ".scores.json")
     subprocess.run([agon, "eval", "--checkpoint", checkpoint, "--n", str(n), "--out", out],
                    check=True, stdout=subprocess.DEVNULL)
     with open(out) as f:
         s = json.load(f)
-    return {"fid": s["fid"], "precision": s["precision"], "recall": s["recall"]}
+    return {"fid": s["fid"], "precision": s["precision"], "recall": s["recall"],
+            "roughness": s["roughness_ratio"]}
 
 
 def write_results_table(marker, table):

@@ -11,8 +11,10 @@ Each setting is the main job's defaults (`cargo run --release -- train`) plus th
 overrides in SETTINGS, trained with `log.eval_every`, which scores 2,000 samples against
 2,000 real images in the feature space of the shipped classifier and writes `eval.csv`
 (with the seconds of training up to each scored step, scoring left out). The table gives
-each setting's scores at every evaluated step and its milliseconds per step over the whole
-run, and is written between the markers in docs/results.md. Runs that finished are kept
+each setting's scores at every evaluated step, its milliseconds per step over the whole
+run, and the final model's interior roughness against the real images' (`agon eval --n
+2000`: the stripe texture as a number, 1.00x is as smooth as the data), and is written
+between the markers in docs/results.md. Runs that finished are kept
 under runs/settings-search/; `--reuse` scores them again without training. One setting
 takes 4-6 minutes on 2 cores; all of them about 45 minutes. The seconds are only
 comparable when nothing else shares the cores.
@@ -23,7 +25,7 @@ import csv
 import os
 import subprocess
 
-from _results_io import ROOT, agon_binary, write_results_table
+from _results_io import ROOT, agon_binary, eval_scores, write_results_table
 
 # Name -> the overrides on top of the main job's defaults. Each is one of the levers issue
 # 15 names, at the value its paper or common practice uses for 28x28 images.
@@ -37,6 +39,10 @@ SETTINGS = {
     "R1 (gamma 0.1, every 16)": ["loss.r1_gamma=0.1"],
     "width 48": ["model.width=48"],
     "Adam 4e-4 for both": ["optim.lr_d=4e-4", "optim.lr_g=4e-4"],
+    "Adam 1e-4 for both": ["optim.lr_d=1e-4", "optim.lr_g=1e-4"],
+    "linear decay to 0 over the last 1,500 steps": ["optim.lr_decay_steps=1500"],
+    # The DCGAN paper's upsampling, for the stripe-texture question (checkerboards).
+    "transposed-conv upsampling": ["model.upsample=\"transposed\""],
 }
 
 
@@ -93,9 +99,11 @@ def main():
     steps = [r["step"] for r in results["default"]]
     lines = [f"The main job's defaults plus one change each, {args.steps} steps (seed 0); "
              "FID (agon-fashion-mnist classifier) / precision / recall of 2,000 samples "
-             "against 2,000 real images, and the loop's milliseconds per step:", "",
-             "| setting | " + " | ".join(f"step {s}" for s in steps) + " | ms/step |",
-             "|---|" + "---|" * len(steps) + "---:|"]
+             "against 2,000 real images, the loop's milliseconds per step, and the final "
+             "model's interior roughness over the real images':", "",
+             "| setting | " + " | ".join(f"step {s}" for s in steps)
+             + " | ms/step | roughness |",
+             "|---|" + "---|" * len(steps) + "---:|---:|"]
     for name, rows in results.items():
         by_step = {r["step"]: r for r in rows}
         cells = []
@@ -105,7 +113,9 @@ def main():
                          f"{float(r['recall']):.2f}" if r else "")
         last = rows[-1]
         ms = 1000.0 * float(last["seconds"]) / int(last["step"])
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {ms:.0f} |")
+        rough = eval_scores(agon, os.path.join(run_dir(args.work, name),
+                                               "checkpoint.safetensors"), 2000)["roughness"]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {ms:.0f} | {rough:.2f}x |")
     table = "\n".join(lines)
     print(table)
     write_results_table("settings-search", table)

@@ -52,6 +52,7 @@ fn resuming_from_a_checkpoint_continues_bit_identically() {
     let mut cfg = tiny(&dir.join("once"));
     cfg.steps = 6;
     cfg.optim.ema_decay = 0.9;
+    cfg.optim.lr_decay_steps = 4;
     cfg.data.augment = "translation,cutout".into();
     let mut straight = Trainer::new(cfg.clone()).unwrap();
     let all = run_steps(&mut straight, 6);
@@ -100,6 +101,39 @@ fn resuming_from_a_checkpoint_continues_bit_identically() {
                 .collect()
         };
         assert_eq!(bits(*x), bits(*y), "optimiser {name}");
+    }
+}
+
+/// `optim.lr_decay_steps`: both learning rates hold until the last N steps, then fall
+/// linearly toward zero (the step's rate is set before it runs).
+#[test]
+fn learning_rates_decay_linearly_over_the_last_steps() {
+    let dir = temp_dir("lr-decay");
+    let mut cfg = tiny(&dir);
+    cfg.steps = 6;
+    cfg.optim.lr_g = 1e-3;
+    cfg.optim.lr_d = 4e-3;
+    cfg.optim.lr_decay_steps = 4;
+    let mut t = Trainer::new(cfg).unwrap();
+    let mut seen = vec![];
+    for _ in 0..6 {
+        t.train_step().unwrap();
+        let lrs: Vec<f32> = t.task().optimizers().iter().map(|(_, o)| o.lr()).collect();
+        seen.push(lrs);
+    }
+    // Steps 0-2 at the full rate (the decay starts after step 2 = 6 - 4), then 3/4, 2/4, 1/4.
+    let want = [1.0f32, 1.0, 1.0, 0.75, 0.5, 0.25];
+    for (k, (lrs, f)) in seen.iter().zip(want).enumerate() {
+        assert!(
+            (lrs[0] - 1e-3 * f).abs() < 1e-9,
+            "step {k}: G at {}",
+            lrs[0]
+        );
+        assert!(
+            (lrs[1] - 4e-3 * f).abs() < 1e-9,
+            "step {k}: D at {}",
+            lrs[1]
+        );
     }
 }
 

@@ -207,6 +207,9 @@ pub struct OptimConfig {
     pub beta2: f32,
     /// D updates per G update (5 for WGAN-GP).
     pub n_critic: u64,
+    /// Decay every learning rate linearly to zero over the run's last this many steps
+    /// (pix2pix's `n_epochs_decay`, in steps; 0 = constant rates).
+    pub lr_decay_steps: u64,
     /// Decay of the generator's exponential moving average (0 = no EMA).
     pub ema_decay: f32,
     /// Batches of noise (of `batch_size`) over which the EMA generator's BatchNorm
@@ -353,6 +356,7 @@ impl Default for OptimConfig {
             beta1: 0.5,
             beta2: 0.999,
             n_critic: 1,
+            lr_decay_steps: 0,
             // Off by default: with BatchNorm in the generator, averaged weights meet running
             // statistics gathered by the raw weights, and over a run of a few thousand steps
             // a 0.999 average still remembers the initialisation. Use 0.999 for long runs.

@@ -45,6 +45,7 @@ use std::path::PathBuf;
 use agon_autodiff::{no_grad, Tensor};
 use agon_data::Batcher;
 use agon_nn::checkpoint::CheckpointError;
+use agon_nn::optim::LrSchedule;
 use agon_tensor::{Indices, NdArray};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -204,6 +205,8 @@ pub struct Trainer {
     step: u64,
     history: Vec<StepStats>,
     notes: Vec<String>,
+    /// Each optimiser's configured learning rate, which `optim.lr_decay_steps` scales.
+    base_lrs: Vec<f32>,
 }
 
 /// `seed` and `stream` mixed into one well-spread seed (splitmix64's finaliser).
@@ -254,6 +257,7 @@ impl Trainer {
         let mut task = build_task(&config, ds.image_shape(), ds.num_classes())?;
         task.prepare_training(&config, &ds)?;
         let batcher = Batcher::new(ds, config.batch_size, mix(config.seed, 1)).drop_last(true);
+        let base_lrs = task.optimizers().iter().map(|(_, o)| o.lr()).collect();
         Ok(Trainer {
             config,
             task,
@@ -261,6 +265,7 @@ impl Trainer {
             step: 0,
             history: vec![],
             notes,
+            base_lrs,
         })
     }
 
@@ -324,6 +329,19 @@ impl Trainer {
     /// part-way (D may already have been updated), so stop and resume from the last
     /// checkpoint, which is never written after a non-finite loss.
     pub fn train_step(&mut self) -> Result<StepStats, TrainError> {
+        let decay = self.config.optim.lr_decay_steps;
+        if decay > 0 {
+            // A function of the step alone, so a resumed run decays as the straight one.
+            let factor = LrSchedule::LinearDecay {
+                start_step: self.config.steps.saturating_sub(decay),
+                end_step: self.config.steps,
+                final_factor: 0.0,
+            }
+            .factor(self.step);
+            for ((_, opt), base) in self.task.optimizers_mut().into_iter().zip(&self.base_lrs) {
+                opt.set_lr(base * factor);
+            }
+        }
         let mut rng = StdRng::seed_from_u64(mix(self.config.seed, 1000 + self.step));
         // On a pool worker, so the step's hundreds of parallel ops fork there instead of
         // each being handed to the pool and waited for (agon_autodiff::on_worker, which
