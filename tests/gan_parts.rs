@@ -832,7 +832,7 @@ fn mlp_plays_both_roles_packed_or_not() {
     let x = g.generate(&batch(48, &[4, 32]), None);
     assert_eq!(x.shape(), &[4, 1, 28, 28]);
     assert!(x.data().to_vec().iter().all(|v| v.abs() <= 1.0));
-    let d = Mlp::image_discriminator([1, 28, 28], &[64], 2, &mut rng);
+    let d = Mlp::image_discriminator([1, 28, 28], &[64], 2, false, &mut rng);
     assert_eq!(d.sizes()[0], 2 * 784);
     assert_eq!(d.judge(&x, None).logits.shape(), &[2, 1]);
     let names = check_names(&g);
@@ -852,7 +852,7 @@ fn mlp_plays_both_roles_packed_or_not() {
 #[test]
 #[should_panic(expected = "expected 1568")]
 fn packed_mlp_names_the_width_it_expects() {
-    let d = Mlp::image_discriminator([1, 28, 28], &[8], 2, &mut StdRng::seed_from_u64(0));
+    let d = Mlp::image_discriminator([1, 28, 28], &[8], 2, false, &mut StdRng::seed_from_u64(0));
     // 2 samples of 14x14 packed: 392 entries, not 2 x 784.
     let _ = d.judge(&batch(49, &[2, 1, 14, 14]), None);
 }

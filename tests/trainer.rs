@@ -332,7 +332,7 @@ fn config_errors_name_the_key() {
 }
 
 #[test]
-fn spectral_norm_applies_to_dcgan28_and_is_refused_for_mlp() {
+fn spectral_norm_applies_to_dcgan28_and_to_mlp() {
     let dir = temp_dir("sn");
     let mut cfg = tiny(&dir);
     cfg.model.kind = ModelKind::Dcgan28;
@@ -354,13 +354,30 @@ fn spectral_norm_applies_to_dcgan28_and_is_refused_for_mlp() {
         "{names:?}"
     );
 
-    // Silently ignoring the key would be worse than refusing it.
-    cfg.model.kind = ModelKind::Mlp;
-    cfg.data.name = "ring8".into();
-    let e = Trainer::new(cfg)
-        .err()
-        .expect("mlp with spectral norm must be refused");
-    assert!(e.to_string().contains("model.spectral_norm"), "{e}");
+    // The MLP discriminator (points and flattened images) has it on every linear layer.
+    for data in ["ring8", "fashion-mnist"] {
+        cfg.model.kind = ModelKind::Mlp;
+        cfg.data.name = data.into();
+        let mut t = Trainer::new(cfg.clone()).unwrap();
+        let d_names: Vec<String> = t
+            .discriminator()
+            .unwrap()
+            .named_parameters()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        let wrapped = d_names
+            .iter()
+            .filter(|n| n.ends_with("weight_orig"))
+            .count();
+        let layers = if data == "ring8" { 4 } else { 3 };
+        assert_eq!(wrapped, layers, "{data}: {d_names:?}");
+        assert!(
+            !d_names.iter().any(|n| n.ends_with(".weight")),
+            "{d_names:?}"
+        );
+        t.train_step().unwrap();
+    }
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Multi-layer perceptrons, and the `mlp2d` workload's generator and discriminator.
 
 use agon_autodiff::Tensor;
-use agon_nn::{LeakyReLU, Linear, Module, ReLU, Sequential, Tanh};
+use agon_nn::{LeakyReLU, Linear, Module, ReLU, Sequential, SpectralNorm, Tanh};
 use agon_tensor::Indices;
 use rand::Rng;
 
@@ -56,7 +56,7 @@ pub enum Activation {
 /// use rand::SeedableRng;
 /// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
 /// let g = Mlp::image_generator(64, &[128], [1, 28, 28], &mut rng);
-/// let d = Mlp::image_discriminator([1, 28, 28], &[128], 2, &mut rng);
+/// let d = Mlp::image_discriminator([1, 28, 28], &[128], 2, false, &mut rng);
 /// let z = Tensor::constant(NdArray::rand_normal(&[4, g.latent_dim()], 0.0, 1.0, &mut rng));
 /// let x = g.generate(&z, None);
 /// assert_eq!(x.shape(), &[4, 1, 28, 28]);
@@ -79,6 +79,41 @@ impl Mlp {
     /// If `sizes` has fewer than two entries.
     #[track_caller]
     pub fn new<R: Rng + ?Sized>(sizes: &[usize], activation: Activation, rng: &mut R) -> Self {
+        Self::build(sizes, activation, false, rng)
+    }
+
+    /// [`new`](Mlp::new) with every linear layer under [`SpectralNorm`] (Miyato et al.
+    /// 2018): a discriminator's stabiliser. Each layer's weight is saved as
+    /// `main.<i>.weight_orig` with its `weight_u` and `weight_v`, as PyTorch names them.
+    ///
+    /// ```
+    /// use agon_gan::{Activation, Mlp};
+    /// use agon_nn::Module;
+    /// use rand::SeedableRng;
+    /// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    /// let d = Mlp::with_spectral_norm(&[2, 8, 1], Activation::LeakyReLU(0.2), &mut rng);
+    /// let names: Vec<String> = d.state_dict().into_iter().map(|(n, _)| n).collect();
+    /// assert_eq!(names[..4], ["main.0.weight_orig", "main.0.bias", "main.0.weight_u", "main.0.weight_v"]);
+    /// ```
+    ///
+    /// # Panics
+    /// If `sizes` has fewer than two entries.
+    #[track_caller]
+    pub fn with_spectral_norm<R: Rng + ?Sized>(
+        sizes: &[usize],
+        activation: Activation,
+        rng: &mut R,
+    ) -> Self {
+        Self::build(sizes, activation, true, rng)
+    }
+
+    #[track_caller]
+    fn build<R: Rng + ?Sized>(
+        sizes: &[usize],
+        activation: Activation,
+        spectral_norm: bool,
+        rng: &mut R,
+    ) -> Self {
         assert!(
             sizes.len() >= 2,
             "Mlp::new: need at least an input and an output width, got sizes {sizes:?}"
@@ -91,7 +126,12 @@ impl Mlp {
                     Activation::LeakyReLU(slope) => main.push(LeakyReLU(slope)),
                 };
             }
-            main = main.push(Linear::new(pair[0], pair[1], true, rng));
+            let linear = Linear::new(pair[0], pair[1], true, rng);
+            main = if spectral_norm {
+                main.push(SpectralNorm::new(linear, rng))
+            } else {
+                main.push(linear)
+            };
         }
         Mlp {
             main,
@@ -162,7 +202,8 @@ impl Mlp {
     }
 
     /// An MLP discriminator of images packed `m` at a time:
-    /// `m·C·H·W -> hidden.. -> 1` with LeakyReLU(0.2).
+    /// `m·C·H·W -> hidden.. -> 1` with LeakyReLU(0.2), its layers under spectral
+    /// normalisation when `spectral_norm`.
     ///
     /// # Panics
     /// If `m` is 0.
@@ -171,6 +212,7 @@ impl Mlp {
         image_shape: [usize; 3],
         hidden: &[usize],
         m: usize,
+        spectral_norm: bool,
         rng: &mut R,
     ) -> Self {
         assert!(
@@ -180,7 +222,7 @@ impl Mlp {
         let mut sizes = vec![m * image_shape.iter().product::<usize>()];
         sizes.extend_from_slice(hidden);
         sizes.push(1);
-        Self::new(&sizes, Activation::LeakyReLU(0.2), rng).packed(m)
+        Self::build(&sizes, Activation::LeakyReLU(0.2), spectral_norm, rng).packed(m)
     }
 
     /// A discriminator for 2-D points packed `m` at a time: the `mlp2d` discriminator's

@@ -110,11 +110,6 @@ pub fn build_models(
                         .into(),
                 ));
             }
-            if m.spectral_norm {
-                return Err(err(
-                    "model.spectral_norm is not available for model.kind = \"mlp\" (dcgan and dcgan28 have it)".into(),
-                ));
-            }
             let h = m.mlp_hidden;
             let build_g = |rng: &mut StdRng| -> Box<dyn Generator> {
                 match *image_shape {
@@ -133,18 +128,21 @@ pub fn build_models(
                 }
             };
             let d: Box<dyn Discriminator> = match image_shape {
-                &[dim] => Box::new(
-                    Mlp::new(
-                        &[m.pack * dim, h, h, h, 1],
-                        Activation::LeakyReLU(0.2),
-                        &mut rng,
-                    )
-                    .packed(m.pack),
-                ),
+                &[dim] => {
+                    let sizes = [m.pack * dim, h, h, h, 1];
+                    let act = Activation::LeakyReLU(0.2);
+                    let d = if m.spectral_norm {
+                        Mlp::with_spectral_norm(&sizes, act, &mut rng)
+                    } else {
+                        Mlp::new(&sizes, act, &mut rng)
+                    };
+                    Box::new(d.packed(m.pack))
+                }
                 &[c, hh, ww] => Box::new(Mlp::image_discriminator(
                     [c, hh, ww],
                     &[2 * h, h],
                     m.pack,
+                    m.spectral_norm,
                     &mut rng,
                 )),
                 other => {
