@@ -5,24 +5,26 @@ quality on the shipped 10,000 Fashion-MNIST images and 2 cores (issue 15).
 Command (from the repository root; needs only Python 3 and Rust):
 
     python3 scripts/default_settings_search.py [--steps 4500] [--eval-every 1500]
-        [--only NAME,NAME] [--reuse]
+        [--only NAME,NAME] [--reuse] [--time-steps 300]
 
 Each setting is the main job's defaults (`cargo run --release -- train`) plus the `--set`
 overrides in SETTINGS, trained with `log.eval_every`, which scores 2,000 samples against
 2,000 real images in the feature space of the shipped classifier and writes `eval.csv`
 (with the seconds of training up to each scored step, scoring left out). The table gives
-each setting's scores at every evaluated step, its milliseconds per step over the whole
-run, and the final model's interior roughness against the real images' (`agon eval --n
-2000`: the stripe texture as a number, 1.00x is as smooth as the data), and is written
-between the markers in docs/results.md. Runs that finished are kept
-under runs/settings-search/; `--reuse` scores them again without training. One setting
-takes 4-6 minutes on 2 cores; all of them about 45 minutes. The seconds are only
-comparable when nothing else shares the cores.
+each setting's scores at every evaluated step, its milliseconds per step (timed again
+after all the runs, one setting after the other over 300 steps, so that the figures are
+comparable), and the final model's interior roughness against the real images' (`agon
+eval --n 2000`: the stripe texture as a number, 1.00x is as smooth as the data), and is
+written between the markers in docs/results.md. Runs that finished are kept under
+runs/settings-search/; `--reuse` scores them again without training. One setting
+takes 4-6 minutes on 2 cores; all of them about 45 minutes. The timings are only
+comparable when nothing else shares the cores while they run.
 """
 
 import argparse
 import csv
 import os
+import shutil
 import subprocess
 
 from _results_io import ROOT, agon_binary, eval_scores, write_results_table
@@ -39,8 +41,11 @@ SETTINGS = {
     "R1 (gamma 0.1, every 16)": ["loss.r1_gamma=0.1"],
     "width 48": ["model.width=48"],
     "Adam 4e-4 for both": ["optim.lr_d=4e-4", "optim.lr_g=4e-4"],
-    "Adam 1e-4 for both": ["optim.lr_d=1e-4", "optim.lr_g=1e-4"],
-    "linear decay to 0 over the last 1,500 steps": ["optim.lr_decay_steps=1500"],
+    # Combinations with the best single change (Adam 4e-4).
+    "Adam 4e-4, linear decay to 0 over the last 1,500 steps": [
+        "optim.lr_d=4e-4", "optim.lr_g=4e-4", "optim.lr_decay_steps=1500"],
+    "Adam 4e-4, spectral norm on D + hinge": [
+        "optim.lr_d=4e-4", "optim.lr_g=4e-4", "model.spectral_norm=true", "loss.kind=\"hinge\""],
     # The DCGAN paper's upsampling, for the stripe-texture question (checkerboards).
     "transposed-conv upsampling": ["model.upsample=\"transposed\""],
 }
@@ -54,12 +59,22 @@ def run_dir(work, name):
 
 
 def train(agon, out, steps, eval_every, overrides):
-    """Trains one setting into `out` (from scratch) unless its eval.csv is complete."""
+    """Trains one setting into `out` from scratch (an earlier run there is set aside)."""
     args = [agon, "train", "--out", out, "--quiet", "--steps", str(steps),
             "--set", f"log.eval_every={eval_every}"]
     for o in overrides:
         args += ["--set", o]
     subprocess.run(args, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+
+
+def time_per_step(agon, work, name, steps, overrides):
+    """Milliseconds per step of the loop (grids and checkpoints at the default cadence,
+    scoring left out) over a fresh `steps`-step run of one setting."""
+    out = run_dir(work, name)
+    shutil.rmtree(out, ignore_errors=True)
+    train(agon, out, steps, steps, overrides)
+    last = read_eval(out)[-1]
+    return 1000.0 * float(last["seconds"]) / int(last["step"])
 
 
 def read_eval(out):
@@ -77,6 +92,10 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated setting names to (re)train")
     ap.add_argument("--reuse", action="store_true",
                     help="keep finished runs; train only missing ones")
+    ap.add_argument("--time-steps", type=int, default=300,
+                    help="time each setting again over this many steps, one after the other "
+                         "(0: take ms/step from the full runs, which may have shared the "
+                         "cores with other work)")
     ap.add_argument("--work", default=os.path.join(ROOT, "runs", "settings-search"))
     args = ap.parse_args()
     only = [n for n in args.only.split(",") if n]
@@ -113,6 +132,9 @@ def main():
                          f"{float(r['recall']):.2f}" if r else "")
         last = rows[-1]
         ms = 1000.0 * float(last["seconds"]) / int(last["step"])
+        if args.time_steps > 0:
+            ms = time_per_step(agon, os.path.join(args.work, "timing"), name,
+                               args.time_steps, SETTINGS[name])
         rough = eval_scores(agon, os.path.join(run_dir(args.work, name),
                                                "checkpoint.safetensors"), 2000)["roughness"]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {ms:.0f} | {rough:.2f}x |")

@@ -92,8 +92,10 @@ impl Mlp {
     /// use rand::SeedableRng;
     /// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
     /// let d = Mlp::with_spectral_norm(&[2, 8, 1], Activation::LeakyReLU(0.2), &mut rng);
-    /// let names: Vec<String> = d.state_dict().into_iter().map(|(n, _)| n).collect();
-    /// assert_eq!(names[..4], ["main.0.weight_orig", "main.0.bias", "main.0.weight_u", "main.0.weight_v"]);
+    /// let params: Vec<String> = d.named_parameters().into_iter().map(|(n, _)| n).collect();
+    /// assert_eq!(params, ["main.0.weight_orig", "main.0.bias", "main.2.weight_orig", "main.2.bias"]);
+    /// let buffers: Vec<String> = d.named_buffers().into_iter().map(|(n, _)| n).collect();
+    /// assert_eq!(buffers[..2], ["main.0.weight_u", "main.0.weight_v"]);
     /// ```
     ///
     /// # Panics
