@@ -168,7 +168,7 @@ fn wgan_weight_clipping_is_reachable_from_the_configuration() {
     let mut cfg = ring(&dir);
     cfg.loss.kind = GanLoss::Wasserstein;
     cfg.loss.weight_clip = 0.01;
-    cfg.optim.lr_d = 0.1;
+    cfg.optim.lr_d = Some(0.1);
     let mut t = Trainer::new(cfg).unwrap();
     t.train_step().unwrap();
     for (name, p) in t.discriminator().unwrap().named_parameters() {
@@ -224,8 +224,8 @@ fn finite_but_exploding_losses_stop_the_run() {
     let dir = temp_dir("explode");
     let mut cfg = ring(&dir);
     cfg.loss.kind = GanLoss::Wasserstein;
-    cfg.optim.lr_d = 1e6;
-    cfg.optim.lr_g = 1e6;
+    cfg.optim.lr_d = Some(1e6);
+    cfg.optim.lr_g = Some(1e6);
     cfg.steps = 200;
     let mut t = agon::gan::trainer::start_run(cfg).unwrap();
     let e = agon::gan::trainer::run(&mut t, &Default::default(), &mut |_| {}).unwrap_err();

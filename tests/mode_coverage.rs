@@ -34,8 +34,8 @@ fn modes_captured(seed: u64, pack: usize) -> usize {
     cfg.model.kind = ModelKind::Mlp;
     cfg.model.latent_dim = 256;
     cfg.model.pack = pack;
-    cfg.optim.lr_g = 3e-4;
-    cfg.optim.lr_d = 3e-4;
+    cfg.optim.lr_g = Some(3e-4);
+    cfg.optim.lr_d = Some(3e-4);
     let mut trainer = Trainer::new(cfg).unwrap();
     while !trainer.finished() {
         trainer.train_step().unwrap();

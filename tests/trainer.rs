@@ -111,8 +111,8 @@ fn learning_rates_decay_linearly_over_the_last_steps() {
     let dir = temp_dir("lr-decay");
     let mut cfg = tiny(&dir);
     cfg.steps = 6;
-    cfg.optim.lr_g = 1e-3;
-    cfg.optim.lr_d = 4e-3;
+    cfg.optim.lr_g = Some(1e-3);
+    cfg.optim.lr_d = Some(4e-3);
     cfg.optim.lr_decay_steps = 4;
     let mut t = Trainer::new(cfg).unwrap();
     let mut seen = vec![];
@@ -385,8 +385,8 @@ fn a_diverging_run_stops_naming_the_step_and_keeps_the_last_checkpoint() {
     let dir = temp_dir("nan");
     let mut cfg = tiny(&dir);
     cfg.loss.kind = GanLoss::Wasserstein;
-    cfg.optim.lr_d = 1e30;
-    cfg.optim.lr_g = 1e30;
+    cfg.optim.lr_d = Some(1e30);
+    cfg.optim.lr_g = Some(1e30);
     cfg.steps = 50;
     let mut t = Trainer::new(cfg).unwrap();
     let saved = t.save_checkpoint().unwrap();

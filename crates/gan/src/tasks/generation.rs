@@ -67,8 +67,8 @@ impl Generation {
             source: "configuration".into(),
             message: format!("data.augment: {e}"),
         })?;
-        let opt_g = adam(g.named_parameters(), config.optim.lr_g, &config.optim);
-        let opt_d = adam(d.named_parameters(), config.optim.lr_d, &config.optim);
+        let opt_g = adam(g.named_parameters(), config.lr_g(), &config.optim);
+        let opt_d = adam(d.named_parameters(), config.lr_d(), &config.optim);
         let mut rng = StdRng::seed_from_u64(mix(config.seed, 2));
         let n = config.log.samples;
         let fixed_z = NdArray::rand_normal(&[n, g.latent_dim()], 0.0, 1.0, &mut rng);

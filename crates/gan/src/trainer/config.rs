@@ -197,10 +197,13 @@ pub struct LossConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OptimConfig {
-    /// Generator learning rate.
-    pub lr_g: f32,
-    /// Discriminator learning rate.
-    pub lr_d: f32,
+    /// Generator learning rate; absent: the model's default,
+    /// [`TrainConfig::default_lr`] (read the rate in use with [`TrainConfig::lr_g`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lr_g: Option<f32>,
+    /// Discriminator learning rate; absent: [`TrainConfig::default_lr`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lr_d: Option<f32>,
     /// Adam beta1 (0.5 for DCGAN).
     pub beta1: f32,
     /// Adam beta2.
@@ -282,6 +285,43 @@ impl Default for TranslateConfig {
 }
 
 impl TrainConfig {
+    /// The learning rate of both networks when `optim.lr_g` / `optim.lr_d` are not given:
+    /// 4e-4 for the main job's model (`model.kind = "dcgan"`, unconditional), which trained
+    /// best with it in the settings search of docs/results.md; 2e-4, the DCGAN and pix2pix
+    /// papers' rate, for every other model and task.
+    ///
+    /// ```
+    /// use agon_gan::trainer::{ModelKind, TrainConfig};
+    /// let mut cfg = TrainConfig::default();
+    /// assert_eq!((cfg.default_lr(), cfg.lr_g()), (4e-4, 4e-4));
+    /// cfg.model.kind = ModelKind::Dcgan28;
+    /// assert_eq!(cfg.lr_g(), 2e-4);
+    /// cfg.optim.lr_g = Some(1e-3);
+    /// assert_eq!((cfg.lr_g(), cfg.lr_d()), (1e-3, 2e-4));
+    /// ```
+    pub fn default_lr(&self) -> f32 {
+        let main_model = self.model.kind == ModelKind::Dcgan
+            && !self.model.conditional
+            && !self.task.is_image_to_image()
+            && self.task != TaskKind::Conditional;
+        if main_model {
+            4e-4
+        } else {
+            2e-4
+        }
+    }
+
+    /// The generator's learning rate: `optim.lr_g`, else [`default_lr`](Self::default_lr).
+    pub fn lr_g(&self) -> f32 {
+        self.optim.lr_g.unwrap_or_else(|| self.default_lr())
+    }
+
+    /// The discriminator's learning rate: `optim.lr_d`, else
+    /// [`default_lr`](Self::default_lr).
+    pub fn lr_d(&self) -> f32 {
+        self.optim.lr_d.unwrap_or_else(|| self.default_lr())
+    }
+
     /// Makes the keys a task implies explicit (`task = "conditional"` sets
     /// `model.conditional`; `cyclegan` fills empty `translate.a` / `translate.b` with its
     /// default domains, or with the two folders' classes `0` and `1` and `data.name` with
@@ -289,6 +329,10 @@ impl TrainConfig {
     /// built from the saved configuration alone (by resume, `agon sample`, `agon export`)
     /// are the task's.
     pub fn resolve_task(&mut self) {
+        // The learning rates in use, written out so a saved configuration states them.
+        let lr = self.default_lr();
+        self.optim.lr_g.get_or_insert(lr);
+        self.optim.lr_d.get_or_insert(lr);
         if self.task == TaskKind::Conditional {
             self.model.conditional = true;
         }
@@ -351,8 +395,8 @@ impl Default for LossConfig {
 impl Default for OptimConfig {
     fn default() -> Self {
         OptimConfig {
-            lr_g: 2e-4,
-            lr_d: 2e-4,
+            lr_g: None,
+            lr_d: None,
             beta1: 0.5,
             beta2: 0.999,
             n_critic: 1,
@@ -874,10 +918,7 @@ impl TrainConfig {
                 self.optim.ema_decay
             ));
         }
-        for (key, v) in [
-            ("optim.lr_g", self.optim.lr_g),
-            ("optim.lr_d", self.optim.lr_d),
-        ] {
+        for (key, v) in [("optim.lr_g", self.lr_g()), ("optim.lr_d", self.lr_d())] {
             if !(v.is_finite() && v > 0.0) {
                 return err(format!("{key} = {v} must be a positive number"));
             }

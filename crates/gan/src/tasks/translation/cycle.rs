@@ -106,8 +106,8 @@ impl CycleGan {
         let g_ba = ResnetGenerator::new(c, c, width, t.blocks, norm, None, &mut rng);
         let d_a = PatchDiscriminator::new(c, width, t.d_layers, norm, &mut rng);
         let d_b = PatchDiscriminator::new(c, width, t.d_layers, norm, &mut rng);
-        let opt_g = adam(both(("g_ab", &g_ab), ("g_ba", &g_ba)), cfg.optim.lr_g, cfg);
-        let opt_d = adam(both(("d_a", &d_a), ("d_b", &d_b)), cfg.optim.lr_d, cfg);
+        let opt_g = adam(both(("g_ab", &g_ab), ("g_ba", &g_ba)), cfg.lr_g(), cfg);
+        let opt_d = adam(both(("d_a", &d_a), ("d_b", &d_b)), cfg.lr_d(), cfg);
         Ok(CycleGan {
             g_ab,
             g_ba,

@@ -238,8 +238,8 @@ impl Translation {
     /// When the networks cannot be built for the data (see `networks.rs`).
     pub fn new(config: &TrainConfig, shape: &[usize]) -> Result<Self, TrainError> {
         let (g, d) = networks::build(config, shape)?;
-        let opt_g = adam(g.named_parameters(), config.optim.lr_g, config);
-        let opt_d = adam(d.named_parameters(), config.optim.lr_d, config);
+        let opt_g = adam(g.named_parameters(), config.lr_g(), config);
+        let opt_d = adam(d.named_parameters(), config.lr_d(), config);
         Ok(Translation {
             kind: config.task,
             g,
