@@ -30,24 +30,25 @@ import subprocess
 from _results_io import ROOT, agon_binary, eval_scores, write_results_table
 
 # Name -> the overrides on top of the main job's defaults. Each is one of the levers issue
-# 15 names, at the value its paper or common practice uses for 28x28 images.
+# 15 names, at the value its paper or common practice uses for 28x28 images, on top of the
+# main job as it was before this search (Adam 2e-4); the search chose Adam 4e-4, now the
+# default, and the last rows combine it with the next best changes.
+OLD = ["optim.lr_d=2e-4", "optim.lr_g=2e-4"]
 SETTINGS = {
-    "default": [],
-    "EMA of G 0.999, BN statistics recomputed": ["optim.ema_decay=0.999"],
-    "EMA of G 0.99, BN statistics recomputed": ["optim.ema_decay=0.99"],
-    "DiffAugment translation,cutout": ["data.augment=\"translation,cutout\""],
+    "Adam 2e-4 (the default before)": OLD,
+    "EMA of G 0.999, BN statistics recomputed": OLD + ["optim.ema_decay=0.999"],
+    "EMA of G 0.99, BN statistics recomputed": OLD + ["optim.ema_decay=0.99"],
+    "DiffAugment translation,cutout": OLD + ["data.augment=\"translation,cutout\""],
     "TTUR (lr_d 4e-4, lr_g 1e-4)": ["optim.lr_d=4e-4", "optim.lr_g=1e-4"],
-    "spectral norm on D + hinge": ["model.spectral_norm=true", "loss.kind=\"hinge\""],
-    "R1 (gamma 0.1, every 16)": ["loss.r1_gamma=0.1"],
-    "width 48": ["model.width=48"],
-    "Adam 4e-4 for both": ["optim.lr_d=4e-4", "optim.lr_g=4e-4"],
-    # Combinations with the best single change (Adam 4e-4).
-    "Adam 4e-4, linear decay to 0 over the last 1,500 steps": [
-        "optim.lr_d=4e-4", "optim.lr_g=4e-4", "optim.lr_decay_steps=1500"],
-    "Adam 4e-4, spectral norm on D + hinge": [
-        "optim.lr_d=4e-4", "optim.lr_g=4e-4", "model.spectral_norm=true", "loss.kind=\"hinge\""],
+    "spectral norm on D + hinge": OLD + ["model.spectral_norm=true", "loss.kind=\"hinge\""],
+    "R1 (gamma 0.1, every 16)": OLD + ["loss.r1_gamma=0.1"],
+    "width 48": OLD + ["model.width=48"],
     # The DCGAN paper's upsampling, for the stripe-texture question (checkerboards).
-    "transposed-conv upsampling": ["model.upsample=\"transposed\""],
+    "transposed-conv upsampling": OLD + ["model.upsample=\"transposed\""],
+    "Adam 4e-4 (the default now)": [],
+    "Adam 4e-4, linear decay to 0 over the last 1,500 steps": ["optim.lr_decay_steps=1500"],
+    "Adam 4e-4, spectral norm on D + hinge": ["model.spectral_norm=true",
+                                              "loss.kind=\"hinge\""],
 }
 
 
@@ -115,8 +116,8 @@ def main():
             rows = read_eval(out)
         if rows:
             results[name] = rows
-    steps = [r["step"] for r in results["default"]]
-    lines = [f"The main job's defaults plus one change each, {args.steps} steps (seed 0); "
+    steps = [r["step"] for r in next(iter(results.values()))]
+    lines = [f"The main job plus one change each, {args.steps} steps (seed 0); "
              "FID (agon-fashion-mnist classifier) / precision / recall of 2,000 samples "
              "against 2,000 real images, the loop's milliseconds per step, and the final "
              "model's interior roughness over the real images':", "",

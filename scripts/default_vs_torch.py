@@ -2,7 +2,7 @@
 
 Issue 15's bar. It runs, one after the other on an otherwise idle machine:
 
-1. `agon train` with the default configuration (`--steps`, default the main job's 4,500)
+1. `agon train` with the default configuration (`--steps`, default the main job's 3,500)
    and `log.eval_every`, so `eval.csv` has the FID (agon-fashion-mnist classifier),
    precision and recall of 2,000 samples every `--every` steps, with the seconds of
    training up to each (scoring left out);
@@ -34,7 +34,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--torch-python", required=True, help="a Python with torch and safetensors")
-    ap.add_argument("--steps", type=int, default=4500)
+    ap.add_argument("--steps", type=int, default=3500)
     ap.add_argument("--every", type=int, default=500, help="Agon's scoring cadence (steps)")
     ap.add_argument("--snapshot-every", type=float, default=30.0, help="PyTorch's (seconds)")
     ap.add_argument("--n", type=int, default=2000)

@@ -248,7 +248,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             seed: 0,
-            steps: 4500,
+            steps: 3500,
             batch_size: 64,
             out_dir: PathBuf::from("runs/fashion-mnist"),
             task: TaskKind::Auto,
