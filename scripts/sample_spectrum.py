@@ -34,7 +34,7 @@ def fakes(agon, checkpoint, grids=16):
             path = os.path.join(tmp, f"g{seed}.png")
             subprocess.run([agon, "sample", "--checkpoint", checkpoint, "--n", "64",
                             "--seed", str(seed), "--out", path], check=True, cwd=ROOT,
-                           stdout=subprocess.DEVNULL)
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             grid = np.asarray(Image.open(path), dtype=np.float64) / 255.0
             step = SIDE + PAD
             for i in range(PER_ROW):
