@@ -17,8 +17,8 @@ comparable), and the final model's interior roughness against the real images' (
 eval --n 2000`: the stripe texture as a number, 1.00x is as smooth as the data), and is
 written between the markers in docs/results.md. Runs that finished are kept under
 runs/settings-search/; `--reuse` scores them again without training. One setting
-takes 4-6 minutes on 2 cores; all twelve about an hour, and the timing pass 5 minutes. The timings are only
-comparable when nothing else shares the cores while they run.
+takes 4-6 minutes on 2 cores, all twelve about an hour, and the timing pass 5 minutes.
+The timings are only comparable when nothing else shares the cores while they run.
 """
 
 import argparse
