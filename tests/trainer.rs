@@ -337,14 +337,11 @@ fn spectral_norm_applies_to_dcgan28_and_to_mlp() {
     let mut cfg = tiny(&dir);
     cfg.model.kind = ModelKind::Dcgan28;
     cfg.model.spectral_norm = true;
-    let t = Trainer::new(cfg.clone()).unwrap();
-    let names: Vec<String> = t
-        .discriminator()
-        .unwrap()
-        .named_parameters()
-        .into_iter()
-        .map(|(n, _)| n)
-        .collect();
+    let d_names = |t: &Trainer| -> Vec<String> {
+        let d = t.discriminator().unwrap();
+        d.named_parameters().into_iter().map(|(n, _)| n).collect()
+    };
+    let names = d_names(&Trainer::new(cfg.clone()).unwrap());
     assert!(
         names.contains(&"main.0.weight_orig".to_string()),
         "{names:?}"
@@ -359,23 +356,11 @@ fn spectral_norm_applies_to_dcgan28_and_to_mlp() {
         cfg.model.kind = ModelKind::Mlp;
         cfg.data.name = data.into();
         let mut t = Trainer::new(cfg.clone()).unwrap();
-        let d_names: Vec<String> = t
-            .discriminator()
-            .unwrap()
-            .named_parameters()
-            .into_iter()
-            .map(|(n, _)| n)
-            .collect();
-        let wrapped = d_names
-            .iter()
-            .filter(|n| n.ends_with("weight_orig"))
-            .count();
+        let names = d_names(&t);
+        let wrapped = names.iter().filter(|n| n.ends_with("weight_orig")).count();
         let layers = if data == "ring8" { 4 } else { 3 };
-        assert_eq!(wrapped, layers, "{data}: {d_names:?}");
-        assert!(
-            !d_names.iter().any(|n| n.ends_with(".weight")),
-            "{d_names:?}"
-        );
+        assert_eq!(wrapped, layers, "{data}: {names:?}");
+        assert!(!names.iter().any(|n| n.ends_with(".weight")), "{names:?}");
         t.train_step().unwrap();
     }
 }

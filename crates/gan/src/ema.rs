@@ -63,6 +63,9 @@ pub fn recompute_batch_norm_stats(g: &dyn Generator, batches: usize, batch_size:
         return;
     }
     let mut rng = StdRng::seed_from_u64(seed);
+    let labels = g
+        .num_classes()
+        .map(|k| Indices::from_vec((0..batch_size).map(|i| i % k).collect(), &[batch_size]));
     g.train();
     g.set_cumulative_stats(true);
     for _ in 0..batches {
@@ -72,9 +75,6 @@ pub fn recompute_batch_norm_stats(g: &dyn Generator, batches: usize, batch_size:
             1.0,
             &mut rng,
         ));
-        let labels = g
-            .num_classes()
-            .map(|k| Indices::from_vec((0..batch_size).map(|i| i % k).collect(), &[batch_size]));
         // On a pool worker, as every trainer forward (agon_autodiff::on_worker).
         agon_autodiff::on_worker(|| no_grad(|| g.generate(&z, labels.as_ref())));
     }
