@@ -16,13 +16,17 @@ Two tables:
 - `collapse` (the default): COMMON's setting, 2,000 steps, vanilla GAN / PacGAN2 / WGAN-GP,
   where the vanilla GAN collapses on ring-8. About 20 minutes on 2 cores (Zen 4, seed-0
   runs of 2026-12-04: 9 s each for vanilla and PacGAN2, 46 s for WGAN-GP).
-- `converged`: CONVERGED's setting (Adam 1e-4 for both networks, an EMA of G with decay
-  0.999 scored in its place, 32,000 steps), vanilla GAN and PacGAN2: how precise the
-  samples get when trained to convergence. 2.4-3 minutes per seed and method on 2 cores
-  (Zen 4: PacGAN2's 10 ring-8 seeds took 26 minutes, the vanilla GAN's 30), so about
-  1h50 for the whole table; `--data` and `--methods` run part of it,
-  and `--reuse` keeps finished runs whose recorded settings match, so a table can be
-  completed piece by piece.
+- `converged`: CONVERGED's setting (latent size 2, Adam 3e-4 for both networks, an EMA of
+  G with decay 0.999 scored in its place, 32,000 steps), vanilla GAN and PacGAN2: how
+  precise the samples get when trained to convergence. 39 minutes for the whole table on
+  2 vCPUs of an Intel Xeon (2026-12-06: 40 runs, two at a time, about 140 s each). `--data` and
+  `--methods` run part of it, and `--reuse` keeps finished runs whose recorded settings
+  match, so a table can be completed piece by piece.
+
+`--jobs` (default: the number of CPUs) trains that many seeds side by side, each with
+`RAYON_NUM_THREADS` = CPUs / jobs. These MLPs are too small for two threads to beat one
+(2,000 grid-25 steps: 8.5 s on one thread, 7.9 s on two), so one run per core nearly
+doubles the throughput; the results do not depend on the thread count.
 """
 
 import argparse
@@ -33,6 +37,7 @@ import re
 import subprocess
 import sys
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 
 from _results_io import ROOT, agon_binary, write_results_table
 
@@ -47,13 +52,15 @@ METHODS = {
     "WGAN-GP": ["--set", "loss.kind=wasserstein", "--set", "loss.gp_weight=0.1",
                 "--set", "optim.n_critic=5"],
 }
-# Converged: the same networks trained 16x longer at a third of the learning rate, scored
+# Converged: the same networks with latent size 2 (not 256), trained 16x longer, scored
 # through an EMA of G's weights (decay 0.999, about the last 1,000 steps). Found on seed 0
-# (2026-12-04): PacGAN2 on ring-8 went from 2.2% high quality at 2,000 steps (Adam 3e-4, no
-# EMA) to 48% at 8,000 steps with Adam 1e-4, 55% with the EMA too, 84% at 16,000 steps and
-# 93% at 32,000; with Adam 5e-5 it had 9% at 8,000 steps.
-CONVERGED = ["--model", "mlp", "--set", "batch_size=256", "--set", "model.latent_dim=256",
-             "--set", "optim.lr_g=1e-4", "--set", "optim.lr_d=1e-4",
+# (2026-12-06, PacGAN2, high-quality share): on grid-25 at 16,000 steps, latent size 256
+# with Adam 1e-4 gave 2.5%, latent size 2 13.7% (hidden width 256: 21.1%), with Adam 3e-4
+# 47.0% and with Adam 1e-3 76.5% but 22 modes; Adam 3e-4 for 32,000 steps gave 94.8% with
+# all 25 modes, and 98.3% on ring-8. (The earlier recipe, latent size 256 and Adam 1e-4,
+# reached 88% on ring-8 and 12% on grid-25 at 32,000 steps.)
+CONVERGED = ["--model", "mlp", "--set", "batch_size=256", "--set", "model.latent_dim=2",
+             "--set", "optim.lr_g=3e-4", "--set", "optim.lr_d=3e-4",
              "--set", "optim.ema_decay=0.999", "--quiet"]
 CONVERGED_METHODS = {name: METHODS[name] for name in ("vanilla GAN", "PacGAN2")}
 TABLES = {
@@ -69,8 +76,10 @@ TABLES = {
 PUBLISHED = {}
 
 
-def run(args):
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def run(args, threads):
+    env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                   env=env)
 
 
 def matches(config_path, train_args):
@@ -116,7 +125,11 @@ def main():
     ap.add_argument("--reuse", action="store_true",
                     help="keep finished runs in --work whose config.toml and scores.json "
                          "match this table's settings, instead of training them again")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                    help="seeds trained side by side (default: the number of CPUs)")
     args = ap.parse_args()
+    if args.jobs < 1:
+        sys.exit("--jobs must be at least 1")
     common, methods, steps, marker = TABLES[args.table]
     steps = args.steps or steps
     if args.methods:
@@ -126,32 +139,38 @@ def main():
             sys.exit(f"unknown method(s) {unknown}; the {args.table} table has {list(methods)}")
         methods = {m: methods[m] for m in wanted}
     agon = agon_binary()
-    rows = []
-    for data in args.data.split(","):
-        for name, extra in methods.items():
-            modes, hq, kl = [], [], []
-            for seed in range(args.seeds):
-                out = os.path.join(args.work, args.table, data, re.sub(r"\W+", "-", name),
-                                   str(seed))
-                train = ["train", "--data", data, "--steps", str(steps),
-                         "--seed", str(seed), "--out", out] + common + extra
-                scores = os.path.join(out, "scores.json")
-                reused = (args.reuse and os.path.exists(scores)
-                          and matches(os.path.join(out, "config.toml"), train))
-                if not reused:
-                    run([agon] + train)
-                    run([agon, "eval", "--checkpoint",
-                         os.path.join(out, "checkpoint.safetensors"),
-                         "--out", scores, "--seed", str(seed)])
-                with open(scores) as f:
-                    s = json.load(f)
-                modes.append(s["modes"])
-                hq.append(100 * s["high_quality"])
-                kl.append(s["reverse_kl"])
-                print(f"{data} {name} seed {seed}: {s['modes']} modes, "
-                      f"{100 * s['high_quality']:.1f}% HQ" + (" (reused)" if reused else ""),
-                      file=sys.stderr)
-            rows.append((data, name, mean_se(modes), mean_se(hq), mean_se(kl)))
+    threads = max(1, (os.cpu_count() or 1) // args.jobs)
+
+    def scored_run(data, name, extra, seed):
+        """Train (unless --reuse finds it) and score one seed; its scores.json."""
+        out = os.path.join(args.work, args.table, data, re.sub(r"\W+", "-", name), str(seed))
+        train = ["train", "--data", data, "--steps", str(steps),
+                 "--seed", str(seed), "--out", out] + common + extra
+        scores = os.path.join(out, "scores.json")
+        reused = (args.reuse and os.path.exists(scores)
+                  and matches(os.path.join(out, "config.toml"), train))
+        if not reused:
+            run([agon] + train, threads)
+            run([agon, "eval", "--checkpoint", os.path.join(out, "checkpoint.safetensors"),
+                 "--out", scores, "--seed", str(seed)], threads)
+        with open(scores) as f:
+            s = json.load(f)
+        print(f"{data} {name} seed {seed}: {s['modes']} modes, "
+              f"{100 * s['high_quality']:.1f}% HQ" + (" (reused)" if reused else ""),
+              file=sys.stderr)
+        return s
+
+    cells = [(data, name, extra) for data in args.data.split(",")
+             for name, extra in methods.items()]
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = {(data, name, seed): pool.submit(scored_run, data, name, extra, seed)
+                   for data, name, extra in cells for seed in range(args.seeds)}
+        rows = []
+        for data, name, _ in cells:
+            runs = [futures[(data, name, seed)].result() for seed in range(args.seeds)]
+            rows.append((data, name, mean_se([s["modes"] for s in runs]),
+                         mean_se([100 * s["high_quality"] for s in runs]),
+                         mean_se([s["reverse_kl"] for s in runs])))
     lines = [f"Agon, {args.seeds} seeds, {steps} steps, mean ± standard error:", "",
              "| data | method | modes | high quality (%) | reverse KL |", "|---|---|---|---|---|"]
     for data, name, (m, ms), (h, hs), (k, ks) in rows:
