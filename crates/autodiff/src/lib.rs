@@ -39,8 +39,8 @@ mod rule;
 mod tensor;
 
 pub use composite::{
-    batch_norm, instance_norm, layer_norm, pixel_shuffle, reflection_pad2d, upsample2x_conv3x3,
-    BatchNormMode, BatchStats, Reduction,
+    batch_norm, batch_norm_inference, instance_norm, layer_norm, pixel_shuffle, reflection_pad2d,
+    upsample2x_conv3x3, BatchNormMode, BatchStats, Reduction,
 };
 pub use engine::{grad, Gradients};
 pub use rule::Rule;

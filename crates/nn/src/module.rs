@@ -29,9 +29,12 @@ pub trait Module: Send + Sync {
 
     /// This module and `next` as one computation, where the pair has a faster fused form
     /// (nearest x2 [`Upsample`](crate::Upsample) then a 3x3 [`Conv2d`](crate::Conv2d):
-    /// [`agon_autodiff::upsample2x_conv3x3`]), else `None`. [`Sequential`](crate::Sequential)
-    /// asks each layer about the one after it. A fusion gives the pair's values and
-    /// gradients up to rounding and changes no parameter or its name.
+    /// [`agon_autodiff::upsample2x_conv3x3`]; an evaluation-mode
+    /// [`BatchNorm`](crate::BatchNorm) then a ReLU or LeakyReLU:
+    /// [`agon_autodiff::batch_norm_inference`]), else `None`.
+    /// [`Sequential`](crate::Sequential) asks each layer about the one after it. A fusion
+    /// gives the pair's values and gradients up to rounding and changes no parameter or its
+    /// name.
     fn forward_fused(&self, _next: &dyn Module, _x: &Tensor) -> Option<Tensor> {
         None
     }
@@ -39,6 +42,12 @@ pub trait Module: Send + Sync {
     /// The module as a plain [`Conv2d`](crate::Conv2d), for fusions that need its
     /// parameters (`None` for every other module, wrapped convolutions included).
     fn as_conv2d(&self) -> Option<&crate::Conv2d> {
+        None
+    }
+
+    /// The rectifier this module applies, if it is exactly a [`ReLU`](crate::ReLU) or a
+    /// [`LeakyReLU`](crate::LeakyReLU): what a batch norm before it may fuse into its pass.
+    fn as_rectifier(&self) -> Option<agon_tensor::Rectifier> {
         None
     }
 

@@ -11,6 +11,16 @@ use rayon::prelude::*;
 
 use crate::NdArray;
 
+/// The rectifier that [`NdArray::channel_affine_rectified`] applies after its affine map:
+/// a batch norm's usual successor, fused into its pass.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Rectifier {
+    /// `x` for `x >= 0`, `0` below; NaN propagates (as [`NdArray::relu`]).
+    ReLU,
+    /// `x` for `x >= 0`, `slope * x` below (as [`NdArray::leaky_relu`]).
+    LeakyReLU(f32),
+}
+
 /// Below this many elements the passes run on the calling thread.
 const PARALLEL_MIN: usize = 1 << 15;
 
@@ -157,19 +167,91 @@ impl NdArray {
     /// If `self` has fewer than 2 axes or a coefficient does not have `C` values.
     #[track_caller]
     pub fn channel_affine(&self, center: &[f32], scale: &[f32], shift: &[f32]) -> NdArray {
-        let [_, c, inner] = split_channels("channel_affine", self);
+        self.channel_affine_map("channel_affine", center, scale, shift, |y| y)
+    }
+
+    /// [`channel_affine`](NdArray::channel_affine) followed by a rectifier, in one pass: an
+    /// evaluation-mode batch norm and the activation after it. The bits are those of the
+    /// two steps run one after the other ([`NdArray::relu`], [`NdArray::leaky_relu`]); only
+    /// the intermediate array and its second pass are saved.
+    ///
+    /// ```
+    /// use agon_tensor::{NdArray, Rectifier};
+    /// let x = NdArray::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+    /// let (center, scale, shift) = ([2.0, 0.0], [1.0, 1.0], [0.0, -3.0]);
+    /// let y = x.channel_affine_rectified(&center, &scale, &shift, Rectifier::LeakyReLU(0.5));
+    /// assert_eq!(y.to_vec(), vec![-0.5, -0.5, 1.0, 1.0]);
+    /// let y = x.channel_affine_rectified(&center, &scale, &shift, Rectifier::ReLU);
+    /// assert_eq!(y.to_vec(), vec![0.0, 0.0, 1.0, 1.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// If `self` has fewer than 2 axes or a coefficient does not have `C` values.
+    #[track_caller]
+    pub fn channel_affine_rectified(
+        &self,
+        center: &[f32],
+        scale: &[f32],
+        shift: &[f32],
+        rectifier: Rectifier,
+    ) -> NdArray {
+        const OP: &str = "channel_affine_rectified";
+        // One monomorphised loop per rectifier, so that the select vectorises.
+        match rectifier {
+            Rectifier::ReLU => {
+                self.channel_affine_map(OP, center, scale, shift, |y| if y < 0.0 { 0.0 } else { y })
+            }
+            Rectifier::LeakyReLU(slope) => {
+                self.channel_affine_map(OP, center, scale, shift, move |y| {
+                    if y < 0.0 {
+                        slope * y
+                    } else {
+                        y
+                    }
+                })
+            }
+        }
+    }
+
+    /// `f((x - center[c]) * scale[c] + shift[c])` on every element of channel `c`.
+    #[track_caller]
+    fn channel_affine_map(
+        &self,
+        op: &str,
+        center: &[f32],
+        scale: &[f32],
+        shift: &[f32],
+        f: impl Fn(f32) -> f32 + Sync,
+    ) -> NdArray {
+        let [_, c, inner] = split_channels(op, self);
         for (what, v) in [("center", center), ("scale", scale), ("shift", shift)] {
-            check_channel_vec("channel_affine", what, v, c);
+            check_channel_vec(op, what, v, c);
         }
         let x = self.contiguous();
         let x = x.as_slice().expect("contiguous");
         let mut out = vec![0.0f32; x.len()];
-        map_planes(&mut out, c, inner, |ch, range, o| {
-            let (m, s, t) = (center[ch], scale[ch], shift[ch]);
-            for (o, &v) in o.iter_mut().zip(&x[range]) {
-                *o = (v - m) * s + t;
+        if inner == 1 && c > 0 {
+            // `[N, C]` (a BatchNorm1d): a row holds one value of every channel, so zip the
+            // row with the coefficients instead of visiting C one-element planes.
+            let row = |(o, xr): (&mut [f32], &[f32])| {
+                let coefficients = center.iter().zip(scale).zip(shift);
+                for ((o, &v), ((&m, &s), &t)) in o.iter_mut().zip(xr).zip(coefficients) {
+                    *o = f((v - m) * s + t);
+                }
+            };
+            if out.len() >= PARALLEL_MIN {
+                out.par_chunks_mut(c).zip(x.par_chunks(c)).for_each(row);
+            } else {
+                out.chunks_mut(c).zip(x.chunks(c)).for_each(row);
             }
-        });
+        } else {
+            map_planes(&mut out, c, inner, |ch, range, o| {
+                let (m, s, t) = (center[ch], scale[ch], shift[ch]);
+                for (o, &v) in o.iter_mut().zip(&x[range]) {
+                    *o = f((v - m) * s + t);
+                }
+            });
+        }
         NdArray::from_dense(out, self.shape())
     }
 
@@ -312,5 +394,43 @@ fn map_planes(
         out.par_chunks_mut(row).enumerate().for_each(one_row);
     } else if row > 0 {
         out.chunks_mut(row).enumerate().for_each(one_row);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fused pass gives the bits of the affine map followed by the rectifier, for
+    /// `[N, C]` and `[N, C, H, W]`, below and above the parallel threshold, with NaN, signed
+    /// zeros and infinities among the inputs.
+    #[test]
+    fn rectified_affine_matches_the_two_passes_bit_for_bit() {
+        let specials = [f32::NAN, -0.0, 0.0, f32::INFINITY, f32::NEG_INFINITY, 1e-40];
+        for shape in [[3, 5, 1, 1], [64, 600, 1, 1], [2, 3, 4, 5], [16, 8, 32, 32]] {
+            let c = shape[1];
+            let n: usize = shape.iter().product();
+            let values: Vec<f32> = (0..n)
+                .map(|i| match i % 97 {
+                    k if k < specials.len() => specials[k],
+                    _ => ((i * 7919) % 1000) as f32 / 250.0 - 2.0,
+                })
+                .collect();
+            let dims: &[usize] = if shape[2] == 1 { &shape[..2] } else { &shape };
+            let x = NdArray::from_vec(values, dims).unwrap();
+            let center: Vec<f32> = (0..c).map(|i| i as f32 * 0.1 - 0.3).collect();
+            let scale: Vec<f32> = (0..c).map(|i| 1.5 - i as f32 * 0.01).collect();
+            let shift: Vec<f32> = (0..c).map(|i| (i % 3) as f32 - 1.0).collect();
+            let affine = x.channel_affine(&center, &scale, &shift);
+            let bits = |a: &NdArray| a.to_vec().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            for (r, two_passes) in [
+                (Rectifier::ReLU, affine.relu()),
+                (Rectifier::LeakyReLU(0.2), affine.leaky_relu(0.2)),
+            ] {
+                let fused = x.channel_affine_rectified(&center, &scale, &shift, r);
+                assert_eq!(fused.shape(), x.shape());
+                assert_eq!(bits(&fused), bits(&two_passes), "{r:?} on {dims:?}");
+            }
+        }
     }
 }

@@ -44,6 +44,7 @@ mod upsample;
 mod views;
 
 pub use array::NdArray;
+pub use channels::Rectifier;
 pub use conv::Conv2dParams;
 pub use error::TensorError;
 pub use indices::Indices;

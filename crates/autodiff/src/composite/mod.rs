@@ -14,5 +14,5 @@ mod upsample_conv;
 
 pub use image_ops::{instance_norm, pixel_shuffle, reflection_pad2d};
 pub use losses::Reduction;
-pub use norm::{batch_norm, layer_norm, BatchNormMode, BatchStats};
+pub use norm::{batch_norm, batch_norm_inference, layer_norm, BatchNormMode, BatchStats};
 pub use upsample_conv::upsample2x_conv3x3;

@@ -1,9 +1,9 @@
 //! Batch and layer normalisation as compositions of primitives.
 
-use agon_tensor::NdArray;
+use agon_tensor::{NdArray, Rectifier};
 
 use super::batch_norm_train::batch_norm_train;
-use crate::tensor::Tensor;
+use crate::tensor::{is_grad_enabled, Tensor};
 
 /// Whether batch norm normalises with the batch's statistics or the running ones.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,12 +83,95 @@ pub fn batch_norm(
             (y, Some(stats))
         }
         BatchNormMode::Eval => {
-            let (rm, rv) = running.expect("batch_norm: eval mode needs running statistics");
-            let rm = Tensor::constant(rm.reshape(&stat_shape));
-            let rv = Tensor::constant(rv.reshape(&stat_shape));
-            let y = x.sub(&rm).div(&rv.add_scalar(eps).sqrt());
-            (affine(y, weight, bias, &stat_shape), None)
+            let running = running.expect("batch_norm: eval mode needs running statistics");
+            let y = batch_norm_inference(x, weight, bias, running, eps, None);
+            (y, None)
         }
+    }
+}
+
+/// Evaluation-mode batch norm with the running statistics `(mean, var)`, then `rectifier`
+/// if given: `act((x - mean) * scale + bias)` with `scale = weight / sqrt(var + eps)` (the
+/// form of PyTorch's inference kernel). [`batch_norm`] in [`BatchNormMode::Eval`] is this
+/// without a rectifier; a `BatchNorm` layer followed by a ReLU or LeakyReLU calls it with one.
+///
+/// When no gradient is wanted (inside [`no_grad`](crate::no_grad), or nothing requires
+/// one), it is a single pass over `x` ([`NdArray::channel_affine_rectified`]) instead of
+/// four broadcasting passes and the activation's; otherwise the same arithmetic is recorded
+/// as graph ops. Both give the same bits.
+///
+/// ```
+/// use agon_autodiff::{batch_norm_inference, Tensor};
+/// use agon_tensor::{NdArray, Rectifier};
+/// let x = Tensor::constant(NdArray::from_vec(vec![1.0, 3.0], &[2, 1]).unwrap());
+/// let (mean, var) = (NdArray::full(&[1], 2.0), NdArray::full(&[1], 4.0));
+/// let y = batch_norm_inference(&x, None, None, (&mean, &var), 0.0, Some(Rectifier::ReLU));
+/// assert_eq!(y.data().to_vec(), vec![0.0, 0.5]);
+/// ```
+///
+/// # Panics
+/// If `x` has fewer than 2 axes or a parameter or statistic is not `[C]`.
+#[track_caller]
+pub fn batch_norm_inference(
+    x: &Tensor,
+    weight: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    (mean, var): (&NdArray, &NdArray),
+    eps: f32,
+    rectifier: Option<Rectifier>,
+) -> Tensor {
+    assert!(
+        x.ndim() >= 2,
+        "batch_norm_inference: input of shape {:?} needs at least [N, C]",
+        x.shape()
+    );
+    let c = x.shape()[1];
+    for (what, shape) in [
+        ("weight", weight.map(|w| w.shape().to_vec())),
+        ("bias", bias.map(|b| b.shape().to_vec())),
+        ("running mean", Some(mean.shape().to_vec())),
+        ("running var", Some(var.shape().to_vec())),
+    ] {
+        if let Some(shape) = shape {
+            assert!(
+                shape == [c],
+                "batch_norm_inference: {what} of shape {shape:?} for {c} channels (need [{c}])"
+            );
+        }
+    }
+    // scale = weight / sqrt(var + eps): a [C] op, differentiable in the weight.
+    let std = Tensor::constant(var.add_scalar(eps).sqrt());
+    let scale = match weight {
+        Some(w) => w.div(&std),
+        None => Tensor::constant(NdArray::ones(&[c])).div(&std),
+    };
+    let wants_grad = is_grad_enabled()
+        && (x.requires_grad()
+            || weight.is_some_and(Tensor::requires_grad)
+            || bias.is_some_and(Tensor::requires_grad));
+    if !wants_grad {
+        let shift = bias.map_or_else(|| vec![0.0; c], |b| b.data().to_vec());
+        let (x, center, scale) = (x.data(), mean.to_vec(), scale.data().to_vec());
+        let y = match rectifier {
+            Some(r) => x.channel_affine_rectified(&center, &scale, &shift, r),
+            None => x.channel_affine(&center, &scale, &shift),
+        };
+        return Tensor::constant(y);
+    }
+    let mut stat_shape = vec![1; x.ndim()];
+    stat_shape[1] = c;
+    let centred = x.sub(&Tensor::constant(mean.reshape(&stat_shape)));
+    let scaled = centred.mul(&scale.reshape(&stat_shape));
+    // Zero when there is no bias, as the single pass adds: the same bits, signed zeros
+    // included.
+    let shifted = match bias {
+        Some(b) => scaled.add(&b.reshape(&stat_shape)),
+        None => scaled.add(&Tensor::constant(NdArray::zeros(&stat_shape))),
+    };
+    match rectifier {
+        Some(Rectifier::ReLU) => shifted.relu(),
+        Some(Rectifier::LeakyReLU(slope)) => shifted.leaky_relu(slope),
+        None => shifted,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Activation layers (no parameters).
 
 use agon_autodiff::Tensor;
+use agon_tensor::Rectifier;
 
 use crate::module::Module;
 
@@ -20,11 +21,19 @@ impl Module for ReLU {
     fn forward(&self, x: &Tensor) -> Tensor {
         x.relu()
     }
+
+    fn as_rectifier(&self) -> Option<Rectifier> {
+        Some(Rectifier::ReLU)
+    }
 }
 
 impl Module for LeakyReLU {
     fn forward(&self, x: &Tensor) -> Tensor {
         x.leaky_relu(self.0)
+    }
+
+    fn as_rectifier(&self) -> Option<Rectifier> {
+        Some(Rectifier::LeakyReLU(self.0))
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use agon_autodiff::{batch_norm, layer_norm, BatchNormMode, Tensor};
+use agon_autodiff::{batch_norm, batch_norm_inference, layer_norm, BatchNormMode, Tensor};
 use agon_tensor::NdArray;
 
 use crate::module::Module;
@@ -127,16 +127,30 @@ impl Module for BatchNorm {
             y
         } else {
             let (rm, rv) = (self.running_mean.data(), self.running_var.data());
-            batch_norm(
-                x,
-                w.as_ref(),
-                b.as_ref(),
-                Some((&rm, &rv)),
-                BatchNormMode::Eval,
-                self.eps,
-            )
-            .0
+            batch_norm_inference(x, w.as_ref(), b.as_ref(), (&rm, &rv), self.eps, None)
         }
+    }
+
+    /// In evaluation mode, with a ReLU or LeakyReLU next: both in one pass over the
+    /// activations when no gradient is wanted (sampling), the same ops otherwise.
+    fn forward_fused(&self, next: &dyn Module, x: &Tensor) -> Option<Tensor> {
+        if self.is_training() {
+            return None;
+        }
+        let rectifier = next.as_rectifier()?;
+        let (w, b) = (
+            self.weight.as_ref().map(Param::tensor),
+            self.bias.as_ref().map(Param::tensor),
+        );
+        let (rm, rv) = (self.running_mean.data(), self.running_var.data());
+        Some(batch_norm_inference(
+            x,
+            w.as_ref(),
+            b.as_ref(),
+            (&rm, &rv),
+            self.eps,
+            Some(rectifier),
+        ))
     }
 
     fn params(&self) -> Vec<(String, Param)> {
@@ -277,6 +291,77 @@ mod tests {
         for j in 0..c {
             let want = 0.9 * rm[j] as f64 + 0.1 * m[j];
             assert!((after[j] as f64 - want).abs() < 1e-5);
+        }
+    }
+}
+
+#[cfg(test)]
+mod fusion_tests {
+    use super::*;
+    use crate::{LeakyReLU, ReLU, Sequential};
+    use agon_autodiff::{grad, no_grad};
+    use rand::SeedableRng;
+
+    fn bits(t: &Tensor) -> Vec<u32> {
+        t.data().to_vec().iter().map(|v| v.to_bits()).collect()
+    }
+
+    /// In evaluation mode a batch norm and the rectifier after it run fused in a
+    /// Sequential. Under `no_grad` that is one pass; with gradients it is recorded ops. Both
+    /// give the bits of the two layers run one after the other, and the gradient still
+    /// reaches the input and the parameters.
+    #[test]
+    fn eval_batch_norm_then_rectifier_runs_fused_with_the_same_bits() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        for (shape, leaky) in [(vec![6, 4, 3, 5], true), (vec![6, 7], false)] {
+            let c = shape[1];
+            let bn = BatchNorm::new(c);
+            for _ in 0..3 {
+                bn.forward(&Tensor::constant(NdArray::rand_normal(
+                    &shape, 1.0, 2.0, &mut rng,
+                )));
+            }
+            let (w, b) = (bn.weight.clone().unwrap(), bn.bias.clone().unwrap());
+            w.set(NdArray::rand_normal(&[c], 1.0, 0.5, &mut rng));
+            b.set(NdArray::rand_normal(&[c], 0.0, 0.5, &mut rng));
+            bn.eval();
+            let x = NdArray::rand_normal(&shape, 1.0, 2.0, &mut rng);
+            let seq = if leaky {
+                Sequential::new().push(bn).push(LeakyReLU(0.2))
+            } else {
+                Sequential::new().push(bn).push(ReLU)
+            };
+            seq.eval();
+            let layers = seq.children();
+            let (bn, rectifier) = (layers[0].1, layers[1].1);
+
+            let apart = rectifier.forward(&bn.forward(&Tensor::constant(x.clone())));
+            let fused_no_grad = no_grad(|| {
+                bn.forward_fused(rectifier, &Tensor::constant(x.clone()))
+                    .expect("eval-mode batch norm fuses with a rectifier")
+            });
+            let xp = Tensor::param(x.clone());
+            let fused_graph = bn.forward_fused(rectifier, &xp).unwrap();
+            assert_eq!(bits(&fused_no_grad), bits(&apart));
+            assert_eq!(bits(&fused_graph), bits(&apart));
+            assert_eq!(
+                bits(&seq.forward(&Tensor::constant(x.clone()))),
+                bits(&apart)
+            );
+
+            let g = grad(
+                &[&fused_graph.sum_all()],
+                &[&xp, &w.tensor(), &b.tensor()],
+                None,
+                false,
+            );
+            let gx = g[0].as_ref().expect("the gradient reaches the input");
+            assert_eq!(gx.shape(), shape.as_slice());
+            assert!(gx.data().to_vec().iter().any(|&v| v != 0.0));
+            assert!(g[1].is_some() && g[2].is_some(), "and the weight and bias");
+
+            seq.train();
+            assert!(bn.forward_fused(rectifier, &Tensor::constant(x)).is_none());
         }
     }
 }
