@@ -131,11 +131,11 @@ def main():
             r = by_step.get(s)
             cells.append(f"{float(r['fid']):.1f} / {float(r['precision']):.2f} / "
                          f"{float(r['recall']):.2f}" if r else "")
-        last = rows[-1]
-        ms = 1000.0 * float(last["seconds"]) / int(last["step"])
         if args.time_steps > 0:
             ms = time_per_step(agon, os.path.join(args.work, "timing"), name,
                                args.time_steps, SETTINGS[name])
+        else:
+            ms = 1000.0 * float(rows[-1]["seconds"]) / int(rows[-1]["step"])
         rough = eval_scores(agon, os.path.join(run_dir(args.work, name),
                                                "checkpoint.safetensors"), 2000)["roughness"]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {ms:.0f} | {rough:.2f}x |")

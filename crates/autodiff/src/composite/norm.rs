@@ -53,23 +53,14 @@ pub fn batch_norm(
     mode: BatchNormMode,
     eps: f32,
 ) -> (Tensor, Option<BatchStats>) {
-    assert!(
-        x.ndim() >= 2,
-        "batch_norm: input of shape {:?} needs at least [N, C]",
-        x.shape()
+    let c = checked_channels(
+        "batch_norm",
+        x,
+        &[
+            ("weight", weight.map(Tensor::shape)),
+            ("bias", bias.map(Tensor::shape)),
+        ],
     );
-    let c = x.shape()[1];
-    let mut stat_shape = vec![1; x.ndim()];
-    stat_shape[1] = c;
-    for (what, p) in [("weight", weight), ("bias", bias)] {
-        if let Some(p) = p {
-            assert!(
-                p.shape() == [c],
-                "batch_norm: {what} of shape {:?} for {c} channels (need [{c}])",
-                p.shape()
-            );
-        }
-    }
     match mode {
         BatchNormMode::Train => {
             // One fused op (see batch_norm_train.rs); its gradient is PyTorch's, through
@@ -120,25 +111,16 @@ pub fn batch_norm_inference(
     eps: f32,
     rectifier: Option<Rectifier>,
 ) -> Tensor {
-    assert!(
-        x.ndim() >= 2,
-        "batch_norm_inference: input of shape {:?} needs at least [N, C]",
-        x.shape()
+    let c = checked_channels(
+        "batch_norm_inference",
+        x,
+        &[
+            ("weight", weight.map(Tensor::shape)),
+            ("bias", bias.map(Tensor::shape)),
+            ("running mean", Some(mean.shape())),
+            ("running var", Some(var.shape())),
+        ],
     );
-    let c = x.shape()[1];
-    for (what, shape) in [
-        ("weight", weight.map(|w| w.shape().to_vec())),
-        ("bias", bias.map(|b| b.shape().to_vec())),
-        ("running mean", Some(mean.shape().to_vec())),
-        ("running var", Some(var.shape().to_vec())),
-    ] {
-        if let Some(shape) = shape {
-            assert!(
-                shape == [c],
-                "batch_norm_inference: {what} of shape {shape:?} for {c} channels (need [{c}])"
-            );
-        }
-    }
     // scale = weight / sqrt(var + eps): a [C] op, differentiable in the weight.
     let std = Tensor::constant(var.add_scalar(eps).sqrt());
     let scale = match weight {
@@ -173,6 +155,27 @@ pub fn batch_norm_inference(
         Some(Rectifier::LeakyReLU(slope)) => shifted.leaky_relu(slope),
         None => shifted,
     }
+}
+
+/// The channel count `C` of `x` (`[N, C, ...]`), after checking that `x` has at least two
+/// axes and that every per-channel array given has shape `[C]`.
+#[track_caller]
+fn checked_channels(op: &str, x: &Tensor, per_channel: &[(&str, Option<&[usize]>)]) -> usize {
+    assert!(
+        x.ndim() >= 2,
+        "{op}: input of shape {:?} needs at least [N, C]",
+        x.shape()
+    );
+    let c = x.shape()[1];
+    for &(what, shape) in per_channel {
+        if let Some(shape) = shape {
+            assert!(
+                shape == [c],
+                "{op}: {what} of shape {shape:?} for {c} channels (need [{c}])"
+            );
+        }
+    }
+    c
 }
 
 /// Layer normalisation over the trailing axes `normalized_shape` (as

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use agon_autodiff::{batch_norm, batch_norm_inference, layer_norm, BatchNormMode, Tensor};
-use agon_tensor::NdArray;
+use agon_tensor::{NdArray, Rectifier};
 
 use crate::module::Module;
 use crate::param::{Buffer, Param};
@@ -80,6 +80,21 @@ impl BatchNorm {
     pub fn is_training(&self) -> bool {
         self.training.load(Ordering::Relaxed)
     }
+
+    /// The current weight and bias as graph leaves.
+    fn affine_tensors(&self) -> (Option<Tensor>, Option<Tensor>) {
+        (
+            self.weight.as_ref().map(Param::tensor),
+            self.bias.as_ref().map(Param::tensor),
+        )
+    }
+
+    /// Evaluation mode: normalise with the running statistics, then `rectifier` if given.
+    fn inference(&self, x: &Tensor, rectifier: Option<Rectifier>) -> Tensor {
+        let (w, b) = self.affine_tensors();
+        let (rm, rv) = (self.running_mean.data(), self.running_var.data());
+        batch_norm_inference(x, w.as_ref(), b.as_ref(), (&rm, &rv), self.eps, rectifier)
+    }
 }
 
 /// A norm's optional `weight` and `bias`, under PyTorch's names.
@@ -97,11 +112,8 @@ fn blend(old: &NdArray, new: &NdArray, m: f32) -> NdArray {
 
 impl Module for BatchNorm {
     fn forward(&self, x: &Tensor) -> Tensor {
-        let (w, b) = (
-            self.weight.as_ref().map(Param::tensor),
-            self.bias.as_ref().map(Param::tensor),
-        );
         if self.is_training() {
+            let (w, b) = self.affine_tensors();
             let (y, stats) = batch_norm(
                 x,
                 w.as_ref(),
@@ -126,8 +138,7 @@ impl Module for BatchNorm {
                 .set(self.num_batches_tracked.data().add_scalar(1.0));
             y
         } else {
-            let (rm, rv) = (self.running_mean.data(), self.running_var.data());
-            batch_norm_inference(x, w.as_ref(), b.as_ref(), (&rm, &rv), self.eps, None)
+            self.inference(x, None)
         }
     }
 
@@ -137,20 +148,7 @@ impl Module for BatchNorm {
         if self.is_training() {
             return None;
         }
-        let rectifier = next.as_rectifier()?;
-        let (w, b) = (
-            self.weight.as_ref().map(Param::tensor),
-            self.bias.as_ref().map(Param::tensor),
-        );
-        let (rm, rv) = (self.running_mean.data(), self.running_var.data());
-        Some(batch_norm_inference(
-            x,
-            w.as_ref(),
-            b.as_ref(),
-            (&rm, &rv),
-            self.eps,
-            Some(rectifier),
-        ))
+        Some(self.inference(x, Some(next.as_rectifier()?)))
     }
 
     fn params(&self) -> Vec<(String, Param)> {
