@@ -365,13 +365,17 @@ fn resume_refuses_contradicting_flags_and_applies_the_changeable_ones() {
 fn a_closed_stdout_ends_inspect_with_a_message() {
     let dir = temp_dir("pipe");
     let path = trained_ring(&dir);
+    // `| head -0`: the pipe's read end is closed before the child starts, so its first
+    // write fails. (Closing it after spawn raced the child, which could finish writing
+    // into the pipe's buffer first on a loaded machine and exit 0.)
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
     let mut child = agon()
         .args(["inspect", path.to_str().unwrap()])
-        .stdout(Stdio::piped())
+        .stdout(writer)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    drop(child.stdout.take()); // `| head -0`
     let mut err = String::new();
     child
         .stderr
