@@ -34,12 +34,21 @@ pub(super) struct Slivers<'a> {
 }
 
 impl Slivers<'_> {
-    /// Packs every row of `a` (`m x k`) into `dst` (at least `m.div_ceil(mr) * k * mr` floats).
-    pub fn pack<'d>(a: &MatRef<'_>, mr: usize, dst: &'d mut [f32], parallel: bool) -> Slivers<'d> {
-        let [m, k] = [a.rows, a.cols];
+    /// Packs every row of `a` (`m x k`) into `dst` (at least `m.div_ceil(MR) * k * MR`
+    /// floats) for kernel `K`.
+    ///
+    /// # Safety
+    /// `K`'s instruction set is supported by this CPU.
+    pub unsafe fn pack<'d, K: MicroKernel>(
+        a: &MatRef<'_>,
+        dst: &'d mut [f32],
+        parallel: bool,
+    ) -> Slivers<'d> {
+        let ([m, k], mr) = ([a.rows, a.cols], K::MR);
         let len = m.div_ceil(mr) * k * mr;
         let dst = &mut dst[..len];
-        let one = |(s, d): (usize, &mut [f32])| pack_a(a, s * mr, mr, 0, k, mr, d);
+        // SAFETY: the caller vouches for K's instruction set.
+        let one = |(s, d): (usize, &mut [f32])| unsafe { pack_a::<K>(a, s * mr, mr, 0, k, d) };
         if parallel {
             dst.par_chunks_mut(k * mr).enumerate().for_each(one);
         } else {
@@ -176,7 +185,9 @@ pub(super) fn run<K: MicroKernel>(
     match a {
         ASource::Strided(ar) if parallel && !row_split && m * k <= PREPACK_MAX => {
             with_scratch(&P_SCRATCH, m.div_ceil(K::MR) * k * K::MR, |buf| {
-                let slivers = Slivers::pack(&ar, K::MR, buf, true);
+                // SAFETY: K's instruction set was checked by `Isa` before dispatching to
+                // this monomorphisation.
+                let slivers = unsafe { Slivers::pack::<K>(&ar, buf, true) };
                 let a = ASource::Packed(slivers);
                 columns::<K>(alpha, a, m, b, beta, out, epilogue, blocking, parallel);
             });
@@ -237,11 +248,21 @@ fn columns<K: MicroKernel>(
         let width = nc.min(n - jc);
         let slivers = width.div_ceil(K::NR);
         with_scratch(&B_SCRATCH, slivers * K::NR * k, |bbuf| {
-            let pack = |(s, dst): (usize, &mut [f32])| b.pack_sliver(jc + s * K::NR, K::NR, dst);
-            if parallel && slivers > 1 {
-                bbuf.par_chunks_mut(K::NR * k).enumerate().for_each(pack);
+            // Groups of slivers, two per thread, so that a row-major B is read in long
+            // contiguous runs (`PackB::pack_slivers`).
+            let group = if parallel {
+                slivers.div_ceil(2 * rayon::current_num_threads())
             } else {
-                bbuf.chunks_mut(K::NR * k).enumerate().for_each(pack);
+                slivers
+            };
+            let pack =
+                |(g, dst): (usize, &mut [f32])| b.pack_slivers(jc + g * group * K::NR, K::NR, dst);
+            if parallel && slivers > 1 {
+                bbuf.par_chunks_mut(group * K::NR * k)
+                    .enumerate()
+                    .for_each(pack);
+            } else {
+                pack((0, bbuf));
             }
             let bbuf: &[f32] = bbuf;
             let tasks = grid(
@@ -359,7 +380,8 @@ fn run_task<K: MicroKernel>(
             }
             ASource::Strided(ar) => {
                 with_scratch(&A_SCRATCH, a_slivers * depth * K::MR, |abuf| {
-                    pack_a(&ar, t.ic, t.rows, pc, depth, K::MR, abuf);
+                    // SAFETY: as for the kernel below, K's ISA was checked by `Isa`.
+                    unsafe { pack_a::<K>(&ar, t.ic, t.rows, pc, depth, abuf) };
                     let abuf: &[f32] = abuf;
                     body(&|s| abuf[s * depth * K::MR..].as_ptr());
                 });

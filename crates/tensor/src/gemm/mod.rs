@@ -488,14 +488,23 @@ impl PackedA {
         let isa = isa.or_supported_below();
         let [rows, cols] = a.dims();
         let parallel = rows * cols >= PAR_PACK_MIN;
-        let data = match isa.micro_rows() {
-            Some(mr) if cols > 0 => {
-                let mut data = AlignedVec::zeroed(rows.div_ceil(mr) * cols * mr);
-                Slivers::pack(&a, mr, data.as_mut_slice(), parallel);
-                data
+        /// Slivers for kernel `K`, whose instruction set the caller checked.
+        fn slivers<K: MicroKernel>(a: &MatRef<'_>, parallel: bool) -> AlignedVec {
+            let [rows, cols] = a.dims();
+            let mut data = AlignedVec::zeroed(rows.div_ceil(K::MR) * cols * K::MR);
+            if cols > 0 {
+                // SAFETY: `new_on` calls this only for a supported `isa` (see below).
+                unsafe { Slivers::pack::<K>(a, data.as_mut_slice(), parallel) };
             }
-            Some(_) => AlignedVec::zeroed(0),
-            None => {
+            data
+        }
+        // `or_supported_below` made `isa` one that this CPU runs.
+        let data = match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => slivers::<kernel::avx512::Avx512>(&a, parallel),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => slivers::<kernel::avx2::Avx2>(&a, parallel),
+            _ => {
                 let mut data = AlignedVec::zeroed(rows * cols);
                 let d = data.as_mut_slice();
                 for i in 0..rows {

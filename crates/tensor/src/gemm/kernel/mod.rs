@@ -44,6 +44,23 @@ pub(super) trait MicroKernel {
         alpha: f32,
         beta: f32,
     );
+
+    /// Packs one whole sliver of a row-major A: `dst[p * MR + i] = *base.add(i * rs + p)`
+    /// for `i < MR`, `p < depth`. This scalar loop is the reference; a kernel may replace it
+    /// with its ISA's transposes (the same copy, so the same bits).
+    ///
+    /// # Safety
+    /// The CPU supports the kernel's instruction set; for every `i < MR` and `p < depth`,
+    /// `base + i * rs + p` is a readable float; `dst.len() >= depth * MR`.
+    #[inline(always)]
+    unsafe fn pack_rows(base: *const f32, rs: usize, depth: usize, dst: &mut [f32]) {
+        for (p, col) in dst.chunks_exact_mut(Self::MR).take(depth).enumerate() {
+            for (i, d) in col.iter_mut().enumerate() {
+                // SAFETY: i < MR, p < depth: readable by the caller's contract.
+                *d = unsafe { *base.add(i * rs + p) };
+            }
+        }
+    }
 }
 
 /// Writes a computed tile `acc` (row-major `MR x NR` in memory) into C with alpha and beta:
