@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::error::TensorError;
 use crate::layout::Layout;
-use crate::parallel::fill_chunks;
+use crate::parallel::{collect_chunks, fill_chunks};
 use crate::strided::fill_from_offsets;
 
 /// An n-dimensional f32 array: shared storage plus a strided [`Layout`].
@@ -252,23 +252,21 @@ impl NdArray {
                 // Collected directly: no zero-fill of a buffer about to be overwritten.
                 return Self::from_dense(src.iter().map(|&x| f(x)).collect(), self.shape());
             }
+            let out = collect_chunks(src.len(), |start, chunk| {
+                let n = chunk.len();
+                // Writes every element: both slices have length n.
+                for (o, &x) in chunk.iter_mut().zip(&src[start..start + n]) {
+                    o.write(f(x));
+                }
+            });
+            return Self::from_dense(out, self.shape());
         }
         let mut out = vec![0.0f32; self.numel()];
-        match self.as_slice() {
-            Some(src) => fill_chunks(&mut out, |start, chunk| {
-                let n = chunk.len();
-                for (o, &x) in chunk.iter_mut().zip(&src[start..start + n]) {
-                    *o = f(x);
-                }
-            }),
-            None => {
-                let src = &self.storage[..];
-                let (shape, strides, base) = (self.shape(), self.strides(), self.offset());
-                fill_chunks(&mut out, |start, chunk| {
-                    fill_from_offsets(shape, [strides], [base], start, chunk, |[o]| f(src[o]));
-                });
-            }
-        }
+        let src = &self.storage[..];
+        let (shape, strides, base) = (self.shape(), self.strides(), self.offset());
+        fill_chunks(&mut out, |start, chunk| {
+            fill_from_offsets(shape, [strides], [base], start, chunk, |[o]| f(src[o]));
+        });
         Self::from_dense(out, self.shape())
     }
 

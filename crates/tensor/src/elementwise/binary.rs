@@ -2,7 +2,7 @@
 
 use crate::array::NdArray;
 use crate::layout::broadcast_shapes;
-use crate::parallel::fill_chunks;
+use crate::parallel::{collect_chunks, fill_chunks};
 use crate::strided::{fill_from_offsets, fill_rows};
 
 impl NdArray {
@@ -187,13 +187,12 @@ fn zip_contiguous(a: &[f32], b: &[f32], f: &(impl Fn(f32, f32) -> f32 + Sync + S
     if a.len() < crate::parallel::PAR_ELEMENTWISE_MIN {
         return a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();
     }
-    let mut out = vec![0.0f32; a.len()];
-    fill_chunks(&mut out, |start, chunk| {
+    collect_chunks(a.len(), |start, chunk| {
         let n = chunk.len();
         let (a, b) = (&a[start..start + n], &b[start..start + n]);
+        // Writes every element: the three slices have length n.
         for ((o, &x), &y) in chunk.iter_mut().zip(a).zip(b) {
-            *o = f(x, y);
+            o.write(f(x, y));
         }
-    });
-    out
+    })
 }
