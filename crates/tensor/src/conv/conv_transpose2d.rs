@@ -241,16 +241,61 @@ fn flip_transpose(weight: &NdArray) -> NdArray {
     let [cin, cout, kh, kw] = [0, 1, 2, 3].map(|a| weight.shape()[a]);
     let w = weight.contiguous();
     let src = w.as_slice().expect("contiguous");
+    let taps = kh * kw;
     let mut out = vec![0.0f32; src.len()];
-    for i in 0..cin {
-        for o in 0..cout {
-            for a in 0..kh {
-                for b in 0..kw {
-                    out[((o * cin + i) * kh + a) * kw + b] =
-                        src[((i * cout + o) * kh + (kh - 1 - a)) * kw + (kw - 1 - b)];
+    // Reversing both spatial axes of a row-major kh x kw block reverses the block, so each
+    // (o, i) block is the (i, o) source block read backwards. A task takes 16 output
+    // channels and walks the input channels in order: for each it reads the 16 source
+    // blocks side by side (one contiguous run) and appends one block to each of 16 output
+    // rows, so both sides stream. dcgan28's G1 weight (819,200 floats) took 4.5% of the
+    // layer through the element-by-element index arithmetic this replaces.
+    const GROUP: usize = 16;
+    if taps > 0 && cin > 0 {
+        out.par_chunks_mut(GROUP * cin * taps)
+            .enumerate()
+            .for_each(|(g, rows)| {
+                let o0 = g * GROUP;
+                let row_len = cin * taps;
+                for i in 0..cin {
+                    for (r, row) in rows.chunks_exact_mut(row_len).enumerate() {
+                        let from = &src[(i * cout + o0 + r) * taps..][..taps];
+                        let block = &mut row[i * taps..(i + 1) * taps];
+                        for (d, &v) in block.iter_mut().zip(from.iter().rev()) {
+                            *d = v;
+                        }
+                    }
+                }
+            });
+    }
+    NdArray::from_dense(out, &[cout, cin, kh, kw])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flip_transpose_swaps_channels_and_reverses_taps() {
+        // Channel counts around the 16-channel groups, non-square kernels.
+        for [cin, cout, kh, kw] in [[3, 17, 2, 3], [1, 1, 1, 1], [5, 33, 5, 5], [2, 16, 3, 1]] {
+            let n = cin * cout * kh * kw;
+            let w = NdArray::from_vec((0..n).map(|v| v as f32).collect(), &[cin, cout, kh, kw])
+                .unwrap();
+            let f = flip_transpose(&w);
+            assert_eq!(f.shape(), &[cout, cin, kh, kw]);
+            for o in 0..cout {
+                for i in 0..cin {
+                    for a in 0..kh {
+                        for b in 0..kw {
+                            assert_eq!(
+                                f.get(&[o, i, a, b]),
+                                w.get(&[i, o, kh - 1 - a, kw - 1 - b]),
+                                "{cin}x{cout}x{kh}x{kw} at {o} {i} {a} {b}"
+                            );
+                        }
+                    }
                 }
             }
         }
     }
-    NdArray::from_dense(out, &[cout, cin, kh, kw])
 }
