@@ -31,6 +31,9 @@ pub(crate) trait PackB: Sync {
     /// row by row across the slivers.
     fn pack_slivers(&self, j0: usize, width: usize, dst: &mut [f32]) {
         let k = self.dims()[0];
+        if k == 0 || width == 0 {
+            return; // Nothing to write (the driver never asks for an empty product).
+        }
         for (s, sliver) in dst.chunks_exact_mut(k * width).enumerate() {
             self.pack_sliver(j0 + s * width, width, sliver);
         }
@@ -53,7 +56,10 @@ impl PackB for MatRef<'_> {
 
     fn pack_slivers(&self, j0: usize, width: usize, dst: &mut [f32]) {
         let k = self.rows;
-        let count = dst.len() / (k * width).max(1);
+        if k == 0 || width == 0 {
+            return; // Nothing to write (the driver never asks for an empty product).
+        }
+        let count = dst.len() / (k * width);
         if self.col_stride == 1 && j0 + count * width <= self.cols && matches!(width, 16 | 32) {
             // Row-major B, whole slivers of a kernel's width: each row of B is read once,
             // contiguously, and cut into the slivers. Sliver by sliver, every row's short
