@@ -9,6 +9,7 @@
 
 use rayon::prelude::*;
 
+use crate::elementwise::{leaky_relu_value, relu_value};
 use crate::NdArray;
 
 /// The rectifier that [`NdArray::channel_affine_rectified`] applies after its affine map:
@@ -198,16 +199,10 @@ impl NdArray {
         const OP: &str = "channel_affine_rectified";
         // One monomorphised loop per rectifier, so that the select vectorises.
         match rectifier {
-            Rectifier::ReLU => {
-                self.channel_affine_map(OP, center, scale, shift, |y| if y < 0.0 { 0.0 } else { y })
-            }
+            Rectifier::ReLU => self.channel_affine_map(OP, center, scale, shift, relu_value),
             Rectifier::LeakyReLU(slope) => {
                 self.channel_affine_map(OP, center, scale, shift, move |y| {
-                    if y < 0.0 {
-                        slope * y
-                    } else {
-                        y
-                    }
+                    leaky_relu_value(y, slope)
                 })
             }
         }

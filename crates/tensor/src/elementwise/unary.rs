@@ -35,13 +35,12 @@ impl NdArray {
     /// assert_eq!(a.relu().to_vec(), vec![0.0, 2.0]);
     /// ```
     pub fn relu(&self) -> NdArray {
-        // `x.max(0.0)` would turn NaN into 0; PyTorch propagates it.
-        self.map(|x| if x < 0.0 { 0.0 } else { x })
+        self.map(super::relu_value)
     }
 
     /// `x` for `x >= 0`, `slope * x` below.
     pub fn leaky_relu(&self, slope: f32) -> NdArray {
-        self.map(move |x| if x < 0.0 { slope * x } else { x })
+        self.map(move |x| super::leaky_relu_value(x, slope))
     }
 
     /// Hyperbolic tangent.

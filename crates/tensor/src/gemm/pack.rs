@@ -30,13 +30,7 @@ pub(crate) trait PackB: Sync {
     /// each `k * width` floats. A source whose rows are contiguous overrides this to read
     /// row by row across the slivers.
     fn pack_slivers(&self, j0: usize, width: usize, dst: &mut [f32]) {
-        let k = self.dims()[0];
-        if k == 0 || width == 0 {
-            return; // Nothing to write (the driver never asks for an empty product).
-        }
-        for (s, sliver) in dst.chunks_exact_mut(k * width).enumerate() {
-            self.pack_sliver(j0 + s * width, width, sliver);
-        }
+        each_sliver(self, j0, width, dst);
     }
 
     /// B as a strided matrix, when it is one (the portable path then reads it in place).
@@ -56,11 +50,12 @@ impl PackB for MatRef<'_> {
 
     fn pack_slivers(&self, j0: usize, width: usize, dst: &mut [f32]) {
         let k = self.rows;
-        if k == 0 || width == 0 {
-            return; // Nothing to write (the driver never asks for an empty product).
-        }
-        let count = dst.len() / (k * width);
-        if self.col_stride == 1 && j0 + count * width <= self.cols && matches!(width, 16 | 32) {
+        let count = dst.len() / (k * width).max(1);
+        if k > 0
+            && self.col_stride == 1
+            && j0 + count * width <= self.cols
+            && matches!(width, 16 | 32)
+        {
             // Row-major B, whole slivers of a kernel's width: each row of B is read once,
             // contiguously, and cut into the slivers. Sliver by sliver, every row's short
             // run sits on a different page (rows are often 4 KiB apart), which defeats the
@@ -71,9 +66,7 @@ impl PackB for MatRef<'_> {
                 _ => copy_rows::<32>(&self.data[base..], self.row_stride, k, dst),
             }
         } else {
-            for (s, sliver) in dst.chunks_exact_mut(k * width).enumerate() {
-                self.pack_sliver(j0 + s * width, width, sliver);
-            }
+            each_sliver(self, j0, width, dst);
         }
     }
 
@@ -119,6 +112,17 @@ impl PackB for MatRef<'_> {
                 row[valid..].fill(0.0);
             }
         }
+    }
+}
+
+/// [`PackB::pack_slivers`] one sliver at a time through [`PackB::pack_sliver`].
+fn each_sliver(b: &(impl PackB + ?Sized), j0: usize, width: usize, dst: &mut [f32]) {
+    let k = b.dims()[0];
+    if k == 0 || width == 0 {
+        return; // Nothing to write (the driver never asks for an empty product).
+    }
+    for (s, sliver) in dst.chunks_exact_mut(k * width).enumerate() {
+        b.pack_sliver(j0 + s * width, width, sliver);
     }
 }
 
