@@ -111,7 +111,7 @@ const LAYERS: [Layer; 9] = [
         padding: 1,
     },
     // 3x3 stride-1 layers, which conv2d runs as Winograd F(2x2, 3x3) (its input gradient
-    // too; the weight gradient stays an implicit GEMM). A U-Net-sized layer:
+    // too, and on maps of 28x28 or more the weight gradient). A U-Net-sized layer:
     // Conv(64, 64, k3, s1, p1): [64, 28, 28] -> [64, 28, 28].
     Layer {
         name: "U3",

@@ -176,6 +176,18 @@ proptest! {
 
 /// All three ops on one layer, against the references (with a bias where there is one).
 fn check_layer(x_shape: [usize; 4], cout: usize, k: usize, p: Conv2dParams) {
+    check_layer_with(x_shape, cout, k, p, None);
+}
+
+/// As [`check_layer`]; with `weight_bound`, the weight gradient is checked at
+/// `weight_bound * (sum |g x| + 1)` instead (see [`check_scaled`]).
+fn check_layer_with(
+    x_shape: [usize; 4],
+    cout: usize,
+    k: usize,
+    p: Conv2dParams,
+    weight_bound: Option<f32>,
+) {
     let x = random_array(&x_shape, 1);
     let w = random_array(&[cout, x_shape[1], k, k], 2);
     let b = random_array(&[cout], 3);
@@ -184,7 +196,13 @@ fn check_layer(x_shape: [usize; 4], cout: usize, k: usize, p: Conv2dParams) {
     let g = random_array(y.shape(), 4);
     let dw = x.conv2d_weight(&g, [k, k], &p);
     let want = reference::conv2d_weight(&x, &g, [k, k], &p);
-    assert_close(&dw, &want, RTOL, ATOL);
+    match weight_bound {
+        None => assert_close(&dw, &want, RTOL, ATOL),
+        Some(bound) => {
+            let scale = reference::conv2d_weight(&abs(&x), &abs(&g), [k, k], &p);
+            check_scaled("conv2d_weight", x_shape, cout, (&dw, &want, &scale), bound);
+        }
+    }
     // conv_transpose2d from g's channels back to x's: Cin*kh*kw rows of columns.
     let bt = random_array(&[x_shape[1]], 5);
     let z = g.conv_transpose2d(&w, Some(&bt), &p, [0, 0]);
@@ -260,18 +278,22 @@ fn strided_layers_from_padded_phases_match_the_reference() {
 /// positions. 5x5 stride-1 layers with 64+ channels run as F(2x2, 5x5): dcgan28's G1
 /// (256 and 128 channels on 7x7, padding 2, both directions), and an odd map with padding 1.
 /// Winograd differs from direct summation by rounding only; these sums of 576-6400
-/// products stay within the same tolerance as the other paths.
+/// products stay within the same tolerance as the other paths, except the weight
+/// gradients of Winograd layers (the 3x3 layer on 30x29 and the 5x5 ones): sums of
+/// 1740-6272 products that cancel (to 0.008 from a magnitude near 400 on the 30x29 map,
+/// off by 1.4e-5) are checked at `1e-6 * (sum |g x| + 1)` (3x3) and `1e-5 * (..)` (5x5),
+/// the bounds the unit tests hold them to against f64.
 #[test]
 fn winograd_layers_match_the_reference() {
     let same = Conv2dParams::new().padding(1);
     check_layer([3, 64, 13, 11], 64, 3, same);
     check_layer([2, 128, 9, 9], 128, 3, Conv2dParams::new());
-    check_layer([2, 32, 30, 29], 32, 3, same);
+    check_layer_with([2, 32, 30, 29], 32, 3, same, Some(1e-6));
     check_winograd_5x5([3, 128, 7, 7], 256, Conv2dParams::new().padding(2));
     check_winograd_5x5([2, 64, 9, 11], 64, same);
 }
 
-/// A 5x5 layer's conv2d and transposed convolution against the reference, each output
+/// A 5x5 layer's conv2d, transposed convolution and weight gradient against the reference, each output
 /// within `1e-5 * (sum |w x| + 1)`: F(2x2, 5x5)'s transforms multiply by 4, 5 and sixths,
 /// so on sums that cancel (G1's 3200 products of a magnitude near 800 ending near 0.07)
 /// its error of about 2e-4 is beyond the relative tolerance of the other paths, though
@@ -280,9 +302,6 @@ fn check_winograd_5x5(x_shape: [usize; 4], cout: usize, p: Conv2dParams) {
     let x = random_array(&x_shape, 1);
     let w = random_array(&[cout, x_shape[1], 5, 5], 2);
     let g = random_array(reference::conv2d(&x, &w, None, &p).shape(), 4);
-    let abs = |a: &NdArray| {
-        NdArray::from_vec(a.to_vec().iter().map(|v| v.abs()).collect(), a.shape()).unwrap()
-    };
     let pairs = [
         (
             x.conv2d(&w, None, &p),
@@ -294,16 +313,39 @@ fn check_winograd_5x5(x_shape: [usize; 4], cout: usize, p: Conv2dParams) {
             reference::conv_transpose2d(&g, &w, None, &p, [0, 0]),
             reference::conv_transpose2d(&abs(&g), &abs(&w), None, &p, [0, 0]),
         ),
+        (
+            x.conv2d_weight(&g, [5, 5], &p),
+            reference::conv2d_weight(&x, &g, [5, 5], &p),
+            reference::conv2d_weight(&abs(&x), &abs(&g), [5, 5], &p),
+        ),
     ];
-    for (op, (got, want, scale)) in ["conv2d", "conv_transpose2d"].iter().zip(pairs) {
-        assert_eq!(got.shape(), want.shape());
-        let (got, want, scale) = (got.to_vec(), want.to_vec(), scale.to_vec());
-        for (i, ((a, b), s)) in got.iter().zip(&want).zip(&scale).enumerate() {
-            assert!(
-                (a - b).abs() <= 1e-5 * (s + 1.0),
-                "{op} {x_shape:?} -> {cout}: output {i} is {a}, want {b} (scale {s})"
-            );
-        }
+    let ops = ["conv2d", "conv_transpose2d", "conv2d_weight"];
+    for (op, triple) in ops.into_iter().zip(&pairs) {
+        check_scaled(op, x_shape, cout, (&triple.0, &triple.1, &triple.2), 1e-5);
+    }
+}
+
+/// Elementwise `|a|`.
+fn abs(a: &NdArray) -> NdArray {
+    NdArray::from_vec(a.to_vec().iter().map(|v| v.abs()).collect(), a.shape()).unwrap()
+}
+
+/// Each of `got` within `bound * (scale + 1)` of `want`, where `scale` is the op on the
+/// operands' magnitudes (`sum |w x|` per output): the scale f32 rounding works at.
+fn check_scaled(
+    op: &str,
+    x_shape: [usize; 4],
+    cout: usize,
+    (got, want, scale): (&NdArray, &NdArray, &NdArray),
+    bound: f32,
+) {
+    assert_eq!(got.shape(), want.shape());
+    let (got, want, scale) = (got.to_vec(), want.to_vec(), scale.to_vec());
+    for (i, ((a, b), s)) in got.iter().zip(&want).zip(&scale).enumerate() {
+        assert!(
+            (a - b).abs() <= bound * (s + 1.0),
+            "{op} {x_shape:?} -> {cout}: output {i} is {a}, want {b} (scale {s})"
+        );
     }
 }
 

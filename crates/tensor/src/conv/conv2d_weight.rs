@@ -6,7 +6,9 @@
 //! two gathers, where im2col wrote a column matrix that a transposing pack then read and
 //! wrote again. One thread on a Xeon (AVX-512, 2026-12-06), same bits: dcgan28's D2 and G1
 //! weight gradients 1.4-1.9x faster, the default discriminator's 32-channel layer 2-3x.
-//! Large maps keep im2col per tile.
+//! Large maps keep im2col per tile. Layers with at most 4 output channels take
+//! `few_outputs`, and 5x5 stride-1 layers (3x3 ones on wide maps) with enough channels
+//! Winograd's tiling (`winograd::conv2d_weight`).
 //!
 //! Tried before (Zen 4, 2026-12-04) and not kept: B as the transposed *wide* patch matrix,
 //! packed with scalar copies. It measured no faster on the default discriminator's
@@ -20,6 +22,7 @@ use super::few_outputs;
 use super::im2col::{im2col, with_scratch, Geometry, Plan};
 use super::phase_patches::PhasePatchesT;
 use super::wide_rows::WideRows;
+use super::winograd;
 use super::{check_4d, Conv2dParams};
 use crate::gemm::{sgemm, Gemm, Isa, MatMut, MatRef};
 use crate::NdArray;
@@ -139,6 +142,9 @@ struct Problem<'a> {
 fn conv2d_weight_dense(x: &[f32], go: &[f32], g: &Geometry, n: usize, cout: usize) -> Vec<f32> {
     if few_outputs::applies(g, cout) {
         return few_outputs::conv2d_weight(Isa::active(), x, go, g, n, cout);
+    }
+    if winograd::applies_to_weight(g, cout) {
+        return winograd::conv2d_weight(Isa::active(), x, go, g, n, cout);
     }
     let plan = Plan::new(g.rows(), g.positions());
     let wide = WideRows::new(g);

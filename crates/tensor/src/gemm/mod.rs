@@ -30,7 +30,7 @@ mod peak;
 pub use blocking::CacheSizes;
 pub use isa::{Isa, ISA_ENV};
 pub use matrix::{MatMut, MatRef};
-pub(crate) use pack::PackB;
+pub(crate) use pack::{transpose_into, PackB};
 pub use peak::{fma_peak_flops, fma_peak_loop};
 
 use driver::{ASource, Slivers};

@@ -15,6 +15,7 @@ use std::thread::LocalKey;
 
 use super::kernel::MicroKernel;
 use super::matrix::MatRef;
+use super::Isa;
 
 /// A source of B (`k x n`) that can write NR-column slivers.
 pub(crate) trait PackB: Sync {
@@ -137,6 +138,60 @@ fn copy_rows<const W: usize>(src: &[f32], stride: usize, k: usize, dst: &mut [f3
             let to = &mut dst[(s * k + p) * W..(s * k + p + 1) * W];
             let to: &mut [f32; W] = to.try_into().expect("W floats");
             *to = from.try_into().expect("W floats");
+        }
+    }
+}
+
+/// `dst[p * ld + i] = src[i * rs + p]` for `i < rows` and `p < depth`: the rows of `src`
+/// (`rs` apart) as the columns of `dst` (rows `ld` apart), 16 rows at a time by register
+/// transposes on AVX-512, else in blocks of 16 columns so that the lines of `dst` being
+/// written stay in L1.
+///
+/// # Panics
+/// If a row of `src` or `dst` is short.
+pub(crate) fn transpose_into(
+    isa: Isa,
+    (src, rs): (&[f32], usize),
+    [rows, depth]: [usize; 2],
+    (dst, ld): (&mut [f32], usize),
+) {
+    if rows == 0 || depth == 0 {
+        return;
+    }
+    assert!(
+        (rows - 1) * rs + depth <= src.len(),
+        "rows of src are short"
+    );
+    assert!(
+        (depth - 1) * ld + rows <= dst.len(),
+        "rows of dst are short"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx512 && isa.is_supported() {
+        for i0 in (0..rows).step_by(16) {
+            // SAFETY: AVX-512F is supported (checked); rows i0 .. i0 + 16 (at most `rows`)
+            // of src have `depth` floats and columns i0 .. of dst's `depth` rows have
+            // room for them (both asserted above).
+            unsafe {
+                super::kernel::avx512::transpose_rows::<16>(
+                    src.as_ptr().add(i0 * rs),
+                    rs,
+                    rows - i0,
+                    depth,
+                    dst.as_mut_ptr().add(i0),
+                    ld,
+                )
+            };
+        }
+        return;
+    }
+    const TILE: usize = 16;
+    for p0 in (0..depth).step_by(TILE) {
+        let p1 = (p0 + TILE).min(depth);
+        for i in 0..rows {
+            for (p, &value) in (p0..p1).zip(&src[i * rs + p0..i * rs + p1]) {
+                dst[p * ld + i] = value;
+            }
         }
     }
 }
@@ -398,6 +453,26 @@ mod tests {
                     let mut one = vec![f32::NAN; k * width];
                     b.pack_sliver(j0 + s * width, width, &mut one);
                     assert_eq!(&together[s * k * width..(s + 1) * k * width], &one[..]);
+                }
+            }
+        }
+    }
+
+    /// Every path of `transpose_into` gives the plain transpose, for row counts around
+    /// the 16-row blocks and depths around the 16-column ones, into a wider destination.
+    #[test]
+    fn transpose_into_matches_the_plain_transpose() {
+        for (rows, depth) in [(1, 1), (5, 17), (16, 16), (17, 33), (40, 7)] {
+            let (rs, ld) = (depth + 3, rows + 5);
+            let src: Vec<f32> = (0..rows * rs).map(|i| i as f32).collect();
+            for isa in Isa::supported() {
+                let mut dst = vec![-1.0; depth * ld];
+                transpose_into(isa, (&src, rs), [rows, depth], (&mut dst, ld));
+                for p in 0..depth {
+                    for i in 0..ld {
+                        let want = if i < rows { src[i * rs + p] } else { -1.0 };
+                        assert_eq!(dst[p * ld + i], want, "{isa:?} {rows}x{depth}: ({p}, {i})");
+                    }
                 }
             }
         }

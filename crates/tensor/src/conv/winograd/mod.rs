@@ -41,9 +41,15 @@
 //! rows (AVX-512 with masked moves, so a 4-tile row of a 7x7 map is one vector
 //! operation), and evaluate every matrix row by one rule in the same order on every path
 //! ([`tiling::combine`]), so every instruction set gives the same bits.
+//!
+//! The weight gradient of the same layers (5x5, and 3x3 on wide maps) goes through the
+//! same tilings, by the adjoints of the output and weight transforms ([`weight_grad`]).
 
 mod tiling;
 mod transforms;
+mod weight_grad;
+
+pub(crate) use weight_grad::conv2d_weight;
 
 use rayon::prelude::*;
 
@@ -91,6 +97,18 @@ pub(crate) fn applies(g: &Geometry, cout: usize) -> bool {
         [5, 5] => plain && g.padding.iter().all(|&p| p <= 2) && channels >= MIN_CHANNELS_5X5,
         _ => false,
     }
+}
+
+/// Whether the weight gradient of a convolution takes this path ([`conv2d_weight`]): the
+/// layers of [`applies`] with a 5x5 kernel, or a 3x3 one on a map of at least
+/// [`WIDE_MAP`] output positions. Measured against the implicit GEMM (batch 64, Xeon,
+/// AVX-512, 2026-12-06, best of 5 alternated, one and two threads): dcgan28's G1 (5x5,
+/// 128 -> 256 on 7x7) 0.66-0.80 and 0.80-0.91 of its time, a 64-channel 3x3 layer on 28x28
+/// 0.54-0.64 and 0.74-0.76, but a 128-channel 3x3 layer on 9x9 (7x7 outputs) 0.96-1.02 and
+/// 1.28-1.41: with 16 points per 4 outputs the products save less there (1.7x on a 7x7
+/// map against 2.1x at 5x5) than the transforms and their memory traffic cost.
+pub(crate) fn applies_to_weight(g: &Geometry, cout: usize) -> bool {
+    applies(g, cout) && (g.kernel == [5, 5] || g.positions() >= WIDE_MAP)
 }
 
 /// A row of 2x2 output tiles: its image within the task and its top output row.
@@ -188,7 +206,7 @@ fn conv2d_tiled<T: Tiling>(
                 with_scratch(T::POINTS * (cin + cout) * ld + lines, |buf| {
                     let (v, rest) = buf.split_at_mut(T::POINTS * cin * ld);
                     let (m, line_buf) = rest.split_at_mut(T::POINTS * cout * ld);
-                    transforms::input::<T>(isa, x_b, g, &rows, v, line_buf);
+                    transforms::input::<T>(isa, x_b, g, 0..cin, &rows, v, line_buf);
                     for (xi, (v_xi, m_xi)) in v
                         .chunks_exact(cin * ld)
                         .zip(m.chunks_exact_mut(cout * ld))

@@ -157,6 +157,41 @@ impl<T: Tiling> LineMatrix for DownPoints<T> {
     const ROWS: usize = 2;
 }
 
+/// `A` of a tiling (`A x 2`, the transpose of `A^T`): the weight gradient's transform of
+/// the output gradient (the adjoint of the output transform), up from two lines to `A`.
+pub(super) struct UpPoints<T>(std::marker::PhantomData<T>);
+
+impl<T: Tiling> LineMatrix for UpPoints<T> {
+    const M: [[f32; MAX_A]; MAX_A] = transpose(T::AT);
+    const N: usize = 2;
+    const ROWS: usize = T::A;
+}
+
+/// `G^T` of a tiling (`r x A`): the weight gradient's last step, `dg = G^T dU G` (the
+/// adjoint of the weight transform), from `A` lines down to `r`.
+pub(super) struct DownWeights<T>(std::marker::PhantomData<T>);
+
+impl<T: Tiling> LineMatrix for DownWeights<T> {
+    const M: [[f32; MAX_A]; MAX_A] = transpose(T::G);
+    const N: usize = T::A;
+    const ROWS: usize = T::R;
+}
+
+/// `m^T`, for the adjoint transforms' matrices.
+const fn transpose(m: [[f32; MAX_A]; MAX_A]) -> [[f32; MAX_A]; MAX_A] {
+    let mut t = [[0.0; MAX_A]; MAX_A];
+    let mut i = 0;
+    while i < MAX_A {
+        let mut j = 0;
+        while j < MAX_A {
+            t[j][i] = m[i][j];
+            j += 1;
+        }
+        i += 1;
+    }
+    t
+}
+
 /// The arithmetic the transforms need, on a scalar or on a vector of lanes.
 pub(super) trait Lanes: Copy {
     fn add(self, other: Self) -> Self;

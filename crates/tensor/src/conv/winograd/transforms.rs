@@ -2,7 +2,12 @@
 //! [`combine`](super::tiling::combine)'s rule, in the same order on every path, so every
 //! instruction set gives the same bits.
 
-use super::tiling::{combine_rows, load_terms, DownPoints, DownRows, LineMatrix, Tiling, MAX_A};
+use std::ops::Range;
+
+use super::tiling::{
+    combine_rows, load_terms, DownPoints, DownRows, DownWeights, LineMatrix, Tiling, UpPoints,
+    MAX_A,
+};
 use super::{Geometry, TileRow, LANES};
 use crate::gemm::Isa;
 
@@ -37,6 +42,10 @@ trait Steps {
     /// for every tile `j` (lines `s`, `cols` floats each), dropping a last column past
     /// `dst.len()`.
     fn output_row<T: Tiling>(s: [&[f32]; MAX_A], b: f32, dst: &mut [f32]);
+
+    /// `even[j] = src[2j]` and `odd[j] = src[2j + 1]` for every `j < even.len()` (both
+    /// lines equally long), zero past `src` or for a row in the padding (`None`).
+    fn split_row(src: Option<&[f32]>, even: &mut [f32], odd: &mut [f32]);
 }
 
 /// Loops that any instruction set runs.
@@ -113,6 +122,15 @@ impl Steps for Loops {
             });
         }
     }
+
+    #[inline(always)]
+    fn split_row(src: Option<&[f32]>, even: &mut [f32], odd: &mut [f32]) {
+        let src = src.unwrap_or(&[]);
+        for (j, (e, o)) in even.iter_mut().zip(odd.iter_mut()).enumerate() {
+            *e = src.get(2 * j).copied().unwrap_or(0.0);
+            *o = src.get(2 * j + 1).copied().unwrap_or(0.0);
+        }
+    }
 }
 
 /// AVX-512: sixteen tiles of a row per step, masked at the row's ends.
@@ -149,6 +167,12 @@ impl Steps for Masked {
     fn output_row<T: Tiling>(s: [&[f32]; MAX_A], b: f32, dst: &mut [f32]) {
         // SAFETY: as above.
         unsafe { masked::output_row::<T>(s, b, dst) }
+    }
+
+    #[inline(always)]
+    fn split_row(src: Option<&[f32]>, even: &mut [f32], odd: &mut [f32]) {
+        // SAFETY: as above.
+        unsafe { masked::split_row(src, even, odd) }
     }
 }
 
@@ -268,6 +292,41 @@ mod masked {
     }
 
     #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn split_row(src: Option<&[f32]>, even: &mut [f32], odd: &mut [f32]) {
+        let (pick_even, pick_odd) = unsafe {
+            (
+                _mm512_loadu_si512(EVEN.as_ptr().cast()),
+                _mm512_loadu_si512(ODD.as_ptr().cast()),
+            )
+        };
+        let cols = even.len();
+        assert!(odd.len() == cols);
+        let src = src.unwrap_or(&[]);
+        for j0 in (0..cols).step_by(16) {
+            let keep = first((cols - j0).min(16));
+            let (lo, hi) = unsafe {
+                (
+                    load_padded(src, 0, 2 * j0),
+                    load_padded(src, 0, 2 * j0 + 16),
+                )
+            };
+            // SAFETY: the kept lanes j0 .. j0 + keep are below `cols`, inside both lines.
+            unsafe {
+                _mm512_mask_storeu_ps(
+                    even.as_mut_ptr().add(j0),
+                    keep,
+                    _mm512_permutex2var_ps(lo, pick_even, hi),
+                );
+                _mm512_mask_storeu_ps(
+                    odd.as_mut_ptr().add(j0),
+                    keep,
+                    _mm512_permutex2var_ps(lo, pick_odd, hi),
+                );
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn combine_lines<M: LineMatrix>(
         len: usize,
         (from, src): (&[f32], [usize; MAX_A]),
@@ -328,13 +387,15 @@ mod masked {
 macro_rules! compiled_for {
     ($module:ident, $steps:ty, $($feature:literal),*) => {
         mod $module {
+            use std::ops::Range;
+
             use super::{Geometry, TileRow, Tiling};
 
             /// # Safety
             /// The CPU must support the enabled features.
             #[target_feature($(enable = $feature),*)]
-            pub unsafe fn input<T: Tiling>(x: &[f32], g: &Geometry, rows: &[TileRow], v: &mut [f32], lines: &mut [f32]) {
-                super::input_body::<T, $steps>(x, g, rows, v, lines)
+            pub unsafe fn input<T: Tiling>(x: &[f32], g: &Geometry, channels: Range<usize>, rows: &[TileRow], v: &mut [f32], lines: &mut [f32]) {
+                super::input_body::<T, $steps>(x, g, channels, rows, v, lines)
             }
 
             /// # Safety
@@ -343,6 +404,21 @@ macro_rules! compiled_for {
             #[allow(clippy::too_many_arguments)]
             pub unsafe fn output<T: Tiling>(m: &[f32], bias: Option<&[f32]>, out_hw: [usize; 2], cout: usize, rows: &[TileRow], out: &mut [f32], lines: &mut [f32]) {
                 super::output_body::<T, $steps>(m, bias, out_hw, cout, rows, out, lines)
+            }
+
+            /// # Safety
+            /// The CPU must support the enabled features.
+            #[target_feature($(enable = $feature),*)]
+            #[allow(clippy::too_many_arguments)]
+            pub unsafe fn output_gradient<T: Tiling>(dy: &[f32], out_hw: [usize; 2], cout: usize, channels: Range<usize>, rows: &[TileRow], dm: &mut [f32], lines: &mut [f32]) {
+                super::output_gradient_body::<T, $steps>(dy, out_hw, cout, channels, rows, dm, lines)
+            }
+
+            /// # Safety
+            /// The CPU must support the enabled features.
+            #[target_feature($(enable = $feature),*)]
+            pub unsafe fn weight_gradient<T: Tiling>(du: &[f32], filters: usize, first: usize, dw: &mut [f32], lines: &mut [f32]) {
+                super::weight_gradient_body::<T, $steps>(du, filters, first, dw, lines)
             }
         }
     };
@@ -361,11 +437,13 @@ pub(super) fn line_floats<T: Tiling>(cols: usize, rows: usize) -> usize {
     2 * cols + T::A - 2 + row_transforms.max(output_lines)
 }
 
-/// `V = B^T d B` of every channel and tile of a chunk, into `v [points][Cin][ld]`.
+/// `V = B^T d B` of the input channels `channels` and every tile of a chunk, into
+/// `v [points][channels][ld]`.
 pub(super) fn input<T: Tiling>(
     isa: Isa,
     x: &[f32],
     g: &Geometry,
+    channels: Range<usize>,
     rows: &[TileRow],
     v: &mut [f32],
     lines: &mut [f32],
@@ -374,11 +452,11 @@ pub(super) fn input<T: Tiling>(
         // SAFETY: `isa` is supported on this CPU (the packed weights' path, from
         // Isa::active).
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512::input::<T>(x, g, rows, v, lines) },
+        Isa::Avx512 => unsafe { avx512::input::<T>(x, g, channels, rows, v, lines) },
         // SAFETY: as above.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2::input::<T>(x, g, rows, v, lines) },
-        _ => input_body::<T, Loops>(x, g, rows, v, lines),
+        Isa::Avx2 => unsafe { avx2::input::<T>(x, g, channels, rows, v, lines) },
+        _ => input_body::<T, Loops>(x, g, channels, rows, v, lines),
     }
 }
 
@@ -424,11 +502,13 @@ fn offsets(n: usize, f: impl Fn(usize) -> usize) -> [usize; MAX_A] {
 fn input_body<T: Tiling, S: Steps>(
     x: &[f32],
     g: &Geometry,
+    channels: Range<usize>,
     rows: &[TileRow],
     v: &mut [f32],
     lines: &mut [f32],
 ) {
     let (cin, [h, w], [ph, pw]) = (g.channels, g.in_hw, g.padding);
+    let (c0, width) = (channels.start, channels.len());
     let a = T::A;
     let cols = g.out_hw[1].div_ceil(2);
     let ld = (rows.len() * cols).next_multiple_of(LANES);
@@ -445,7 +525,7 @@ fn input_body<T: Tiling, S: Steps>(
         let half = count + a / 2 - 1;
         let line = half * cols;
         let rt = &mut rt[..2 * a * line];
-        for c in 0..cin {
+        for c in channels.clone() {
             let plane = &x[(image * cin + c) * h * w..][..h * w];
             for yy in 0..2 * half {
                 let src = (top + yy)
@@ -465,7 +545,7 @@ fn input_body<T: Tiling, S: Steps>(
                     ),
                     (
                         v,
-                        offsets(a, |k| ((a * k + s) * cin + c) * ld + first * cols),
+                        offsets(a, |k| ((a * k + s) * width + c - c0) * ld + first * cols),
                     ),
                 );
             }
@@ -515,6 +595,150 @@ fn output_body<T: Tiling, S: Steps>(
                 let dst = &mut out[((row.image * cout + o) * ho + y) * wo..][..wo];
                 S::output_row::<T>(s, b, dst);
             }
+        }
+    }
+}
+
+/// Floats of scratch lines [`output_gradient`] needs beside `dm`, for a chunk of `len`
+/// tiles.
+pub(super) fn output_gradient_floats<T: Tiling>(len: usize) -> usize {
+    (4 + 2 * T::A) * len
+}
+
+/// `dM = A dY A^T` (the adjoint of [`output`]) of the output channels `channels` and every
+/// tile of a chunk, from the output gradient of the chunk's images `[images][Cout][Ho][Wo]`
+/// into `dm [points][channels][ld]`; zeros stand for the outputs past the map's edge.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn output_gradient<T: Tiling>(
+    isa: Isa,
+    dy: &[f32],
+    out_hw: [usize; 2],
+    cout: usize,
+    channels: Range<usize>,
+    rows: &[TileRow],
+    dm: &mut [f32],
+    lines: &mut [f32],
+) {
+    match isa {
+        // SAFETY: as in `input`.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe {
+            avx512::output_gradient::<T>(dy, out_hw, cout, channels, rows, dm, lines)
+        },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe {
+            avx2::output_gradient::<T>(dy, out_hw, cout, channels, rows, dm, lines)
+        },
+        _ => output_gradient_body::<T, Loops>(dy, out_hw, cout, channels, rows, dm, lines),
+    }
+}
+
+/// Floats of scratch lines [`weight_gradient`] needs for a block of `len` filters.
+pub(super) fn weight_gradient_floats<T: Tiling>(len: usize) -> usize {
+    (T::A + T::R) * T::R * len
+}
+
+/// `dg = G^T dU G` (the adjoint of the weight transform) of filters `first ..
+/// first + dw.len() / r^2`, from `du [points][filters]` into `dw [filters][r][r]`.
+pub(super) fn weight_gradient<T: Tiling>(
+    isa: Isa,
+    du: &[f32],
+    filters: usize,
+    first: usize,
+    dw: &mut [f32],
+    lines: &mut [f32],
+) {
+    match isa {
+        // SAFETY: as in `input`.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512::weight_gradient::<T>(du, filters, first, dw, lines) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2::weight_gradient::<T>(du, filters, first, dw, lines) },
+        _ => weight_gradient_body::<T, Loops>(du, filters, first, dw, lines),
+    }
+}
+
+/// For each output channel: the gradient of each tile's 2x2 outputs as four lines over
+/// the chunk's tiles (one per output position `(u, v)` in the tile, zero past the map),
+/// then `A` down the rows (`R_(i, v) = sum_u A[i][u] dY_(u, v)`) and `A` along them
+/// (`dM_(i, j) = sum_v A[j][v] R_(i, v)`), line by line.
+#[inline(always)]
+fn output_gradient_body<T: Tiling, S: Steps>(
+    dy: &[f32],
+    [ho, wo]: [usize; 2],
+    cout: usize,
+    channels: Range<usize>,
+    rows: &[TileRow],
+    dm: &mut [f32],
+    lines: &mut [f32],
+) {
+    let a = T::A;
+    let cols = wo.div_ceil(2);
+    let len = rows.len() * cols;
+    let ld = len.next_multiple_of(LANES);
+    let (c0, width) = (channels.start, channels.len());
+    let (corners, r) = lines[..(4 + 2 * a) * len].split_at_mut(4 * len);
+    for o in channels {
+        // Line 2u + v: output (top + u, 2 j + v) of every tile j.
+        for (q, row) in rows.iter().enumerate() {
+            for u in 0..2 {
+                let y = row.top + u;
+                let src = (y < ho).then(|| &dy[((row.image * cout + o) * ho + y) * wo..][..wo]);
+                let (even, odd) = corners[2 * u * len..][..2 * len].split_at_mut(len);
+                let at = q * cols..(q + 1) * cols;
+                S::split_row(src, &mut even[at.clone()], &mut odd[at]);
+            }
+        }
+        for v in 0..2 {
+            S::combine_lines::<UpPoints<T>>(
+                len,
+                (corners, offsets(2, |u| (2 * u + v) * len)),
+                (r, offsets(a, |i| (2 * i + v) * len)),
+            );
+        }
+        for i in 0..a {
+            S::combine_lines::<UpPoints<T>>(
+                len,
+                (r, offsets(2, |v| (2 * i + v) * len)),
+                (dm, offsets(a, |j| ((a * i + j) * width + o - c0) * ld)),
+            );
+        }
+    }
+}
+
+/// `dg = G^T dU G` for a block of filters, vectorised along the filters: `G^T` along
+/// each point row (`T_(p, j) = sum_q G[q][j] dU_(p, q)`), then down them (`dg_(i, j) =
+/// sum_p G[p][i] T_(p, j)`), then each filter's `r x r` values gathered.
+#[inline(always)]
+fn weight_gradient_body<T: Tiling, S: Steps>(
+    du: &[f32],
+    filters: usize,
+    first: usize,
+    dw: &mut [f32],
+    lines: &mut [f32],
+) {
+    let (a, r) = (T::A, T::R);
+    let len = dw.len() / (r * r);
+    let (along, down) = lines[..(a + r) * r * len].split_at_mut(a * r * len);
+    for p in 0..a {
+        S::combine_lines::<DownWeights<T>>(
+            len,
+            (du, offsets(a, |q| (a * p + q) * filters + first)),
+            (along, offsets(r, |j| (r * p + j) * len)),
+        );
+    }
+    for j in 0..r {
+        S::combine_lines::<DownWeights<T>>(
+            len,
+            (along, offsets(a, |p| (r * p + j) * len)),
+            (down, offsets(r, |i| (r * i + j) * len)),
+        );
+    }
+    for (tap, line) in down.chunks_exact(len).enumerate() {
+        for (f, &value) in line.iter().enumerate() {
+            dw[f * r * r + tap] = value;
         }
     }
 }

@@ -60,11 +60,24 @@ impl MicroKernel for Avx512 {
     }
 }
 
-/// [`MicroKernel::pack_rows`] by 16 x 16 register transposes: 16 columns of the 12 rows
-/// are loaded as 12 vectors (4 zero rows complete the square), transposed, and stored as 16
-/// columns of 12 with masked stores. The scalar loop kept the 12 row pointers on the stack
-/// and moved one float per load-store pair; at 1024^3 (one thread, Xeon) packing A went
-/// from 3.6% of the product's time to 2.5%, the rest being the wait for A's rows to arrive.
+/// [`MicroKernel::pack_rows`] by [`transpose_rows`]: the 12 rows into columns of 12. The
+/// scalar loop it replaced kept the 12 row pointers on the stack and moved one float per
+/// load-store pair; at 1024^3 (one thread, Xeon) packing A went from 3.6% of the product's
+/// time to 2.5%, the rest being the wait for A's rows to arrive.
+///
+/// # Safety
+/// AVX-512F is present; rows `i < MR` at `base + i * rs` have `depth` readable floats;
+/// `dst` has `depth * MR` writable floats.
+#[target_feature(enable = "avx512f")]
+unsafe fn pack_rows_avx512(base: *const f32, rs: usize, depth: usize, dst: *mut f32) {
+    // SAFETY: forwarded from the caller.
+    unsafe { transpose_rows::<MR>(base, rs, MR, depth, dst, MR) }
+}
+
+/// `dst[p * ld + i] = base[i * rs + p]` for the first `rows <= ROWS <= 16` rows and
+/// `p < depth`, by 16 x 16 register transposes: 16 columns of the rows are loaded as
+/// `rows` vectors (zero vectors complete the square), transposed, and stored as 16
+/// columns of `rows` with masked stores. `ROWS` bounds the work at compile time.
 ///
 /// The transpose in four rounds of shuffles: `unpacklo/hi_ps` interleave row pairs,
 /// `shuffle_ps` completes 4 x 4 transposes inside each 128-bit lane (vector `4q + c` then
@@ -72,26 +85,35 @@ impl MicroKernel for Avx512 {
 /// `shuffle_f32x4` transpose the 4 x 4 grid of 128-bit lanes.
 ///
 /// # Safety
-/// AVX-512F is present; rows `i < MR` at `base + i * rs` have `depth` readable floats;
-/// `dst` has `depth * MR` writable floats.
+/// AVX-512F is present; rows `i < rows` at `base + i * rs` have `depth` readable floats;
+/// `dst + p * ld` has `rows` writable floats for every `p < depth`.
 #[target_feature(enable = "avx512f")]
-unsafe fn pack_rows_avx512(base: *const f32, rs: usize, depth: usize, dst: *mut f32) {
+pub(crate) unsafe fn transpose_rows<const ROWS: usize>(
+    base: *const f32,
+    rs: usize,
+    rows: usize,
+    depth: usize,
+    dst: *mut f32,
+    ld: usize,
+) {
+    const { assert!(ROWS <= 16) };
     let zero = _mm512_setzero_ps();
-    let store_mask = lanes(MR);
+    let store_mask = lanes(rows.min(ROWS));
     let mut p = 0;
     while p < depth {
         let cols = (depth - p).min(16);
         let mask = lanes(cols);
         let mut r = [zero; 16];
-        for (i, v) in r.iter_mut().enumerate().take(MR) {
-            // SAFETY: row i < MR, columns p .. p + cols <= depth; masked-off lanes are
-            // not read, so they cannot fault.
-            *v = unsafe { _mm512_maskz_loadu_ps(mask, base.add(i * rs + p)) };
+        for (i, v) in r.iter_mut().enumerate().take(ROWS) {
+            if i < rows {
+                // SAFETY: row i < rows, columns p .. p + cols <= depth; masked-off lanes
+                // are not read, so they cannot fault.
+                *v = unsafe { _mm512_maskz_loadu_ps(mask, base.add(i * rs + p)) };
+            }
         }
-        // Rows 12..16 are zero, so the fourth quad's in-lane rounds are skipped (its `u`
-        // stay zero).
+        // Quads of zero rows stay zero through the in-lane rounds, which skip them.
         let mut u = [zero; 16];
-        for q in 0..MR / 4 {
+        for q in 0..ROWS.div_ceil(4) {
             let t0 = _mm512_unpacklo_ps(r[4 * q], r[4 * q + 1]);
             let t1 = _mm512_unpackhi_ps(r[4 * q], r[4 * q + 1]);
             let t2 = _mm512_unpacklo_ps(r[4 * q + 2], r[4 * q + 3]);
@@ -115,8 +137,8 @@ unsafe fn pack_rows_avx512(base: *const f32, rs: usize, depth: usize, dst: *mut 
             for (lane, v) in columns.into_iter().enumerate() {
                 let j = 4 * lane + c;
                 if j < cols {
-                    // SAFETY: column p + j < depth: its MR floats lie inside dst.
-                    unsafe { _mm512_mask_storeu_ps(dst.add((p + j) * MR), store_mask, v) };
+                    // SAFETY: column p + j < depth: its `rows` floats lie inside dst.
+                    unsafe { _mm512_mask_storeu_ps(dst.add((p + j) * ld), store_mask, v) };
                 }
             }
         }
