@@ -84,9 +84,17 @@ impl PackB for MatRef<'_> {
         } else {
             let depth = self.rows;
             assert!(dst.len() == depth * width);
-            if valid > 0 {
-                // Column-major B (a transposed weight, x @ W^T, or the transposed patch
-                // matrix of a weight gradient): a transpose, done in blocks of TILE rows so
+            if valid > 0 && self.row_stride == 1 {
+                // Column-major B: its columns are contiguous rows of the storage, so the
+                // sliver is their transpose (by register transposes on AVX-512).
+                transpose_into(
+                    Isa::active(),
+                    (&self.data[base..], self.col_stride),
+                    [valid, depth],
+                    (dst, width),
+                );
+            } else if valid > 0 {
+                // Any other strides: a transpose, done in blocks of TILE rows so
                 // that the TILE rows of `dst` being written stay in L1 while every column
                 // of the block is read contiguously. Unblocked, each write lands on a new
                 // cache line of a sliver far larger than L1.
@@ -384,6 +392,23 @@ mod tests {
         let mut bt = [9.0; 6];
         at.pack_sliver(2, 3, &mut bt);
         assert_eq!(bt, b);
+    }
+
+    /// Slivers of a column-major B (x @ W^T), whole and at the matrix's edge, hold the
+    /// columns of the same matrix stored row-major.
+    #[test]
+    fn column_major_slivers_match_row_major_ones() {
+        let (k, n) = (37, 45);
+        let data: Vec<f32> = (0..k * n).map(|i| i as f32).collect();
+        let b = MatRef::row_major(&data, k, n);
+        let stored_t: Vec<f32> = (0..n * k).map(|i| data[(i % k) * n + i / k]).collect();
+        let bt = MatRef::row_major(&stored_t, n, k).t();
+        for (j0, width) in [(0, 32), (32, 32), (16, 16), (40, 16)] {
+            let (mut want, mut got) = (vec![9.0; k * width], vec![7.0; k * width]);
+            b.pack_sliver(j0, width, &mut want);
+            bt.pack_sliver(j0, width, &mut got);
+            assert_eq!(got, want, "columns {j0}..{}", j0 + width);
+        }
     }
 
     #[test]
