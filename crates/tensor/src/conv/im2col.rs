@@ -339,9 +339,13 @@ impl<'g> WholeImages<'g> {
         WholeImages { g, table }
     }
 
-    /// [`col2im`] of all of image `img`'s positions.
+    /// [`col2im`] of all of image `img`'s positions: by output rows
+    /// ([`super::col2im_rows`]) where that applies, else through the table or the runs.
     pub fn col2im(&self, cols: &[f32], ld: usize, img: &mut [f32]) {
         let l = self.g.positions();
+        if super::col2im_rows::applies(self.g) {
+            return super::col2im_rows::col2im_rows(cols, ld, self.g, img);
+        }
         match &self.table {
             Some(table) => col2im_scatter(cols, ld, self.g, table, l, img),
             None => col2im(cols, ld, self.g, 0, l, img),

@@ -21,6 +21,7 @@
 
 use crate::NdArray;
 
+mod col2im_rows;
 mod conv2d;
 mod conv2d_weight;
 mod conv_transpose2d;
