@@ -24,10 +24,43 @@ pub(crate) fn fill_chunks(out: &mut [f32], fill: impl Fn(usize, &mut [f32]) + Sy
     if out.len() >= PAR_ELEMENTWISE_MIN {
         out.par_chunks_mut(ELEMENTWISE_CHUNK)
             .enumerate()
-            .for_each(|(i, chunk)| fill(i * ELEMENTWISE_CHUNK, chunk));
+            .for_each(|(i, chunk)| widened(&fill, i * ELEMENTWISE_CHUNK, chunk));
     } else {
-        fill(0, out);
+        widened(&fill, 0, out);
     }
+}
+
+/// `fill(start, chunk)`, compiled for the widest vectors this CPU has (AVX-512, else AVX2):
+/// the crate is built for baseline x86-64, so the elementwise closures' loops would
+/// otherwise vectorise four floats wide (SSE2). The closure is inlined into the wider
+/// function, where its loops vectorise 16 or 8 wide. Most of these passes stream memory,
+/// so the gain is small: on dcgan28's training step (one thread, Xeon, `perf record`) the
+/// chunked elementwise loops went from 4.5% of the time to 3.9%.
+/// The bits do not change: each lane does the IEEE operation the scalar code does (Rust
+/// never contracts a multiply and an add into an FMA, nor reassociates sums), and calls
+/// (`exp`, `tanh`) stay calls.
+#[inline(always)]
+fn widened<T>(fill: &impl Fn(usize, &mut [T]), start: usize, chunk: &mut [T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512<T>(fill: &impl Fn(usize, &mut [T]), start: usize, chunk: &mut [T]) {
+            fill(start, chunk)
+        }
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2<T>(fill: &impl Fn(usize, &mut [T]), start: usize, chunk: &mut [T]) {
+            fill(start, chunk)
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F (checked).
+            return unsafe { avx512(fill, start, chunk) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked).
+            return unsafe { avx2(fill, start, chunk) };
+        }
+    }
+    fill(start, chunk)
 }
 
 /// A new vector of `n` elements filled by `fill(start, chunk)` on the same fixed-size chunks
@@ -44,9 +77,9 @@ pub(crate) fn collect_chunks(
         spare
             .par_chunks_mut(ELEMENTWISE_CHUNK)
             .enumerate()
-            .for_each(|(i, chunk)| fill(i * ELEMENTWISE_CHUNK, chunk));
+            .for_each(|(i, chunk)| widened(&fill, i * ELEMENTWISE_CHUNK, chunk));
     } else {
-        fill(0, spare);
+        widened(&fill, 0, spare);
     }
     // SAFETY: the capacity is at least n, and `fill` wrote every element of every chunk
     // (its contract, kept by each caller in this crate), so the first n are initialised.
