@@ -37,7 +37,7 @@ use driver::{ASource, Slivers};
 use kernel::MicroKernel;
 use pack::AlignedVec;
 
-/// The activation an [`Epilogue`] applies after the bias.
+/// The activation a [`Gemm`] applies after the bias ([`Gemm::activation`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub enum Activation {
     /// `x`.
