@@ -333,9 +333,11 @@ pub(crate) struct WholeImages<'g> {
 
 impl<'g> WholeImages<'g> {
     /// For the blocks of `plan`: the table is built only where the plan puts images side
-    /// by side (tiled large images never use it, and their table would be large).
+    /// by side (tiled large images never use it, and their table would be large), and not
+    /// where [`super::col2im_rows`] takes those images instead.
     pub fn new(g: &'g Geometry, plan: &Plan) -> WholeImages<'g> {
-        let table = (plan.images > 1 && g.gathers()).then(|| g.tap_table(0, g.positions()));
+        let table = (plan.images > 1 && g.gathers() && !super::col2im_rows::applies(g))
+            .then(|| g.tap_table(0, g.positions()));
         WholeImages { g, table }
     }
 

@@ -300,8 +300,8 @@ mod tests {
         out
     }
 
-    /// `len` values uniform in [-1, 1), from `seed`.
-    fn values(len: usize, seed: u64) -> Vec<f32> {
+    /// `len` values uniform in [-1, 1), from `seed` (the weight gradient's tests too).
+    pub(super) fn values(len: usize, seed: u64) -> Vec<f32> {
         let mut rng = StdRng::seed_from_u64(seed);
         NdArray::rand_uniform(&[len], -1.0, 1.0, &mut rng).to_vec()
     }

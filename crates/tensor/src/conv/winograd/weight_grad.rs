@@ -209,10 +209,9 @@ impl PackB for PointRowsT<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::values;
     use super::*;
-    use crate::{Conv2dParams, NdArray};
-    use rand::rngs::StdRng;
-    use rand::SeedableRng;
+    use crate::Conv2dParams;
 
     /// `dW[o, c, i, j] = sum_{n, y, x} dy[n, o, y, x] * x[n, c, y + i - p, x + j - p]` in
     /// f64.
@@ -243,11 +242,6 @@ mod tests {
             }
         }
         dw
-    }
-
-    fn values(len: usize, seed: u64) -> Vec<f32> {
-        let mut rng = StdRng::seed_from_u64(seed);
-        NdArray::rand_uniform(&[len], -1.0, 1.0, &mut rng).to_vec()
     }
 
     /// Odd and even maps, paddings from none to the kernel's half, channel counts that

@@ -51,27 +51,17 @@ impl MicroKernel for Avx512 {
         }
     }
 
+    /// By [`transpose_rows`]: the 12 rows into columns of 12. The scalar loop it replaced
+    /// kept the 12 row pointers on the stack and moved one float per load-store pair; at
+    /// 1024^3 (one thread, Xeon) packing A went from 3.6% of the product's time to 2.5%,
+    /// the rest being the wait for A's rows to arrive.
     #[inline]
     unsafe fn pack_rows(base: *const f32, rs: usize, depth: usize, dst: &mut [f32]) {
         assert!(dst.len() >= depth * MR, "a sliver of {depth} x {MR} floats");
         // SAFETY: forwarded from the caller (AVX-512F present, rows readable); dst holds
         // depth * MR floats (checked above).
-        unsafe { pack_rows_avx512(base, rs, depth, dst.as_mut_ptr()) }
+        unsafe { transpose_rows::<MR>(base, rs, MR, depth, dst.as_mut_ptr(), MR) }
     }
-}
-
-/// [`MicroKernel::pack_rows`] by [`transpose_rows`]: the 12 rows into columns of 12. The
-/// scalar loop it replaced kept the 12 row pointers on the stack and moved one float per
-/// load-store pair; at 1024^3 (one thread, Xeon) packing A went from 3.6% of the product's
-/// time to 2.5%, the rest being the wait for A's rows to arrive.
-///
-/// # Safety
-/// AVX-512F is present; rows `i < MR` at `base + i * rs` have `depth` readable floats;
-/// `dst` has `depth * MR` writable floats.
-#[target_feature(enable = "avx512f")]
-unsafe fn pack_rows_avx512(base: *const f32, rs: usize, depth: usize, dst: *mut f32) {
-    // SAFETY: forwarded from the caller.
-    unsafe { transpose_rows::<MR>(base, rs, MR, depth, dst, MR) }
 }
 
 /// `dst[p * ld + i] = base[i * rs + p]` for the first `rows <= ROWS <= 16` rows and
