@@ -12,7 +12,9 @@ For each group (sgemm, conv, autodiff, train_step, gen; `--groups` picks some) i
 `cargo bench --bench <group> -- <filter>` for Agon, then `torch_bench.py --only <group>` for
 PyTorch, so the two sides of a table are measured minutes apart in the same sitting. The
 bench binaries are all built first (`cargo bench --no-run`), so no compilation runs while
-anything is timed. Figures come only from these benchmarks: criterion's median point
+anything is timed. On a VM whose speed drifts, `--rounds N` runs each group's two sides N
+times, alternating which goes first, and reports for each row the median of the rounds'
+ratios (each from two runs back to back) with its range. Figures come only from these benchmarks: criterion's median point
 estimate (target/criterion/<group>/<id>/new/estimates.json, mapped back to the benchmark's
 name through benchmark.json's `full_id`; only files this run wrote are read) and
 torch_bench.py's JSON (the median of its block means).
@@ -250,14 +252,56 @@ def fmt_share(g, peak):
     return "-" if g is None or not peak else f"{100 * g / peak:.0f}%"
 
 
-def fmt_ratio(a, b, flagged=False):
-    if not a or not b:
+def fmt_ratio(a, b, flagged=False, paired=None):
+    """`a / b`, or with `paired` (the per-round ratios of a `--rounds` sitting, two or more)
+    their median and range: the ratio of two medians would mix rounds that ran at different
+    VM speeds, while each round's two sides ran back to back."""
+    if paired and len(paired) >= 2:
+        r = median(paired)
+        span = f" ({fmt_plain_ratio(min(paired))}-{fmt_plain_ratio(max(paired))})"
+    elif not a or not b:
         return "-"
-    r = a / b
-    s = f"{r:.2f}" if r >= 0.1 else f"{r:.3f}"
+    else:
+        r, span = a / b, ""
+    s = fmt_plain_ratio(r)
     if r <= 1.0:
         s = f"**{s}**"
-    return s + (" ?" if flagged else "")
+    return s + span + (" ?" if flagged else "")
+
+
+def fmt_plain_ratio(r):
+    return f"{r:.2f}" if r >= 0.1 else f"{r:.3f}"
+
+
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def combine_rounds(agon_rounds, torch_rounds):
+    """Per-round results ({name: [row per round, None where a round has none]}) ->
+    (agon, torch) rows as one sitting's: each side's median time, and on each Agon row
+    `paired`, the ratios of the rounds that measured both sides."""
+    def med(rows):
+        rows = [r for r in rows if r]
+        if not rows:
+            return None
+        out = dict(min(rows, key=lambda r: abs(r["ns"] - median([x["ns"] for x in rows]))))
+        out["ns"] = median([r["ns"] for r in rows])
+        out["rounds"] = [r["ns"] for r in rows]
+        for key in ("busy", "implausible"):
+            flagged = [r.get(key) for r in rows if r.get(key)]
+            if flagged:
+                out[key] = flagged[0]
+        return out
+
+    agon = {n: r for n, rows in agon_rounds.items() if (r := med(rows))}
+    torch = {n: r for n, rows in torch_rounds.items() if (r := med(rows))}
+    for n, row in agon.items():
+        pairs = zip(agon_rounds[n], torch_rounds.get(n, []))
+        row["paired"] = [a["ns"] / t["ns"] for a, t in pairs if a and t and t["ns"]]
+    return agon, torch
 
 
 class Flags:
@@ -364,7 +408,8 @@ def sgemm_tables(agon, torch, peaks, threads, active, flags):
                      fmt_gflops(tg), fmt_share(tg, machine_t)]
             aname, arow = cols.get(ratio_isa, (None, None))
             flagged = bool(flags.mark("Agon", aname) or flags.mark("PyTorch", tname))
-            line.append(fmt_ratio(arow and arow["ns"], trow and trow["ns"], flagged))
+            line.append(fmt_ratio(arow and arow["ns"], trow and trow["ns"], flagged,
+                                  arow and arow.get("paired")))
             rows.append(line)
         if ratio_isa in (None, LEGACY):
             notes = [f"{threads} threads. Ratio = Agon time ÷ PyTorch time."]
@@ -439,7 +484,7 @@ def conv_table(agon, torch, peaks, threads, flags):
         rows.append([f"{layer} {op}",
                      fmt_time(a and a["ns"]) + (flags.mark("Agon", n) if a else ""), fmt_gflops(ag),
                      fmt_time(t and t["ns"]) + (flags.mark("PyTorch", n) if t else ""), fmt_gflops(tg),
-                     fmt_ratio(a and a["ns"], t and t["ns"], flagged)])
+                     fmt_ratio(a and a["ns"], t and t["ns"], flagged, a and a.get("paired"))])
     return (md_table(["layer / op", "Agon", "GFLOP/s", "PyTorch", "GFLOP/s", "ratio"], rows)
             + f"\n\n{threads} threads. Ratio = Agon time ÷ PyTorch time."
             + flags.footnote(sorted(names, key=key)))
@@ -463,7 +508,7 @@ def generic_table(group, agon, torch, flags, threads):
         line.append(fmt_time(t and t["ns"]) + (flags.mark("PyTorch", n) if t else ""))
         if with_flop:
             line.append(fmt_gflops(gflops(t)))
-        line.append(fmt_ratio(a and a["ns"], t and t["ns"], flagged))
+        line.append(fmt_ratio(a and a["ns"], t and t["ns"], flagged, a and a.get("paired")))
         rows.append(line)
     header = ["benchmark", "Agon"] + (["GFLOP/s"] if with_flop else []) + ["PyTorch"] + \
         (["GFLOP/s"] if with_flop else []) + ["ratio"]
@@ -616,6 +661,11 @@ def machine_block(info):
     if info.get("peak_readings"):
         lines.append("- FMA peak (`sgemm/fma_peak`) read at the start and at the end of the "
                      "sitting; the higher reading is the peak.")
+    if info.get("rounds", 1) > 1:
+        lines.append(f"- {info['rounds']} rounds, alternating which side runs first: each "
+                     "time is the median over the rounds; each ratio is the median of the "
+                     "rounds' ratios (each round's two sides ran back to back), with their "
+                     "range in brackets.")
     te = info.get("torch_env")
     if te:
         lines.append(f"- PyTorch {te.get('torch')} (ATen CPU capability "
@@ -779,6 +829,10 @@ def main(argv=None):
     ap.add_argument("--max-other", type=float, default=0.15,
                     help="cores other processes may use on average during an Agon group before "
                          "its cells are marked '?' (0.15, torch_bench.py's default)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="run each group's two sides this many times, alternating which goes "
+                         "first; times are medians over the rounds and ratios the median of "
+                         "each round's back-to-back ratio, with their range (1)")
     ap.add_argument("--torch-args", default="",
                     help="extra arguments for torch_bench.py, one shell-quoted string")
     args = ap.parse_args(argv)
@@ -787,6 +841,8 @@ def main(argv=None):
     if bad:
         ap.error(f"unknown group(s): {', '.join(bad)} (known: {', '.join(GROUPS)})")
     groups = [g for g in GROUPS if g in groups]  # always in the documented order
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
     if args.filter:
         try:
             re.compile(args.filter)
@@ -826,7 +882,7 @@ def main(argv=None):
             "isa_env": os.environ.get("AGON_GEMM_ISA"), "gemm_paths": None,
             "rustc": (run_text(["rustc", "--version"], cwd=ROOT) or "").strip() or None,
             "torch_env": None, "torch_note": torch_note if torch_version is None else None,
-            "sittings": {}, "command": command}
+            "sittings": {}, "command": command, "rounds": args.rounds}
 
     def agon_group(group, bench, filt):
         since = time.time() - 1.0  # mtimes have a coarse grain on some filesystems
@@ -841,30 +897,49 @@ def main(argv=None):
             for name in rows:
                 flags.add(group, "Agon", name, f"other processes used {other:.2f} cores on "
                           f"average while `cargo bench --bench {bench}` ran")
-        agon.update(rows)
-        return wall, other
+        return rows, wall, other
 
+    def add_round(into, rows, rnd):
+        for name, row in rows.items():
+            into.setdefault(name, [None] * args.rounds)[rnd] = row
+
+    def add_wall(s, key, wall):
+        s[key] = s.get(key, 0.0) + wall
+
+    agon_rounds, torch_rounds = {}, {}
     with tempfile.TemporaryDirectory(prefix="agon-bench-") as tmpdir:
         if need_peak:
-            agon_group("sgemm", "sgemm", "^sgemm/fma_peak/")
-        for g in groups:
-            s = info["sittings"].setdefault(g, {})
-            if g in runnable:
-                s["agon_wall"], s["agon_other"] = agon_group(
-                    g, BENCH_FILE[g], args.filter or f"^{g}/")
-            if torch_version is not None:
-                rows, tenv, s["torch_wall"] = run_torch(g, args, tmpdir)
-                if tenv:
-                    info["torch_env"] = tenv
-                flag_torch_rows(g, rows, flags)
-                torch.update(rows)
+            agon.update(agon_group("sgemm", "sgemm", "^sgemm/fma_peak/")[0])
+        for rnd in range(args.rounds):
+            # Odd rounds run PyTorch first, so a drift of the VM's speed within a round
+            # favours each side equally often.
+            sides = ("agon", "torch") if rnd % 2 == 0 else ("torch", "agon")
+            for g in groups:
+                s = info["sittings"].setdefault(g, {})
+                for side in sides:
+                    if side == "agon" and g in runnable:
+                        rows, wall, other = agon_group(g, BENCH_FILE[g], args.filter or f"^{g}/")
+                        add_wall(s, "agon_wall", wall)
+                        if other is not None:
+                            s["agon_other"] = max(other, s.get("agon_other") or 0.0)
+                        add_round(agon_rounds, rows, rnd)
+                    elif side == "torch" and torch_version is not None:
+                        rows, tenv, wall = run_torch(g, args, tmpdir)
+                        add_wall(s, "torch_wall", wall)
+                        if tenv:
+                            info["torch_env"] = tenv
+                        flag_torch_rows(g, rows, flags)
+                        add_round(torch_rounds, rows, rnd)
+        agon_r, torch_r = combine_rounds(agon_rounds, torch_rounds)
+        agon.update(agon_r)
+        torch.update(torch_r)
         # The FMA peak is read a second time at the end of the sitting and the higher
         # reading kept: on a VM whose second vCPU is at times shared with another guest, a
         # single reading can catch it at half speed (2026-12-06, Xeon: 241 then 335 GFLOP/s
         # on 2 threads), and every faster row of the sitting was then flagged impossible.
         peak_rows = {k: v for k, v in agon.items() if PEAK_RE.match(k)}
         if peak_rows and not args.no_peak:
-            agon_group("sgemm", "sgemm", "^sgemm/fma_peak/")
+            agon.update(agon_group("sgemm", "sgemm", "^sgemm/fma_peak/")[0])
             for k, first in peak_rows.items():
                 again = agon.get(k)
                 if not (again and gflops(again)) or (gflops(first) or 0) >= gflops(again):

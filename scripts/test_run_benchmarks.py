@@ -390,6 +390,44 @@ class MainWithFakes(unittest.TestCase):
         with open(self.out) as f:
             self.assertIn("| square 64 |", f.read())
 
+    def test_rounds_alternate_and_pair_the_ratios(self):
+        # The VM runs at half speed in the second round: both sides take twice as long. The
+        # paired ratios are 0.80, 0.80, 0.84; the ratio of the two medians would be 0.84.
+        agon_ns, torch_s = iter([200e6, 400e6, 210e6]), iter([0.25, 0.5, 0.25])
+        plain_agon, plain_torch = rb.run_agon, rb.run_torch
+
+        def run_agon(bench, filt, args, env):
+            self.AGON = {"train_step": [("train_step/dcgan28", next(agon_ns), None)]}
+            return plain_agon(bench, filt, args, env)
+
+        def run_torch(group, args, tmpdir):
+            self.TORCH = {"train_step": [torch_row("train_step/dcgan28", next(torch_s))]}
+            return plain_torch(group, args, tmpdir)
+
+        rb.run_agon, rb.run_torch = run_agon, run_torch
+        rc, err = self.run_main("--groups", "train_step", "--rounds", "3", "--no-peak")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual([c[:2] for c in self.calls[1:]], [
+            ("agon", "train_step"), ("torch", "train_step"),
+            ("torch", "train_step"), ("agon", "train_step"),
+            ("agon", "train_step"), ("torch", "train_step")])
+        with open(self.out) as f:
+            text = f.read()
+        self.assertIn("| dcgan28 step (batch 64) | 210 ms | 250 ms | **0.80** (0.80-0.84) |",
+                      text)
+        self.assertIn("3 rounds, alternating which side runs first", text)
+
+    def test_paired_ratio_cell(self):
+        self.assertEqual(rb.fmt_ratio(1.0, 2.0), "**0.50**")
+        self.assertEqual(rb.fmt_ratio(1.0, 2.0, paired=[1.1]), "**0.50**")  # one round: a / b
+        self.assertEqual(rb.fmt_ratio(1.0, 2.0, True, paired=[1.2, 0.9, 1.1]),
+                         "1.10 (0.90-1.20) ?")
+        agon, torch = rb.combine_rounds({"x": [{"ns": 3.0}, None, {"ns": 5.0}]},
+                                        {"x": [{"ns": 2.0}, {"ns": 9.0}, None]})
+        self.assertEqual(agon["x"]["ns"], 4.0)
+        self.assertEqual(agon["x"]["paired"], [1.5])  # only round 0 measured both
+        self.assertEqual(torch["x"]["ns"], 5.5)
+
     def test_no_torch(self):
         rb.torch_available = lambda python: None
         rc, err = self.run_main("--groups", "train_step", "--torch-python", "/no/python")
