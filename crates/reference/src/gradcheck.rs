@@ -227,6 +227,16 @@ pub fn gradcheck<F>(f: F, inputs: &[NdArray], opts: &GradcheckOptions) -> Result
 where
     F: Fn(&[Tensor]) -> Tensor,
 {
+    first_order(&f, inputs, opts)
+}
+
+/// [`gradcheck`]'s body, compiled once: generic, it was compiled again for every closure
+/// of every test that calls it (over a minute of one test file's build).
+fn first_order(
+    f: &dyn Fn(&[Tensor]) -> Tensor,
+    inputs: &[NdArray],
+    opts: &GradcheckOptions,
+) -> Result<(), GradcheckError> {
     let inputs = dense(inputs);
     let mut rng = StdRng::seed_from_u64(opts.seed);
     let out = f(&params(&inputs));
@@ -276,6 +286,15 @@ pub fn gradgradcheck<F>(
 where
     F: Fn(&[Tensor]) -> Tensor,
 {
+    second_order(&f, inputs, opts)
+}
+
+/// [`gradgradcheck`]'s body, compiled once (as [`first_order`]).
+fn second_order(
+    f: &dyn Fn(&[Tensor]) -> Tensor,
+    inputs: &[NdArray],
+    opts: &GradcheckOptions,
+) -> Result<(), GradcheckError> {
     let inputs = dense(inputs);
     let n = inputs.len();
     let mut rng = StdRng::seed_from_u64(opts.seed);
