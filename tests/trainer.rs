@@ -703,10 +703,10 @@ fn the_library_run_loop_writes_what_the_cli_writes_and_resumes_after_a_stop() {
     let stop = AtomicBool::new(false);
     let mut t = start_run(config(&stopped)).unwrap();
     let report = run(&mut t, &stop, &mut |p| {
-        if let Progress::Step { stats, .. } = p {
-            if stats.step == 3 {
-                stop.store(true, Ordering::SeqCst);
-            }
+        if let Progress::Step { stats, .. } = p
+            && stats.step == 3
+        {
+            stop.store(true, Ordering::SeqCst);
         }
     })
     .unwrap();

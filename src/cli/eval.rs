@@ -204,14 +204,14 @@ fn check_train_flags(a: &EvalArgs) -> Res<()> {
     if a.per_class == Some(0) {
         return Err("--per-class 0: pick at least 1 image of each class".into());
     }
-    if let Some(m) = a.extra_n {
-        if !(1..=MAX_EXTRA_SAMPLES).contains(&m) {
-            return Err(format!(
-                "--extra-n {m} must be in 1..={MAX_EXTRA_SAMPLES} (and a multiple of the \
+    if let Some(m) = a.extra_n
+        && !(1..=MAX_EXTRA_SAMPLES).contains(&m)
+    {
+        return Err(format!(
+            "--extra-n {m} must be in 1..={MAX_EXTRA_SAMPLES} (and a multiple of the \
                  number of classes)"
-            )
-            .into());
-        }
+        )
+        .into());
     }
     Ok(())
 }

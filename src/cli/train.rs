@@ -187,11 +187,11 @@ pub fn run(a: TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut stderr_lost: Option<std::io::Error> = None;
     let mut report_line = |text: String| {
         use std::io::Write as _;
-        if stderr_lost.is_none() {
-            if let Err(e) = writeln!(std::io::stderr(), "{text}") {
-                stderr_lost = Some(e);
-                stop.store(true, Ordering::SeqCst);
-            }
+        if stderr_lost.is_none()
+            && let Err(e) = writeln!(std::io::stderr(), "{text}")
+        {
+            stderr_lost = Some(e);
+            stop.store(true, Ordering::SeqCst);
         }
     };
     let result = train_loop(&mut trainer, &stop, &mut |p| match p {

@@ -161,10 +161,10 @@ impl Drop for Inner {
             None => return,
         };
         while let Some(t) = stack.pop() {
-            if let Ok(mut inner) = Arc::try_unwrap(t.0) {
-                if let Some(n) = inner.node.take() {
-                    stack.extend(n.inputs);
-                }
+            if let Ok(mut inner) = Arc::try_unwrap(t.0)
+                && let Some(n) = inner.node.take()
+            {
+                stack.extend(n.inputs);
             }
         }
     }

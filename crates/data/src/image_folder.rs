@@ -215,13 +215,13 @@ pub fn load_image(
             ),
         ));
     }
-    if let Ok(meta) = std::fs::metadata(path) {
-        if !meta.is_file() {
-            return Err(DataError::NotAFile {
-                path: path.to_path_buf(),
-                kind: kind_of(meta.file_type()).to_string(),
-            });
-        }
+    if let Ok(meta) = std::fs::metadata(path)
+        && !meta.is_file()
+    {
+        return Err(DataError::NotAFile {
+            path: path.to_path_buf(),
+            kind: kind_of(meta.file_type()).to_string(),
+        });
     }
     let img = decode(path)?;
     let size = size.unwrap_or([img.height, img.width]);

@@ -57,7 +57,7 @@ pub fn pick_per_class(
         ));
     }
     let counts = dataset.class_counts().unwrap_or_default();
-    if let Some((class, &have)) = counts.iter().enumerate().find(|(_, &c)| c < per_class) {
+    if let Some((class, &have)) = counts.iter().enumerate().find(|&(_, &c)| c < per_class) {
         let named = dataset
             .class_names()
             .and_then(|n| n.get(class))

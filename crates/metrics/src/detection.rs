@@ -147,7 +147,7 @@ pub fn accuracy_at(scores: &[f64], is_fake: &[bool], threshold: f64) -> f64 {
     let right = scores
         .iter()
         .zip(is_fake)
-        .filter(|(&s, &f)| (s > threshold) == f)
+        .filter(|&(&s, &f)| (s > threshold) == f)
         .count();
     right as f64 / scores.len() as f64
 }

@@ -26,7 +26,7 @@ fn score_of_rows(rows: &[&[f64]]) -> f64 {
         .map(|row| {
             row.iter()
                 .zip(&marginal)
-                .filter(|(&p, _)| p > 0.0)
+                .filter(|&(&p, _)| p > 0.0)
                 .map(|(&p, &m)| p * (p.ln() - m.ln()))
                 .sum::<f64>()
         })

@@ -133,10 +133,10 @@ impl NdArray {
     /// f64 sums for each output of a reduction over `axes`.
     fn sums(&self, perm: &[usize], axes: &[usize]) -> Vec<f64> {
         // The row path is sequential; keep the general path's parallelism for big inputs.
-        if self.numel() < PAR_ELEMENTWISE_MIN {
-            if let Some(s) = self.sum_leading_rows(axes) {
-                return s;
-            }
+        if self.numel() < PAR_ELEMENTWISE_MIN
+            && let Some(s) = self.sum_leading_rows(axes)
+        {
+            return s;
         }
         self.fold_axes(
             perm,

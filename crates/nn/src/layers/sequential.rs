@@ -55,12 +55,12 @@ impl Module for Sequential {
         let mut h = x.clone();
         let mut i = 0;
         while i < self.layers.len() {
-            if let Some(next) = self.layers.get(i + 1) {
-                if let Some(y) = self.layers[i].forward_fused(next.as_ref(), &h) {
-                    h = y;
-                    i += 2;
-                    continue;
-                }
+            if let Some(next) = self.layers.get(i + 1)
+                && let Some(y) = self.layers[i].forward_fused(next.as_ref(), &h)
+            {
+                h = y;
+                i += 2;
+                continue;
             }
             h = self.layers[i].forward(&h);
             i += 1;
