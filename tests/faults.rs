@@ -16,12 +16,10 @@ use agon::gan::trainer::{ModelKind, TrainConfig, TrainError, Trainer, CHECKPOINT
 use agon::gan::GanLoss;
 use agon::nn::checkpoint::Checkpoint;
 use agon::tensor::NdArray;
+use agon_reference::files::TempDir;
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("agon-faults-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn temp_dir(name: &str) -> TempDir {
+    TempDir::new(&format!("faults-{name}"))
 }
 
 /// A ring-of-8 MLP run: trains in milliseconds.

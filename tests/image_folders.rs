@@ -3,16 +3,14 @@
 //! 64 pixels, a feature classifier trained on the folder, and scores that refuse a
 //! classifier trained on other data.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use agon::tensor::NdArray;
+use agon_reference::files::TempDir;
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("agon-folders-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn temp_dir(name: &str) -> TempDir {
+    TempDir::new(&format!("folders-{name}"))
 }
 
 fn agon(args: &[&str]) -> Output {

@@ -73,7 +73,7 @@ fn state_bits(t: &Trainer) -> Vec<(String, Vec<u32>)> {
 fn each_task_trains_and_resumes_bit_identically() {
     let dir = TempDir::new("i2i-resume");
     for task in TASKS {
-        let straight_dir = dir.join(&format!("{task}-straight"));
+        let straight_dir = dir.join(format!("{task}-straight"));
         let mut straight = Trainer::new(tiny(task, &straight_dir)).unwrap();
         assert_eq!(straight.task().name(), task.to_string());
         let stats: Vec<_> = (0..4).map(|_| straight.train_step().unwrap()).collect();
@@ -82,7 +82,7 @@ fn each_task_trains_and_resumes_bit_identically() {
             "{task}: {stats:?}"
         );
 
-        let split_dir = dir.join(&format!("{task}-split"));
+        let split_dir = dir.join(format!("{task}-split"));
         let mut first = Trainer::new(tiny(task, &split_dir)).unwrap();
         for _ in 0..2 {
             first.train_step().unwrap();
@@ -148,16 +148,16 @@ fn agon_apply_sample_and_eval_work_on_every_task() {
     agon::data::save_png(&png, &inputs.join("a.png")).unwrap();
     std::fs::write(inputs.join("b.jpg"), jpeg_bytes(9, 6, true)).unwrap();
     for task in TASKS {
-        let run = dir.join(&task.to_string());
+        let run = dir.join(task.to_string());
         let mut cfg = tiny(task, &run);
         cfg.steps = 2;
-        let cfg_path = dir.join(&format!("{task}.toml"));
+        let cfg_path = dir.join(format!("{task}.toml"));
         std::fs::write(&cfg_path, cfg.to_toml()).unwrap();
         agon(&["train", "--config", cfg_path.to_str().unwrap(), "--quiet"]);
         let ckpt = run.join("checkpoint.safetensors");
         assert!(ckpt.exists() && run.join("samples.png").exists(), "{task}");
 
-        let out = dir.join(&format!("{task}-out"));
+        let out = dir.join(format!("{task}-out"));
         agon(&[
             "apply",
             "--checkpoint",
@@ -173,7 +173,7 @@ fn agon_apply_sample_and_eval_work_on_every_task() {
             assert_eq!(made.shape(), &[1, 1, scale * h, scale * w], "{task} {name}");
         }
 
-        let grid = dir.join(&format!("{task}-grid.png"));
+        let grid = dir.join(format!("{task}-grid.png"));
         agon(&[
             "sample",
             "--checkpoint",
@@ -187,7 +187,7 @@ fn agon_apply_sample_and_eval_work_on_every_task() {
         let g = load_image(&grid, 1, None).unwrap();
         assert_eq!(g.shape(), &[1, 1, 3 * 30 + 2, 6 * 30 + 2], "{task} grid");
 
-        let scores = dir.join(&format!("{task}-scores.json"));
+        let scores = dir.join(format!("{task}-scores.json"));
         agon(&[
             "eval",
             "--checkpoint",

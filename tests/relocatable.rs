@@ -9,16 +9,16 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use agon_reference::files::TempDir;
+
 /// The repository's shipped data directory.
 fn repo_data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data")
 }
 
-/// A fresh directory outside the checkout (the system temp dir).
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("agon-reloc-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+/// A fresh directory outside the checkout (the system temp dir), removed when the test ends.
+fn temp_dir(name: &str) -> TempDir {
+    let dir = TempDir::new(&format!("reloc-{name}"));
     assert!(
         agon::data::checkout_data_dir(&dir).is_none(),
         "{} is inside a checkout",
@@ -157,7 +157,7 @@ fn cargo_install_gives_a_binary_that_works_from_anywhere() {
         .args(["install", "--debug", "--offline", "--locked", "--path"])
         .arg(env!("CARGO_MANIFEST_DIR"))
         .arg("--root")
-        .arg(&root)
+        .arg(root.as_os_str())
         .arg("--target-dir")
         .arg(&target)
         .output()
@@ -170,5 +170,4 @@ fn cargo_install_gives_a_binary_that_works_from_anywhere() {
     let work = root.join("work");
     std::fs::create_dir_all(&work).unwrap();
     check_relocated(&root.join("bin/agon"), &work);
-    let _ = std::fs::remove_dir_all(&root);
 }

@@ -6,15 +6,13 @@ use std::process::Command;
 use agon::gan::trainer::{ModelKind, StepStats, TaskKind, TrainConfig, TrainError, Trainer};
 use agon::gan::GanLoss;
 use agon::nn::Module;
+use agon_reference::files::TempDir;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-/// A fresh, empty directory under the system temp dir.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("agon-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh, empty directory under the system temp dir, removed when the test ends.
+fn temp_dir(name: &str) -> TempDir {
+    TempDir::new(&format!("trainer-{name}"))
 }
 
 /// A DCGAN small enough to train a few steps in a debug build.

@@ -141,7 +141,8 @@ fn interpolate_walks_by_slerp_line_and_class() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--to-class 10 is out of range"));
     let bad = agon(&[&["interpolate"], &common[..], &["--mode", "spline"]].concat());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("slerp"));
-    let plain = tiny_checkpoint(&temp_dir("using", "interpolate-plain"), false);
+    let plain_dir = temp_dir("using", "interpolate-plain");
+    let plain = tiny_checkpoint(&plain_dir, false);
     let bad = agon(&[
         "interpolate",
         "--checkpoint",

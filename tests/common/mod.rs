@@ -18,13 +18,11 @@ pub const RING_TRAIN_ARGS: [&str; 12] = [
     "--quiet",
 ];
 
-/// A fresh, empty directory under the system's temp dir, unique to this test process.
+/// A fresh, empty directory under the system's temp dir, unique to this test process and
+/// removed when the test ends (kept if it fails, to look at).
 #[allow(dead_code)] // each test binary compiles its own copy and uses some helpers only
-pub fn temp_dir(suite: &str, name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("agon-{suite}-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+pub fn temp_dir(suite: &str, name: &str) -> agon_reference::files::TempDir {
+    agon_reference::files::TempDir::new(&format!("{suite}-{name}"))
 }
 
 /// Runs the `agon` binary with `args` and asserts it succeeded, showing its stderr if not.

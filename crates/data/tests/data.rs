@@ -35,7 +35,7 @@ fn idx_round_trip_raw_and_gzip() {
     let dir = TempDir::new("idx-rt");
     let pixels: Vec<u8> = (0..3 * 2 * 4).map(|i| (i * 11) as u8).collect();
     for gz in [false, true] {
-        let (img, lab) = (dir.join(&format!("i{gz}")), dir.join(&format!("l{gz}")));
+        let (img, lab) = (dir.join(format!("i{gz}")), dir.join(format!("l{gz}")));
         write_idx(&img, &[3, 2, 4], &pixels, gz).unwrap();
         write_idx(&lab, &[3], &[2, 0, 7], gz).unwrap();
         let head = std::fs::read(&img).unwrap();
@@ -772,7 +772,7 @@ fn grid_png_round_trip_gray_and_rgb() {
         // Values on the 8-bit lattice survive exactly.
         let bytes =
             images(&[5, c, 6, 7], c as u64).map(|v| ((v + 1.0) * 127.5).round() / 127.5 - 1.0);
-        let path = dir.join(&format!("out/grid{c}.png"));
+        let path = dir.join(format!("out/grid{c}.png"));
         save_grid(&bytes, 3, 2, &path).unwrap();
         let back = load_png(&path).unwrap();
         assert_eq!(back.shape(), &[c, 2 * 8 + 2, 3 * 9 + 2]);

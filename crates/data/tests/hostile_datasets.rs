@@ -462,7 +462,7 @@ fn hostile_datasets_never_panic_overallocate_or_go_unnamed() {
     let (mut oks, mut errs) = (0, 0);
     let mut worst = (0.0f64, 0u64);
     for &seed in &seeds {
-        let dir = root.join(&format!("case-{seed}"));
+        let dir = root.join(format!("case-{seed}"));
         let c = case(seed, &dir);
         let allowed = allowed_bytes(&c.files);
         let (result, peak) = peak_during(|| catch_unwind(AssertUnwindSafe(c.load)));

@@ -89,7 +89,7 @@ fn image_folder_over_the_dataset_budget_is_refused_before_allocating() {
     let dir = TempDir::new("folder-budget");
     let big = png_zeros(4096, 4096); // 16 MB gray each
     for i in 0..33 {
-        std::fs::write(dir.join(&format!("{i:02}.png")), &big).unwrap();
+        std::fs::write(dir.join(format!("{i:02}.png")), &big).unwrap();
     }
     let err = image_folder_with(&dir.0, None, None).unwrap_err();
     assert!(too_large(&err, Limit::DatasetBytes), "{err:?}");
@@ -146,7 +146,7 @@ fn cifar_over_the_dataset_budget_is_refused_from_file_lengths() {
     // Sparse files: 200,000 records (2.4 GB as f32) whose bytes are never read.
     let mut paths = vec![];
     for i in 1..=4 {
-        let p = dir.join(&format!("data_batch_{i}.bin"));
+        let p = dir.join(format!("data_batch_{i}.bin"));
         let f = std::fs::File::create(&p).unwrap();
         f.set_len(50_000 * 3073).unwrap();
         paths.push(p);

@@ -5,7 +5,21 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// A fresh directory under the system temp dir, removed on drop.
+/// A fresh directory under the system temp dir, removed on drop unless the thread is
+/// panicking (a failed test's files stay, to look at). Derefs to its [`Path`].
+///
+/// ```
+/// use agon_reference::files::TempDir;
+///
+/// let kept;
+/// {
+///     let dir = TempDir::new("doc-example");
+///     std::fs::write(dir.join("a.txt"), b"x").unwrap();
+///     assert!(dir.is_dir());
+///     kept = dir.to_path_buf();
+/// }
+/// assert!(!kept.exists());
+/// ```
 pub struct TempDir(pub PathBuf);
 
 impl TempDir {
@@ -16,15 +30,27 @@ impl TempDir {
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)
     }
-    /// The path of `name` inside the directory.
-    pub fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
+}
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
     }
 }
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 }
 
