@@ -46,6 +46,61 @@ trait Steps {
     /// `even[j] = src[2j]` and `odd[j] = src[2j + 1]` for every `j < even.len()` (both
     /// lines equally long), zero past `src` or for a row in the padding (`None`).
     fn split_row(src: Option<&[f32]>, even: &mut [f32], odd: &mut [f32]);
+
+    /// [`Steps::row_transform`] of four rows of four tiles at once, laid out by `quad`
+    /// (see [`QuadRows`]): rows 0 and 2 into the even lines of `rt`, rows 1 and 3 into
+    /// the odd lines `odd` floats further, each at `at`. `false` where a path has no such
+    /// step (the rows then go one by one).
+    fn row_transform_quad<T: Tiling>(
+        _plane: &[f32],
+        _quad: &QuadRows,
+        _rt: &mut [f32],
+        _odd: usize,
+        _line: usize,
+        _at: usize,
+    ) -> bool {
+        false
+    }
+}
+
+/// Four consecutive rows of a map whose rows hold four tiles (7x7 and 8x8 maps), as 16
+/// lanes: lane `4q + j` is tile `j` of row `[0, 2, 1, 3][q]`, so the two even rows' lanes
+/// come first and each half is stored as one run of a parity's line. On a 7x7 map the row
+/// transform of one row fills 4 of AVX-512's 16 lanes; this fills all 16.
+pub(super) struct QuadRows {
+    /// Index in the plane of lane `l`'s first term, `y * w + 2j - pw` (negative or past
+    /// the plane only where `terms` masks the lane off).
+    base: [i32; 16],
+    /// Per term `i`: the lanes whose `d_i` lies inside the plane (row and column).
+    terms: [u16; MAX_A],
+}
+
+impl QuadRows {
+    /// Lane order of the rows: the even rows, then the odd ones.
+    const ROWS: [usize; 4] = [0, 2, 1, 3];
+
+    /// Rows `y0 .. y0 + 4` (row `y0 + r` is the plane's row `y0 + r`; outside `0..h` it is
+    /// padding) of an `[h, w]` plane with `pw` padding columns, for `a` terms.
+    ///
+    /// # Panics
+    /// If the plane is too large for `i32` indices.
+    fn new(y0: isize, [h, w]: [usize; 2], pw: usize, a: usize) -> Self {
+        assert!(i32::try_from(h * w + 2 * (w + pw) + 64).is_ok());
+        let (h, w, pw) = (h as isize, w as isize, pw as isize);
+        let mut base = [0i32; 16];
+        let mut terms = [0u16; MAX_A];
+        for (l, b) in base.iter_mut().enumerate() {
+            let (y, j) = (y0 + Self::ROWS[l / 4] as isize, (l % 4) as isize);
+            *b = (y * w + 2 * j - pw) as i32;
+            for (i, mask) in terms.iter_mut().enumerate().take(a) {
+                let x = 2 * j + i as isize - pw;
+                if (0..h).contains(&y) && (0..w).contains(&x) {
+                    *mask |= 1 << l;
+                }
+            }
+        }
+        QuadRows { base, terms }
+    }
 }
 
 /// Loops that any instruction set runs.
@@ -174,6 +229,20 @@ impl Steps for Masked {
         // SAFETY: as above.
         unsafe { masked::split_row(src, even, odd) }
     }
+
+    #[inline(always)]
+    fn row_transform_quad<T: Tiling>(
+        plane: &[f32],
+        quad: &QuadRows,
+        rt: &mut [f32],
+        odd: usize,
+        line: usize,
+        at: usize,
+    ) -> bool {
+        // SAFETY: as above.
+        unsafe { masked::row_transform_quad::<T>(plane, quad, rt, odd, line, at) };
+        true
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -289,6 +358,44 @@ mod masked {
                 _mm512_mask_storeu_ps(out.add(k * ld + at + j0), keep, v.0)
             });
         }
+    }
+
+    /// [`Steps::row_transform_quad`](super::Steps::row_transform_quad): each term `d_i`
+    /// of the 16 lanes is one masked gather from the plane (zero where `quad` masks it:
+    /// padding), then the same `combine_rows` as [`row_transform`], so the same bits.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn row_transform_quad<T: Tiling>(
+        plane: &[f32],
+        quad: &super::QuadRows,
+        rt: &mut [f32],
+        odd: usize,
+        line: usize,
+        at: usize,
+    ) {
+        // Eight floats at `at` of each of the A lines, of both parities.
+        assert!(rt.len() >= odd + (T::A - 1) * line + at + 8);
+        let zero = _mm512_setzero_ps();
+        // SAFETY: `base` holds 16 i32.
+        let base = unsafe { _mm512_loadu_si512(quad.base.as_ptr().cast()) };
+        let d =
+            load_terms(T::A, V(zero), |i| {
+                let index = _mm512_add_epi32(base, _mm512_set1_epi32(i as i32));
+                // SAFETY: the lanes of `terms[i]` index pixels of `plane` (QuadRows::new);
+                // the masked-off lanes are not read.
+                V(unsafe {
+                    _mm512_mask_i32gather_ps::<4>(zero, quad.terms[i], index, plane.as_ptr())
+                })
+            });
+        let out = rt.as_mut_ptr();
+        combine_rows(&T::BT, &d, T::A, |k, v| {
+            // SAFETY: lanes 0..8 go to floats at .. at + 8 of even line k, lanes 8..16 to
+            // those of odd line k (`odd` further): inside `rt` (asserted above). The odd
+            // store's pointer is 8 floats early, and its first 8 lanes are masked off.
+            unsafe {
+                _mm512_mask_storeu_ps(out.add(k * line + at), 0x00ff, v.0);
+                _mm512_mask_storeu_ps(out.add(odd + k * line + at).wrapping_sub(8), 0xff00, v.0);
+            }
+        });
     }
 
     #[target_feature(enable = "avx512f")]
@@ -525,9 +632,26 @@ fn input_body<T: Tiling, S: Steps>(
         let half = count + a / 2 - 1;
         let line = half * cols;
         let rt = &mut rt[..2 * a * line];
+        // Rows of four tiles go four at a time where the path can (see QuadRows).
+        let quads: Vec<QuadRows> = if cols == 4 {
+            (0..2 * half / 4)
+                .map(|q| QuadRows::new((top + 4 * q) as isize - ph as isize, [h, w], pw, a))
+                .collect()
+        } else {
+            Vec::new()
+        };
         for c in channels.clone() {
             let plane = &x[(image * cin + c) * h * w..][..h * w];
-            for yy in 0..2 * half {
+            let mut yy = 0;
+            for quad in &quads {
+                // Rows yy .. yy + 4 (yy even): rows 0 and 2 at slots yy / 2 and yy / 2 + 1
+                // of the even lines, rows 1 and 3 at the same slots of the odd ones.
+                if !S::row_transform_quad::<T>(plane, quad, rt, a * line, line, (yy / 2) * cols) {
+                    break;
+                }
+                yy += 4;
+            }
+            for yy in yy..2 * half {
                 let src = (top + yy)
                     .checked_sub(ph)
                     .filter(|&y| y < h)
