@@ -14,9 +14,10 @@ PyTorch, so the two sides of a table are measured minutes apart in the same sitt
 bench binaries are all built first (`cargo bench --no-run`), so no compilation runs while
 anything is timed. On a VM whose speed drifts, `--rounds N` runs each group's two sides N
 times, alternating which goes first, and reports for each row the median of the rounds'
-ratios (each from two runs back to back) with its range. Figures come only from these benchmarks: criterion's median point
-estimate (target/criterion/<group>/<id>/new/estimates.json, mapped back to the benchmark's
-name through benchmark.json's `full_id`; only files this run wrote are read) and
+ratios (each from two runs back to back) with its range. Figures come only from these
+benchmarks: criterion's median point estimate
+(target/criterion/<group>/<id>/new/estimates.json, mapped back to the benchmark's name
+through benchmark.json's `full_id`; only files this run wrote are read) and
 torch_bench.py's JSON (the median of its block means).
 
 BENCHMARKS.md: the text between `<!-- bench:<key> -->` and `<!-- /bench:<key> -->` is
@@ -289,7 +290,6 @@ def combine_rounds(agon_rounds, torch_rounds):
             return None
         out = dict(min(rows, key=lambda r: abs(r["ns"] - median([x["ns"] for x in rows]))))
         out["ns"] = median([r["ns"] for r in rows])
-        out["rounds"] = [r["ns"] for r in rows]
         for key in ("busy", "implausible"):
             flagged = [r.get(key) for r in rows if r.get(key)]
             if flagged:
