@@ -73,6 +73,8 @@ pub(super) struct QuadRows {
     base: [i32; 16],
     /// Per term `i`: the lanes whose `d_i` lies inside the plane (row and column).
     terms: [u16; MAX_A],
+    /// `h * w`: the unmasked lanes index below it.
+    plane: usize,
 }
 
 impl QuadRows {
@@ -85,7 +87,7 @@ impl QuadRows {
     /// # Panics
     /// If the plane is too large for `i32` indices.
     fn new(y0: isize, [h, w]: [usize; 2], pw: usize, a: usize) -> Self {
-        assert!(i32::try_from(h * w + 2 * (w + pw) + 64).is_ok());
+        assert!(i32::try_from(h * w).is_ok());
         let (h, w, pw) = (h as isize, w as isize, pw as isize);
         let mut base = [0i32; 16];
         let mut terms = [0u16; MAX_A];
@@ -99,7 +101,11 @@ impl QuadRows {
                 }
             }
         }
-        QuadRows { base, terms }
+        QuadRows {
+            base,
+            terms,
+            plane: h as usize * w as usize,
+        }
     }
 }
 
@@ -372,16 +378,17 @@ mod masked {
         line: usize,
         at: usize,
     ) {
-        // Eight floats at `at` of each of the A lines, of both parities.
-        assert!(rt.len() >= odd + (T::A - 1) * line + at + 8);
+        // Eight floats at `at` of each of the A lines, of both parities; the plane `quad`
+        // was laid out for.
+        assert!(rt.len() >= odd + (T::A - 1) * line + at + 8 && plane.len() >= quad.plane);
         let zero = _mm512_setzero_ps();
         // SAFETY: `base` holds 16 i32.
         let base = unsafe { _mm512_loadu_si512(quad.base.as_ptr().cast()) };
         let d =
             load_terms(T::A, V(zero), |i| {
                 let index = _mm512_add_epi32(base, _mm512_set1_epi32(i as i32));
-                // SAFETY: the lanes of `terms[i]` index pixels of `plane` (QuadRows::new);
-                // the masked-off lanes are not read.
+                // SAFETY: the lanes of `terms[i]` index below `quad.plane` (QuadRows::new),
+                // inside `plane` (asserted above); the masked-off lanes are not read.
                 V(unsafe {
                     _mm512_mask_i32gather_ps::<4>(zero, quad.terms[i], index, plane.as_ptr())
                 })
