@@ -30,7 +30,7 @@ pub(crate) fn fill_chunks(out: &mut [f32], fill: impl Fn(usize, &mut [f32]) + Sy
     }
 }
 
-/// `fill(start, chunk)`, compiled for the widest vectors this CPU has (AVX-512, else AVX2):
+/// `fill(start, chunk)`, compiled for the kernels' path ([`Isa::active`](crate::gemm::Isa::active): AVX-512, AVX2):
 /// the crate is built for baseline x86-64, so the elementwise closures' loops would
 /// otherwise vectorise four floats wide (SSE2). The closure is inlined into the wider
 /// function, where its loops vectorise 16 or 8 wide. Most of these passes stream memory,
@@ -51,13 +51,13 @@ fn widened<T>(fill: &impl Fn(usize, &mut [T]), start: usize, chunk: &mut [T]) {
         unsafe fn avx2<T>(fill: &impl Fn(usize, &mut [T]), start: usize, chunk: &mut [T]) {
             fill(start, chunk)
         }
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F (checked).
-            return unsafe { avx512(fill, start, chunk) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2 (checked).
-            return unsafe { avx2(fill, start, chunk) };
+        // The kernels' path (`AGON_GEMM_ISA` can force a lower one), decided once.
+        match crate::gemm::Isa::active() {
+            // SAFETY: `Isa::active` is only Avx512 on a CPU with AVX-512F.
+            crate::gemm::Isa::Avx512 => return unsafe { avx512(fill, start, chunk) },
+            // SAFETY: only Avx2 on a CPU with AVX2.
+            crate::gemm::Isa::Avx2 => return unsafe { avx2(fill, start, chunk) },
+            _ => {}
         }
     }
     fill(start, chunk)

@@ -47,10 +47,13 @@ trait Steps {
     /// lines equally long), zero past `src` or for a row in the padding (`None`).
     fn split_row(src: Option<&[f32]>, even: &mut [f32], odd: &mut [f32]);
 
+    /// Whether the path has [`Steps::row_transform_quad`] (else rows go one by one).
+    const QUAD_ROWS: bool = false;
+
     /// [`Steps::row_transform`] of four rows of four tiles at once, laid out by `quad`
     /// (see [`QuadRows`]): rows 0 and 2 into the even lines of `rt`, rows 1 and 3 into
-    /// the odd lines `odd` floats further, each at `at`. `false` where a path has no such
-    /// step (the rows then go one by one).
+    /// the odd lines `odd` floats further, each at `at`. Only called where
+    /// [`Steps::QUAD_ROWS`] holds.
     fn row_transform_quad<T: Tiling>(
         _plane: &[f32],
         _quad: &QuadRows,
@@ -58,8 +61,8 @@ trait Steps {
         _odd: usize,
         _line: usize,
         _at: usize,
-    ) -> bool {
-        false
+    ) {
+        unreachable!("a path without QUAD_ROWS has no four-row step")
     }
 }
 
@@ -236,6 +239,8 @@ impl Steps for Masked {
         unsafe { masked::split_row(src, even, odd) }
     }
 
+    const QUAD_ROWS: bool = true;
+
     #[inline(always)]
     fn row_transform_quad<T: Tiling>(
         plane: &[f32],
@@ -244,10 +249,9 @@ impl Steps for Masked {
         odd: usize,
         line: usize,
         at: usize,
-    ) -> bool {
+    ) {
         // SAFETY: as above.
-        unsafe { masked::row_transform_quad::<T>(plane, quad, rt, odd, line, at) };
-        true
+        unsafe { masked::row_transform_quad::<T>(plane, quad, rt, odd, line, at) }
     }
 }
 
@@ -640,7 +644,7 @@ fn input_body<T: Tiling, S: Steps>(
         let line = half * cols;
         let rt = &mut rt[..2 * a * line];
         // Rows of four tiles go four at a time where the path can (see QuadRows).
-        let quads: Vec<QuadRows> = if cols == 4 {
+        let quads: Vec<QuadRows> = if S::QUAD_ROWS && cols == 4 {
             (0..2 * half / 4)
                 .map(|q| QuadRows::new((top + 4 * q) as isize - ph as isize, [h, w], pw, a))
                 .collect()
@@ -649,16 +653,12 @@ fn input_body<T: Tiling, S: Steps>(
         };
         for c in channels.clone() {
             let plane = &x[(image * cin + c) * h * w..][..h * w];
-            let mut yy = 0;
-            for quad in &quads {
-                // Rows yy .. yy + 4 (yy even): rows 0 and 2 at slots yy / 2 and yy / 2 + 1
-                // of the even lines, rows 1 and 3 at the same slots of the odd ones.
-                if !S::row_transform_quad::<T>(plane, quad, rt, a * line, line, (yy / 2) * cols) {
-                    break;
-                }
-                yy += 4;
+            for (q, quad) in quads.iter().enumerate() {
+                // Rows 4q .. 4q + 4: rows 0 and 2 at slots 2q and 2q + 1 of the even
+                // lines, rows 1 and 3 at the same slots of the odd ones.
+                S::row_transform_quad::<T>(plane, quad, rt, a * line, line, 2 * q * cols);
             }
-            for yy in yy..2 * half {
+            for yy in 4 * quads.len()..2 * half {
                 let src = (top + yy)
                     .checked_sub(ph)
                     .filter(|&y| y < h)
