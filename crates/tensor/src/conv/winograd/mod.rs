@@ -379,6 +379,10 @@ mod tests {
             (3, [7, 7], 1),
             (5, [7, 7], 2),
             (5, [8, 7], 2),
+            (5, [8, 8], 2),
+            // Four tiles a row, but rows too wide for the two-vector window (gathers).
+            (3, [9, 9], 0),
+            (5, [11, 12], 0),
             (5, [4, 4], 4),
             (3, [13, 8], 1),
         ] {

@@ -70,6 +70,12 @@ trait Steps {
 /// lanes: lane `4q + j` is tile `j` of row `[0, 2, 1, 3][q]`, so the two even rows' lanes
 /// come first and each half is stored as one run of a parity's line. On a 7x7 map the row
 /// transform of one row fills 4 of AVX-512's 16 lanes; this fills all 16.
+///
+/// Where the four rows are at most 32 floats (`w <= 8`: every map of four tiles a row but
+/// unpadded ones), they are one window of the plane, two vectors long, and each term is a
+/// permutation of those two vectors (`window`); else each term is a gather from the plane.
+/// A 16-lane gather costs a load per lane (on Zen 4 it took 19% of dcgan28's G1 forward,
+/// a third of the GEMM kernel's time); the window costs two loads per four rows.
 pub(super) struct QuadRows {
     /// Index in the plane of lane `l`'s first term, `y * w + 2j - pw` (negative or past
     /// the plane only where `terms` masks the lane off).
@@ -78,6 +84,9 @@ pub(super) struct QuadRows {
     terms: [u16; MAX_A],
     /// `h * w`: the unmasked lanes index below it.
     plane: usize,
+    /// The window's first index in the plane, `y0 * w`, and the masks of its two halves'
+    /// floats that lie inside the plane; `None` where four rows exceed 32 floats.
+    window: Option<(isize, [u16; 2])>,
 }
 
 impl QuadRows {
@@ -104,10 +113,21 @@ impl QuadRows {
                 }
             }
         }
+        let plane = h * w;
+        let window = (4 * w <= 32).then(|| {
+            let start = y0 * w;
+            let half = |k: isize| -> u16 {
+                (0..16)
+                    .filter(|&p| (0..plane).contains(&(start + 16 * k + p)))
+                    .fold(0, |mask, p| mask | 1 << p)
+            };
+            (start, [half(0), half(1)])
+        });
         QuadRows {
             base,
             terms,
-            plane: h as usize * w as usize,
+            plane: plane as usize,
+            window,
         }
     }
 }
@@ -388,7 +408,26 @@ mod masked {
         let zero = _mm512_setzero_ps();
         // SAFETY: `base` holds 16 i32.
         let base = unsafe { _mm512_loadu_si512(quad.base.as_ptr().cast()) };
-        let d =
+        let d = if let Some((start, [lo_mask, hi_mask])) = quad.window {
+            // SAFETY: the masks keep the floats of the window inside `plane` (QuadRows::new
+            // and the assert above); masked-off lanes are not accessed, so the pointers may
+            // lie outside it (wrapping_offset does not dereference).
+            let (lo, hi) = unsafe {
+                let at = plane.as_ptr().wrapping_offset(start);
+                (
+                    _mm512_maskz_loadu_ps(lo_mask, at),
+                    _mm512_maskz_loadu_ps(hi_mask, at.wrapping_add(16)),
+                )
+            };
+            // Lane l's term i is float `base[l] + i - start` of the window: below 32 for
+            // the lanes `terms[i]` keeps (their rows are the window's four, their columns
+            // inside the row); the others are zeroed whatever their index.
+            let rel = _mm512_sub_epi32(base, _mm512_set1_epi32(start as i32));
+            load_terms(T::A, V(zero), |i| {
+                let index = _mm512_add_epi32(rel, _mm512_set1_epi32(i as i32));
+                V(_mm512_maskz_permutex2var_ps(quad.terms[i], lo, index, hi))
+            })
+        } else {
             load_terms(T::A, V(zero), |i| {
                 let index = _mm512_add_epi32(base, _mm512_set1_epi32(i as i32));
                 // SAFETY: the lanes of `terms[i]` index below `quad.plane` (QuadRows::new),
@@ -396,7 +435,8 @@ mod masked {
                 V(unsafe {
                     _mm512_mask_i32gather_ps::<4>(zero, quad.terms[i], index, plane.as_ptr())
                 })
-            });
+            })
+        };
         let out = rt.as_mut_ptr();
         combine_rows(&T::BT, &d, T::A, |k, v| {
             // SAFETY: lanes 0..8 go to floats at .. at + 8 of even line k, lanes 8..16 to
