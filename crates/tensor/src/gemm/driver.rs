@@ -11,10 +11,11 @@
 //! ```
 //!
 //! Determinism: a tile of C is always computed by one task, which adds the K blocks in
-//! order `pc = 0, KC, 2 KC, ..`; KC depends on the shape and the cache sizes only. How tiles
-//! are grouped into tasks, and which thread runs a task, changes nothing in the arithmetic,
-//! so results are bit-identical for any thread count (and between the serial and parallel
-//! entry points).
+//! order `pc = 0, KC, 2 KC, ..`, each continuing the sum the one before stored in C (with
+//! `alpha == 1`; see the kernel module), so the blocks' depth, which depends on the cache
+//! sizes, does not show in the bits of a product that overwrites C. How tiles are grouped into tasks, and which thread
+//! runs a task, changes nothing in the arithmetic, so results are bit-identical for any
+//! thread count (and between the serial and parallel entry points).
 
 use rayon::prelude::*;
 
@@ -338,6 +339,9 @@ fn run_task<K: MicroKernel>(
     while pc < k {
         let depth = kc.min(k - pc);
         let beta_block = if pc == 0 { beta } else { 1.0 };
+        // Later K blocks go on with C's sums as one chain of FMAs (kernel module docs), so
+        // KC, which the caches set, does not show in the bits.
+        let chain = pc > 0 && alpha == 1.0;
         let last = pc + depth == k;
         let body = |a_sliver: &dyn Fn(usize) -> *const f32| {
             for jr in t.jr0..t.jr1 {
@@ -365,6 +369,7 @@ fn run_task<K: MicroKernel>(
                             cols,
                             alpha,
                             beta_block,
+                            chain,
                         );
                         if last && epilogue.is_active() {
                             epilogue.apply(c, out.rs, out.cs, i, j, rows, cols);
@@ -388,5 +393,78 @@ fn run_task<K: MicroKernel>(
             }
         }
         pc += depth;
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::super::kernel::{avx2::Avx2, avx512::Avx512};
+    use super::super::Isa;
+    use super::*;
+
+    /// `C (+)= A @ B` by kernel `K` with K blocks `kc` deep, C row-major (`cs == 1`) or
+    /// column-major; the bits of C.
+    fn product<K: MicroKernel>(
+        [m, k, n]: [usize; 3],
+        kc: usize,
+        beta: f32,
+        row_major_c: bool,
+    ) -> Vec<u32> {
+        let value = |i: usize, salt: usize| ((i * 7919 + salt) % 1013) as f32 / 1013.0 - 0.5;
+        let a: Vec<f32> = (0..m * k).map(|i| value(i, 1)).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| value(i, 2)).collect();
+        let mut c: Vec<f32> = (0..m * n).map(|i| value(i, 3)).collect();
+        let [rs, cs] = if row_major_c { [n, 1] } else { [1, m] };
+        let out = Out {
+            ptr: c.as_mut_ptr(),
+            rs,
+            cs,
+        };
+        columns::<K>(
+            1.0,
+            ASource::Strided(MatRef::row_major(&a, m, k)),
+            m,
+            &MatRef::row_major(&b, k, n),
+            beta,
+            out,
+            &Epilogue::default(),
+            Blocking { kc, mc: 4 * K::MR },
+            false,
+        );
+        c.iter().map(|v| v.to_bits()).collect()
+    }
+
+    /// With `alpha == 1` and `beta == 0` each element is one chain of FMAs over all of K,
+    /// whatever the K blocks' depth (set from the caches, so from the CPU) and whichever
+    /// kernel ran it: contiguous and strided C (vector and scalar loads), edge tiles. With
+    /// `beta != 0` the bits are the kernels' and KC's alike while K fits one block.
+    #[test]
+    fn bits_depend_neither_on_the_k_blocks_nor_on_the_kernel() {
+        let isas = Isa::supported();
+        for shape in [[37usize, 300, 45], [12, 777, 32], [5, 129, 70]] {
+            for beta in [0.0, 1.0, 0.5] {
+                for row_major_c in [true, false] {
+                    let mut runs = Vec::new();
+                    let one_block = shape[1].next_multiple_of(8);
+                    let depths = if beta == 0.0 {
+                        vec![8, 64, 128, 296, 512, 1024]
+                    } else {
+                        vec![one_block, 1024]
+                    };
+                    for kc in depths {
+                        if isas.contains(&Isa::Avx512) {
+                            runs.push(product::<Avx512>(shape, kc, beta, row_major_c));
+                        }
+                        if isas.contains(&Isa::Avx2) {
+                            runs.push(product::<Avx2>(shape, kc, beta, row_major_c));
+                        }
+                    }
+                    assert!(
+                        runs.windows(2).all(|p| p[0] == p[1]),
+                        "{shape:?}, beta {beta}, row-major C {row_major_c}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -365,6 +365,7 @@ mod tests {
             _: usize,
             _: f32,
             _: f32,
+            _: bool,
         ) {
             unreachable!("only packing is tested with this shape")
         }

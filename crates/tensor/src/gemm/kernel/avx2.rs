@@ -6,7 +6,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{store_scalar, MicroKernel};
+use super::{load_scalar, store_scalar, MicroKernel};
 
 /// The AVX2 + FMA 6 x 16 kernel.
 pub(in crate::gemm) struct Avx2;
@@ -30,9 +30,10 @@ impl MicroKernel for Avx2 {
         n: usize,
         alpha: f32,
         beta: f32,
+        chain: bool,
     ) {
         // SAFETY: the caller guarantees AVX2 + FMA and the pointer contract of `tile`.
-        unsafe { tile_avx2(kc, a, b, c, rs_c, cs_c, m, n, alpha, beta) }
+        unsafe { tile_avx2(kc, a, b, c, rs_c, cs_c, m, n, alpha, beta, chain) }
     }
 }
 
@@ -49,8 +50,34 @@ unsafe fn tile_avx2(
     n: usize,
     alpha: f32,
     beta: f32,
+    chain: bool,
 ) {
     let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+    if chain {
+        // The sum goes on from C (module docs of `kernel`); rows past m stay zero.
+        if cs_c == 1 && n == NR {
+            for (i, row) in acc.iter_mut().enumerate().take(m) {
+                for (half, v) in row.iter_mut().enumerate() {
+                    // SAFETY: columns 8 * half .. 8 * half + 8 < NR = n of row i < m are in
+                    // the caller's window.
+                    *v = unsafe { _mm256_loadu_ps(c.add(i * rs_c + half * 8)) };
+                }
+            }
+        } else {
+            let mut tile = [0.0f32; MR * NR];
+            // SAFETY: forwarded from the caller; `tile` holds MR >= m rows of NR.
+            unsafe { load_scalar(&mut tile, NR, c, rs_c, cs_c, m, n) };
+            for (i, row) in acc.iter_mut().enumerate() {
+                // SAFETY: `tile` has MR * NR floats; row i's 16 are at i * NR.
+                unsafe {
+                    row[0] = _mm256_loadu_ps(tile.as_ptr().add(i * NR));
+                    row[1] = _mm256_loadu_ps(tile.as_ptr().add(i * NR + 8));
+                }
+            }
+        }
+    }
+    // A chained tile is stored as it stands (C is already in it).
+    let (alpha, beta) = if chain { (1.0, 0.0) } else { (alpha, beta) };
     // One step of the inner product at A column `a` and B row `b`.
     #[inline(always)]
     unsafe fn step(acc: &mut [[__m256; 2]; MR], a: *const f32, b: *const f32) {

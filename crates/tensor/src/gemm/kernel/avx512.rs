@@ -11,7 +11,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{store_scalar, MicroKernel};
+use super::{load_scalar, store_scalar, MicroKernel};
 
 /// The AVX-512F 12 x 32 kernel.
 pub(in crate::gemm) struct Avx512;
@@ -35,6 +35,7 @@ impl MicroKernel for Avx512 {
         n: usize,
         alpha: f32,
         beta: f32,
+        chain: bool,
     ) {
         // Edge tiles with few rows (the last sliver of a 32- or 64-row C: 8 or 4 rows) run
         // a kernel with only that many accumulator rows instead of 12 rows of which some
@@ -44,9 +45,9 @@ impl MicroKernel for Avx512 {
         // variant reads the first R <= MR values of every MR-wide step of A.
         unsafe {
             match m {
-                0..=4 => tile_avx512::<4>(kc, a, b, c, rs_c, cs_c, m, n, alpha, beta),
-                5..=8 => tile_avx512::<8>(kc, a, b, c, rs_c, cs_c, m, n, alpha, beta),
-                _ => tile_avx512::<MR>(kc, a, b, c, rs_c, cs_c, m, n, alpha, beta),
+                0..=4 => tile_avx512::<4>(kc, a, b, c, rs_c, cs_c, m, n, alpha, beta, chain),
+                5..=8 => tile_avx512::<8>(kc, a, b, c, rs_c, cs_c, m, n, alpha, beta, chain),
+                _ => tile_avx512::<MR>(kc, a, b, c, rs_c, cs_c, m, n, alpha, beta, chain),
             }
         }
     }
@@ -159,8 +160,35 @@ unsafe fn tile_avx512<const R: usize>(
     n: usize,
     alpha: f32,
     beta: f32,
+    chain: bool,
 ) {
     let mut acc = [[_mm512_setzero_ps(); 2]; R];
+    if chain {
+        // The sum goes on from C (module docs of `kernel`); rows past m stay zero.
+        if cs_c == 1 {
+            let masks = [lanes(n), lanes(n.saturating_sub(16))];
+            for (i, row) in acc.iter_mut().enumerate().take(m) {
+                for (half, &mask) in masks.iter().enumerate() {
+                    // SAFETY: lanes selected by `mask` are columns < n of row i < m, inside
+                    // the caller's window; masked-off lanes are not read.
+                    row[half] = unsafe { _mm512_maskz_loadu_ps(mask, c.add(i * rs_c + half * 16)) };
+                }
+            }
+        } else {
+            let mut tile = [0.0f32; MR * NR];
+            // SAFETY: forwarded from the caller; `tile` holds MR >= m rows of NR.
+            unsafe { load_scalar(&mut tile, NR, c, rs_c, cs_c, m, n) };
+            for (i, row) in acc.iter_mut().enumerate() {
+                // SAFETY: `tile` has MR * NR >= R * NR floats; row i's 32 are at i * NR.
+                unsafe {
+                    row[0] = _mm512_loadu_ps(tile.as_ptr().add(i * NR));
+                    row[1] = _mm512_loadu_ps(tile.as_ptr().add(i * NR + 16));
+                }
+            }
+        }
+    }
+    // A chained tile is stored as it stands (C is already in it).
+    let (alpha, beta) = if chain { (1.0, 0.0) } else { (alpha, beta) };
     // One step of the inner product at A column `a` (the first R of its MR values) and B
     // row `b`.
     #[inline(always)]

@@ -8,8 +8,15 @@
 //! respects `m <= MR`, `n <= NR`: edge tiles take no slower path through the arithmetic.
 //!
 //! Each output element is `sum_p a[p] * b[p]` accumulated in `p` order with fused
-//! multiply-adds, then scaled: the order depends on nothing but `kc`, so the result is the
-//! same on any thread.
+//! multiply-adds, from zero, then stored as `alpha * acc + beta * C`; or, for a K block
+//! that **chains** onto the one before (`chain`), from C itself, stored as it stands. The
+//! driver chains every K block after the first when `alpha == 1` (every product inside
+//! Agon), so each element of a `beta == 0` product is one uncut sequence of FMAs over all
+//! of K: its bits depend neither on KC (sized from the caches, so different from CPU to
+//! CPU) nor on the kernel's tile shape. The AVX-512 and AVX2+FMA kernels give the same bits
+//! on any machine and any thread count. (A product that adds into C, `beta != 0`, rounds
+//! `acc + beta * C` after its first K block, as BLAS and matrixmultiply do; with K beyond
+//! one block the cut still shows.)
 
 #[cfg(target_arch = "x86_64")]
 pub(super) mod avx2;
@@ -30,7 +37,8 @@ pub(super) trait MicroKernel {
     /// floats and `b` to `kc * NR`; `1 <= m <= MR`, `1 <= n <= NR`; for every `i < m`,
     /// `j < n`, `c + i * rs_c + j * cs_c` is a valid, writable float that no other thread
     /// touches during the call, and distinct `(i, j)` give distinct addresses. When
-    /// `beta == 0`, C is only written, never read.
+    /// `beta == 0` and not `chain`, C is only written, never read. With `chain` the
+    /// accumulators start from C and are stored unscaled (`alpha`, `beta` unused).
     #[allow(clippy::too_many_arguments)]
     unsafe fn tile(
         kc: usize,
@@ -43,6 +51,7 @@ pub(super) trait MicroKernel {
         n: usize,
         alpha: f32,
         beta: f32,
+        chain: bool,
     );
 
     /// Packs one whole sliver of a row-major A: `dst[p * MR + i] = *base.add(i * rs + p)`
@@ -59,6 +68,29 @@ pub(super) trait MicroKernel {
                 // SAFETY: i < MR, p < depth: readable by the caller's contract.
                 *d = unsafe { *base.add(i * rs + p) };
             }
+        }
+    }
+}
+
+/// Reads C's `m x n` tile into `tile` (row-major, `nr` per row; the rest of `tile` is left
+/// as it is): a chained tile's start where vector loads do not apply.
+///
+/// # Safety
+/// As [`MicroKernel::tile`] for `c`, `rs_c`, `cs_c`, `m`, `n`; `tile` holds `m` rows of `nr`.
+#[inline(always)]
+unsafe fn load_scalar(
+    tile: &mut [f32],
+    nr: usize,
+    c: *const f32,
+    rs_c: usize,
+    cs_c: usize,
+    m: usize,
+    n: usize,
+) {
+    for i in 0..m {
+        for j in 0..n {
+            // SAFETY: (i, j) is inside the m x n window the caller vouches for.
+            tile[i * nr + j] = unsafe { *c.add(i * rs_c + j * cs_c) };
         }
     }
 }
