@@ -13,9 +13,10 @@
 //! Determinism: a tile of C is always computed by one task, which adds the K blocks in
 //! order `pc = 0, KC, 2 KC, ..`, each continuing the sum the one before stored in C (with
 //! `alpha == 1`; see the kernel module), so the blocks' depth, which depends on the cache
-//! sizes, does not show in the bits of a product that overwrites C. How tiles are grouped into tasks, and which thread
-//! runs a task, changes nothing in the arithmetic, so results are bit-identical for any
-//! thread count (and between the serial and parallel entry points).
+//! sizes, does not show in the bits of a product that overwrites C. How tiles are grouped
+//! into tasks, and which thread runs a task, changes nothing in the arithmetic, so results
+//! are bit-identical for any thread count (and between the serial and parallel entry
+//! points).
 
 use rayon::prelude::*;
 
