@@ -211,10 +211,10 @@ fn training_steps_are_bit_identical_on_1_2_and_3_threads() {
     }
 }
 
-/// The GEMM's K blocks are sized from the caches, and differently for each kernel (the
-/// 12x32 AVX-512 kernel's KC is half the 6x16 AVX2 one's), but they chain into one sum per
-/// element, so a run writes the same generator on either path, and so on CPUs whose caches
-/// differ. At width 32 the discriminator's second convolution has K = 32 * 16 = 512 and the
+/// The GEMM's K blocks are sized from the caches, and differently for each kernel (KC is
+/// the L1 over the kernel's width: 32 floats for AVX-512, 16 for AVX2), but they chain
+/// into one sum per element, so a run writes the same generator on either path, and so on
+/// CPUs whose caches differ. At width 32 the discriminator's second convolution has K = 32 * 16 = 512 and the
 /// generator's 3x3 layers K = 576: cut into blocks on at least one of the paths.
 #[test]
 fn training_runs_are_bit_identical_on_every_gemm_kernel() {
@@ -226,7 +226,7 @@ fn training_runs_are_bit_identical_on_every_gemm_kernel() {
         }
         let out = dir.join(isa.name());
         let out_s = out.to_str().unwrap();
-        let status = Command::new(env!("CARGO_BIN_EXE_agon"))
+        let output = Command::new(env!("CARGO_BIN_EXE_agon"))
             .env(agon_tensor::gemm::ISA_ENV, isa.name())
             .args(["train", "--steps", "2", "--quiet", "--out", out_s])
             .args(["--set", "data.limit=32", "--set", "batch_size=8"])
@@ -234,9 +234,9 @@ fn training_runs_are_bit_identical_on_every_gemm_kernel() {
             .output()
             .unwrap();
         assert!(
-            status.status.success(),
+            output.status.success(),
             "{}",
-            String::from_utf8_lossy(&status.stderr)
+            String::from_utf8_lossy(&output.stderr)
         );
         let (g, _) =
             agon::gan::trainer::load_generator(&out.join("checkpoint.safetensors")).unwrap();

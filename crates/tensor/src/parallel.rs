@@ -30,9 +30,10 @@ pub(crate) fn fill_chunks(out: &mut [f32], fill: impl Fn(usize, &mut [f32]) + Sy
     }
 }
 
-/// `fill(start, chunk)`, compiled for the kernels' path ([`Isa::active`](crate::gemm::Isa::active): AVX-512, AVX2):
-/// the crate is built for baseline x86-64, so the elementwise closures' loops would
-/// otherwise vectorise four floats wide (SSE2). The closure is inlined into the wider
+/// `fill(start, chunk)`, compiled for the kernels' path
+/// ([`Isa::active`](crate::gemm::Isa::active): AVX-512, AVX2): the crate is built for
+/// baseline x86-64, so the elementwise closures' loops would otherwise vectorise four
+/// floats wide (SSE2). The closure is inlined into the wider
 /// function, where its loops vectorise 16 or 8 wide. Most of these passes stream memory,
 /// so the gain is small: on dcgan28's training step (one thread, Xeon, `perf record`) the
 /// chunked elementwise loops went from 4.5% of the time to 3.9%.

@@ -391,8 +391,9 @@ mod masked {
     }
 
     /// [`Steps::row_transform_quad`](super::Steps::row_transform_quad): each term `d_i`
-    /// of the 16 lanes is one masked gather from the plane (zero where `quad` masks it:
-    /// padding), then the same `combine_rows` as [`row_transform`], so the same bits.
+    /// of the 16 lanes is one masked permutation of the four rows' two-vector window, or
+    /// where `quad` has none, one masked gather from the plane (zero where `quad` masks
+    /// it: padding); then the same `combine_rows` as [`row_transform`], so the same bits.
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn row_transform_quad<T: Tiling>(
         plane: &[f32],
