@@ -34,7 +34,7 @@
 //! (measured up to 1.7e-6), and `tests/conv.rs` checks its layers at that bound, since on
 //! sums that cancel its error exceeds the other paths' relative tolerance.
 //!
-//! A chunk is a run of whole tile rows, sized for the cache ([`Tiling::CHUNK_FLOATS`]);
+//! A chunk is a run of whole tile rows, sized for the L2 cache ([`Tiling::chunk_floats`]);
 //! each rayon task takes whole images, and the chunk sizes depend on the shapes only, so
 //! the bits do not depend on the thread count. Each input row's row transform is computed
 //! once and kept for the tile rows that read it; the transforms are vectorised along tile
@@ -54,7 +54,7 @@ pub(crate) use weight_grad::conv2d_weight;
 use rayon::prelude::*;
 
 use super::im2col::{with_scratch, Geometry};
-use crate::gemm::{Gemm, Isa, MatMut, MatRef, PackedA};
+use crate::gemm::{CacheSizes, Gemm, Isa, MatMut, MatRef, PackedA};
 use tiling::{combine_rows, Tiling, F3, F5, MAX_A};
 
 /// Floats per AVX-512 vector: the transforms' lines are padded to a multiple of it.
@@ -155,6 +155,11 @@ pub(crate) fn conv2d(
     cout: usize,
     out: &mut [f32],
 ) {
+    if rayon::current_thread_index().is_none() {
+        // Called from outside the pool: enter it once, not once per parallel phase (the
+        // weight transform, its packing, the tiles).
+        return rayon::scope(|_| conv2d(isa, x, w, bias, g, cout, out));
+    }
     match g.kernel {
         [3, 3] => conv2d_tiled::<F3>(isa, x, w, bias, g, cout, out),
         [5, 5] => conv2d_tiled::<F5>(isa, x, w, bias, g, cout, out),
@@ -174,13 +179,14 @@ fn conv2d_tiled<T: Tiling>(
     let cin = g.channels;
     let u = transformed_weights::<T>(w, cout, cin);
     let packed: Vec<PackedA> = u
-        .chunks_exact(cout * cin)
+        .par_chunks_exact(cout * cin)
         .map(|u_xi| PackedA::new_on(isa, MatRef::row_major(u_xi, cout, cin)))
         .collect();
     let isa = packed[0].isa();
     let grid = TileGrid::new(g);
     // Whole tile rows per chunk, as many as fit the chunk's budget (at least one).
-    let chunk_rows = (T::CHUNK_FLOATS / (T::POINTS * (cin + cout) * grid.cols)).max(1);
+    let budget = T::chunk_floats(CacheSizes::detected().l2);
+    let chunk_rows = (budget / (T::POINTS * (cin + cout) * grid.cols)).max(1);
     let per_task = (chunk_rows / grid.rows).max(1);
     let [ho, wo] = g.out_hw;
     let (image_in, image_out) = (cin * g.in_hw[0] * g.in_hw[1], cout * ho * wo);
@@ -227,11 +233,40 @@ fn conv2d_tiled<T: Tiling>(
 /// L1 cache until they are written out, a contiguous run per point.
 const FILTER_BLOCK: usize = 64;
 
+/// Filters per task of the weight transform (whole [`FILTER_BLOCK`]s).
+const FILTER_TASK: usize = 16 * FILTER_BLOCK;
+
 /// `U_ξ [Cout, Cin]` for every point, from `w [Cout, Cin, r, r]`: `U = G g G^T` per
 /// filter, laid out `[points][Cout][Cin]`.
+///
+/// In parallel over runs of filters: each task writes its run of every point's row. The
+/// transform of one filter reads only that filter, so the bits do not depend on the split.
+/// Run on one thread, this and the packing of `U` (36 products' A operands, also in
+/// parallel now) left the other thread idle: dcgan28's G1 forward took 25-27 ms with two
+/// threads, 17-19 ms with both steps split (Zen 4, 2026-12-07, with the chunk below).
 fn transformed_weights<T: Tiling>(w: &[f32], cout: usize, cin: usize) -> Vec<f32> {
-    let (r, a, filters) = (T::R, T::A, cout * cin);
+    let (r, filters) = (T::R, cout * cin);
     let mut u = vec![0.0f32; T::POINTS * filters];
+    // Task t's destination: run t of each point's row, collected by splitting every row
+    // at the same filter boundaries.
+    let mut rows: Vec<_> = u
+        .chunks_exact_mut(filters.max(1))
+        .map(|row| row.chunks_mut(FILTER_TASK))
+        .collect();
+    let tasks: Vec<(&[f32], Vec<&mut [f32]>)> = w
+        .chunks(FILTER_TASK * r * r)
+        .map(|w_t| (w_t, rows.iter_mut().filter_map(|run| run.next()).collect()))
+        .collect();
+    tasks
+        .into_par_iter()
+        .for_each(|(w_t, mut runs)| transform_filters::<T>(w_t, &mut runs));
+    u
+}
+
+/// `U = G g G^T` of the filters in `w` (`[filters, r, r]`), point `ξ` of filter `f` written
+/// to `runs[ξ][f]`.
+fn transform_filters<T: Tiling>(w: &[f32], runs: &mut [&mut [f32]]) {
+    let (r, a) = (T::R, T::A);
     let mut block = [[0.0f32; MAX_A * MAX_A]; FILTER_BLOCK];
     for (b, w_b) in w.chunks(FILTER_BLOCK * r * r).enumerate() {
         for (g, values) in w_b.chunks_exact(r * r).zip(block.iter_mut()) {
@@ -250,13 +285,12 @@ fn transformed_weights<T: Tiling>(w: &[f32], cout: usize, cin: usize) -> Vec<f32
             }
         }
         let (f0, count) = (b * FILTER_BLOCK, w_b.len() / (r * r));
-        for xi in 0..T::POINTS {
-            for (dst, values) in u[xi * filters + f0..][..count].iter_mut().zip(&block) {
+        for (xi, run) in runs.iter_mut().enumerate() {
+            for (dst, values) in run[f0..][..count].iter_mut().zip(&block) {
                 *dst = values[xi];
             }
         }
     }
-    u
 }
 
 #[cfg(test)]
@@ -402,6 +436,40 @@ mod tests {
                 outputs.windows(2).all(|p| p[0] == p[1]),
                 "{k}x{k} on {h}x{w}"
             );
+        }
+    }
+
+    /// The weight transform splits filters over tasks ([`FILTER_TASK`]); with filters for
+    /// several tasks, one thread and five give the same bits, and each filter's values land
+    /// at its own place on both sides of a task boundary (point (0, 0) of `G g G^T` is the
+    /// top-left tap times `G[0][0]^2`, exact in f32 for both tilings).
+    #[test]
+    fn weight_transform_does_not_depend_on_the_thread_count() {
+        let (cout, cin) = (40, 70);
+        assert!(cout * cin > 2 * FILTER_TASK);
+        for r in [3, 5] {
+            let w = values(cout * cin * r * r, 6);
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                pool.install(|| match r {
+                    3 => transformed_weights::<F3>(&w, cout, cin),
+                    _ => transformed_weights::<F5>(&w, cout, cin),
+                })
+            };
+            let (one, five) = (run(1), run(5));
+            assert_eq!(one.len(), five.len());
+            assert!(one
+                .iter()
+                .zip(&five)
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
+            // Point (0, 0) of either tiling is the filter's top-left tap times G[0][0]^2.
+            let g00 = if r == 3 { 1.0 } else { 0.25f32 };
+            for f in [0, FILTER_TASK - 1, FILTER_TASK, cout * cin - 1] {
+                assert_eq!(one[f], w[f * r * r] * g00 * g00, "{r}x{r} filter {f}");
+            }
         }
     }
 

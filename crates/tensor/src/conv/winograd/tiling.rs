@@ -27,8 +27,9 @@ pub(super) trait Tiling {
     /// `G` (`A x r`, then zero columns): the weight transform.
     const G: [[f32; MAX_A]; MAX_A];
     /// Floats of `V` and `M` per chunk of tiles (`points * (Cin + Cout) * tiles`), at least
-    /// one tile row: measured, one thread, on the Xeon (L2 2 MiB).
-    const CHUNK_FLOATS: usize;
+    /// one tile row, on a core with `l2` bytes of L2 cache. Only the speed depends on it:
+    /// each tile's sums run over the input channels, never over tiles.
+    fn chunk_floats(l2: usize) -> usize;
 }
 
 /// F(2x2, 3x3) on the points `0, 1, -1, ∞`: additions only (and exact halvings in `G`).
@@ -37,9 +38,12 @@ pub(super) struct F3;
 impl Tiling for F3 {
     const R: usize = 3;
     const A: usize = 4;
-    /// A quarter of the L2, so `V` and `M` stay cached between the transforms and the
-    /// GEMMs.
-    const CHUNK_FLOATS: usize = 1 << 17;
+    /// 512 KiB, a quarter of the Xeon's L2, so `V` and `M` stay cached between the
+    /// transforms and the GEMMs. On the Zen 4 (1 MiB L2) half of it was slower, not faster
+    /// (a 64-channel layer on 28x28 and a 128-channel one on 9x9, two threads, 2026-12-07).
+    fn chunk_floats(_l2: usize) -> usize {
+        1 << 17
+    }
     const BT: [[f32; MAX_A]; MAX_A] = [
         [1.0, 0.0, -1.0, 0.0, 0.0, 0.0],
         [0.0, 1.0, 1.0, 0.0, 0.0, 0.0],
@@ -74,12 +78,17 @@ pub(super) struct F5;
 impl Tiling for F5 {
     const R: usize = 5;
     const A: usize = 6;
-    /// About twice the L2: with a quarter of it, dcgan28's G1 (256 -> 128 channels on
-    /// 7x7) got half an image per chunk, and its 4.7 MB of transformed weights were read
-    /// again for each: 1.2-1.4x slower than the implicit GEMM. With 1M floats (four images
-    /// per chunk) it was 1.2-1.3x faster (forward and input gradient, best of 40
-    /// interleaved runs, one thread, 2026-12-06); 2M and 4M floats were slower than 1M.
-    const CHUNK_FLOATS: usize = 1 << 20;
+    /// Twice the L2. On the Xeon (2 MiB L2), with a quarter of it dcgan28's G1 (256 -> 128
+    /// channels on 7x7) got half an image per chunk, and its 4.7 MB of transformed weights
+    /// were read again for each: 1.2-1.4x slower than the implicit GEMM. With 1M floats
+    /// (four images per chunk) it was 1.2-1.3x faster (forward and input gradient, best of
+    /// 40 interleaved runs, one thread, 2026-12-06); 2M and 4M floats were slower than 1M.
+    /// On the Zen 4 (1 MiB L2, two threads, 2026-12-07, three alternated rounds), 512K
+    /// floats (two images, 32 tiles: one AVX-512 B sliver) took G1's forward from 21-22 ms
+    /// to 17-19 ms, and 256K floats (16 tiles, half a sliver) to 27-32 ms.
+    fn chunk_floats(l2: usize) -> usize {
+        l2 / 2
+    }
     const BT: [[f32; MAX_A]; MAX_A] = [
         [4.0, 0.0, -5.0, 0.0, 1.0, 0.0],
         [0.0, -4.0, -4.0, 1.0, 1.0, 0.0],
