@@ -899,3 +899,47 @@ fn clipping_between_backward_and_step() {
         "{v:?}"
     );
 }
+
+/// Adam splits parameters above 32K elements over the pool. One thread and four give the
+/// same bits on a 100,003-element parameter (a chunk boundary every 32,768), and every
+/// element, on either side of a boundary, follows PyTorch's update written out here for
+/// one element (f64 scalars rounded to f32 where they meet a tensor).
+#[test]
+fn adam_on_a_large_parameter_does_not_depend_on_the_thread_count() {
+    let n = 100_003;
+    let start = values(n, 7);
+    let (lr, b1, b2, eps) = (1e-3f32, 0.9f32, 0.999f32, 1e-8f32);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let p = Param::new(arr(&start, &[n]));
+            let config = AdamConfig::default().lr(lr).betas(b1, b2);
+            let mut opt = Adam::new(vec![("p".into(), p.clone())], config);
+            for s in 0..2 {
+                opt.step_grads(&[Some(Tensor::constant(arr(&values(n, 50 + s), &[n])))]);
+            }
+            p.data().to_vec()
+        })
+    };
+    let (one, four) = (run(1), run(4));
+    assert!(one
+        .iter()
+        .zip(&four)
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
+    for i in [0, 32_767, 32_768, 65_536, n - 1] {
+        let (mut p, mut m, mut v) = (start[i], 0.0f32, 0.0f32);
+        for s in 0..2u32 {
+            let g = values(n, 50 + s)[i];
+            let t = f64::from(s + 1);
+            let bc1 = 1.0 - f64::from(b1).powf(t);
+            let bc2_sqrt = (1.0 - f64::from(b2).powf(t)).powf(0.5) as f32;
+            m += (1.0 - b1 as f64) as f32 * (g - m);
+            v = v * b2 + (1.0 - b2 as f64) as f32 * g * g;
+            p += (-(f64::from(lr) / bc1)) as f32 * m / (v.sqrt() / bc2_sqrt + eps);
+        }
+        assert_eq!(one[i], p, "element {i}");
+    }
+}
