@@ -900,46 +900,78 @@ fn clipping_between_backward_and_step() {
     );
 }
 
-/// Adam splits parameters above 32K elements over the pool. One thread and four give the
-/// same bits on a 100,003-element parameter (a chunk boundary every 32,768), and every
-/// element, on either side of a boundary, follows PyTorch's update written out here for
-/// one element (f64 scalars rounded to f32 where they meet a tensor).
+/// Adam splits parameters above 32K elements over the pool and runs a branch-free loop
+/// per case. One thread and four give the same bits on a 100,003-element parameter (a
+/// chunk boundary every 32,768), and every element and its first moment follow PyTorch's
+/// update written out here for one element (f64 scalars rounded to f32 where they meet a
+/// tensor), with both of `lerp`'s forms (`1 - beta1` below and at 0.5), Adam's L2 decay and
+/// AdamW's decoupled one.
 #[test]
-fn adam_on_a_large_parameter_does_not_depend_on_the_thread_count() {
+fn adam_on_a_large_parameter_is_exact_on_any_thread_count() {
     let n = 100_003;
     let start = values(n, 7);
-    let (lr, b1, b2, eps) = (1e-3f32, 0.9f32, 0.999f32, 1e-8f32);
-    let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
-            let p = Param::new(arr(&start, &[n]));
-            let config = AdamConfig::default().lr(lr).betas(b1, b2);
-            let mut opt = Adam::new(vec![("p".into(), p.clone())], config);
-            for s in 0..2 {
-                opt.step_grads(&[Some(Tensor::constant(arr(&values(n, 50 + s), &[n])))]);
+    let (lr, b2, eps) = (1e-3f32, 0.999f32, 1e-8f32);
+    // As the optimisers widen hyperparameters: through the shortest decimal form.
+    let widen = |x: f32| -> f64 { x.to_string().parse().unwrap() };
+    for (b1, wd, decoupled) in [
+        (0.9f32, 0.0f32, false),
+        (0.5, 0.0, false),
+        (0.5, 0.1, false),
+        (0.9, 0.1, true),
+    ] {
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let p = Param::new(arr(&start, &[n]));
+                let named = vec![("p".to_string(), p.clone())];
+                let mut opt: Box<dyn Optimizer> = if decoupled {
+                    let c = AdamWConfig::default().lr(lr).betas(b1, b2).weight_decay(wd);
+                    Box::new(AdamW::new(named, c))
+                } else {
+                    let c = AdamConfig::default().lr(lr).betas(b1, b2).weight_decay(wd);
+                    Box::new(Adam::new(named, c))
+                };
+                for s in 0..2 {
+                    opt.step_grads(&[Some(Tensor::constant(arr(&values(n, 50 + s), &[n])))]);
+                }
+                let state = opt.state_dict();
+                let exp_avg = state.iter().find(|(k, _)| k == "exp_avg.p").unwrap();
+                (p.data().to_vec(), exp_avg.1.to_vec())
+            })
+        };
+        let ((one, m_one), (four, m_four)) = (run(1), run(4));
+        let case = format!("beta1 {b1}, weight decay {wd}, decoupled {decoupled}");
+        let same = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(same(&one, &four) && same(&m_one, &m_four), "{case}");
+        let w1 = (1.0 - widen(b1)) as f32;
+        let lerp = |start: f32, end: f32| {
+            if w1.abs() < 0.5 {
+                start + w1 * (end - start)
+            } else {
+                end - (end - start) * (1.0 - w1)
             }
-            p.data().to_vec()
-        })
-    };
-    let (one, four) = (run(1), run(4));
-    assert!(one
-        .iter()
-        .zip(&four)
-        .all(|(a, b)| a.to_bits() == b.to_bits()));
-    for i in [0, 32_767, 32_768, 65_536, n - 1] {
-        let (mut p, mut m, mut v) = (start[i], 0.0f32, 0.0f32);
-        for s in 0..2u32 {
-            let g = values(n, 50 + s)[i];
-            let t = f64::from(s + 1);
-            let bc1 = 1.0 - f64::from(b1).powf(t);
-            let bc2_sqrt = (1.0 - f64::from(b2).powf(t)).powf(0.5) as f32;
-            m += (1.0 - b1 as f64) as f32 * (g - m);
-            v = v * b2 + (1.0 - b2 as f64) as f32 * g * g;
-            p += (-(f64::from(lr) / bc1)) as f32 * m / (v.sqrt() / bc2_sqrt + eps);
+        };
+        let grads = [values(n, 50), values(n, 51)];
+        for i in 0..n {
+            let (mut p, mut m, mut v) = (start[i], 0.0f32, 0.0f32);
+            for s in 0..2u32 {
+                let mut g = grads[s as usize][i];
+                let t = f64::from(s + 1);
+                if decoupled {
+                    p *= (1.0 - widen(lr) * widen(wd)) as f32;
+                } else {
+                    g += wd * p;
+                }
+                let bc1 = 1.0 - widen(b1).powf(t);
+                let bc2_sqrt = (1.0 - widen(b2).powf(t)).powf(0.5) as f32;
+                m = lerp(m, g);
+                v = v * b2 + (1.0 - widen(b2)) as f32 * g * g;
+                p += (-(widen(lr) / bc1)) as f32 * m / (v.sqrt() / bc2_sqrt + eps);
+            }
+            assert_eq!((one[i], m_one[i]), (p, m), "{case}: element {i}");
         }
-        assert_eq!(one[i], p, "element {i}");
     }
 }
