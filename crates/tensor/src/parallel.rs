@@ -99,7 +99,9 @@ pub(crate) fn collect_chunks(
 /// put 12% of its time in `futex_wake`). Called from a worker, the same kernels split with
 /// `join` on that worker's own deque: the worker runs one half itself and an idle worker
 /// steals the other, with no wake-up of the calling thread. Wrapping a whole training step
-/// or a sampling pass in `on_worker` pays the hand-over once for hundreds of ops.
+/// or a sampling pass in `on_worker` pays the hand-over once for hundreds of ops. For the
+/// closure's duration the pool's other workers are kept awake, running its jobs as they
+/// appear (`keep_awake`), so that the ops do not each wait for a sleeping worker.
 ///
 /// The results are the same bits either way: kernels split work by size, never by thread
 /// (module docs). Thread-local state is the worker's, not the caller's, and a waiting
