@@ -1,6 +1,9 @@
 //! Convolution kernels against the naive references, the adjoint identities that tie the
 //! three ops together, determinism across thread counts, and shape-misuse panics.
 
+mod common;
+use common::on_threads;
+
 use agon_reference::conv as reference;
 use agon_reference::strategies::{assert_close, random_array, view_kind, view_of_kind, ViewKind};
 use agon_tensor::{Conv2dParams, NdArray};
@@ -372,14 +375,6 @@ fn bits(a: &NdArray) -> Vec<u32> {
     a.to_vec().iter().map(|v| v.to_bits()).collect()
 }
 
-fn with_threads<T: Send>(k: usize, f: impl FnOnce() -> T + Send) -> T {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(k)
-        .build()
-        .unwrap()
-        .install(f)
-}
-
 /// dcgan28's second discriminator conv (and the matching generator layer) at batch 64:
 /// same bits on one and two threads.
 #[test]
@@ -396,8 +391,8 @@ fn dcgan28_layers_are_deterministic_across_thread_counts() {
             bits(&x.conv2d_weight(&g, [5, 5], &p)),
         )
     };
-    let one = with_threads(1, run);
-    let two = with_threads(2, run);
+    let one = on_threads(1, run);
+    let two = on_threads(2, run);
     assert!(one.0 == two.0, "conv2d differs between 1 and 2 threads");
     assert!(
         one.1 == two.1,
@@ -429,7 +424,7 @@ fn winograd_layers_are_deterministic_across_thread_counts() {
             )
         };
         assert!(
-            with_threads(1, run) == with_threads(2, run),
+            on_threads(1, run) == on_threads(2, run),
             "{k}x{k} {shape:?} differs between 1 and 2 threads"
         );
     }

@@ -3,6 +3,9 @@
 //! worth of kernels, sized to cross every parallel threshold, in a 1-thread and a 2-thread
 //! (and 3-thread, to catch splits by thread count) rayon pool and compares the bits.
 
+mod common;
+use common::on_threads;
+
 use agon_reference::strategies::random_array;
 use agon_tensor::{Conv2dParams, Pool2dParams};
 
@@ -40,11 +43,7 @@ fn pipeline() -> Vec<Vec<u32>> {
 }
 
 fn run_with_threads(n: usize) -> Vec<Vec<u32>> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .build()
-        .unwrap()
-        .install(pipeline)
+    on_threads(n, pipeline)
 }
 
 #[test]

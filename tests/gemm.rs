@@ -7,6 +7,9 @@
 //! A path the CPU lacks is skipped (and says so): `Isa::supported()` lists what runs here.
 //! Setting `AGON_GEMM_ISA=avx2` or `=portable` runs the rest of the suite on that path.
 
+mod common;
+use common::on_threads;
+
 use agon::tensor::gemm::{Activation, Gemm, Isa, MatMut, MatRef, PackedA};
 use proptest::prelude::*;
 
@@ -245,11 +248,7 @@ fn parallel_bits_equal_serial_bits_for_any_thread_count() {
         for (m, k, n) in [(300, 700, 260), (7, 1100, 3000), (1000, 33, 9)] {
             let serial = product_bits(isa, false, m, k, n);
             for threads in [1, 2, 3, 16] {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .unwrap();
-                let par = pool.install(|| product_bits(isa, true, m, k, n));
+                let par = on_threads(threads, || product_bits(isa, true, m, k, n));
                 assert!(
                     par == serial,
                     "{isa:?} {m}x{k}x{n}: {threads} threads differ from serial"

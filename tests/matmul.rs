@@ -2,6 +2,9 @@
 //! 1-D operands, empty axes) and non-contiguous views; thread-count determinism of the
 //! parallel paths; and shape-misuse panics.
 
+mod common;
+use common::on_threads;
+
 use agon::tensor::NdArray;
 use agon_reference::matmul::matmul as reference_matmul;
 use agon_reference::strategies::{
@@ -68,15 +71,6 @@ fn matches_reference_on_each_view_kind() {
         let b = view_of_kind(&[3, 11, 10], ViewKind::TransposedLast2, 100 + i as u64);
         check(&a, &b);
     }
-}
-
-/// Runs `f` on a fresh rayon pool of `threads` threads.
-fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap()
-        .install(f)
 }
 
 fn bits(x: &NdArray) -> Vec<u32> {

@@ -11,6 +11,9 @@
 //! Also: state-dict round trips mid-run continue bit-exactly, load errors change nothing,
 //! schedules at their boundary steps, weight clipping, the `Gradients`-map path.
 
+mod common;
+use common::on_threads;
+
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -920,11 +923,7 @@ fn adam_on_a_large_parameter_is_exact_on_any_thread_count() {
         (0.9, 0.1, true),
     ] {
         let run = |threads: usize| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            pool.install(|| {
+            on_threads(threads, || {
                 let p = Param::new(arr(&start, &[n]));
                 let named = vec![("p".to_string(), p.clone())];
                 let mut opt: Box<dyn Optimizer> = if decoupled {

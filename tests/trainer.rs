@@ -1,7 +1,9 @@
 //! The trainer and the `agon` command, end to end on tiny configurations.
 
+mod common;
+use common::{agon, agon_ok, on_threads};
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use agon::gan::trainer::{ModelKind, StepStats, TaskKind, TrainConfig, TrainError, Trainer};
 use agon::gan::GanLoss;
@@ -184,11 +186,7 @@ fn steps_in_a_pool(out: &Path, threads: usize) -> (Vec<StepStats>, Vec<Vec<u32>>
     let mut cfg = tiny(out);
     cfg.batch_size = 32;
     cfg.model.width = 16;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap();
-    pool.install(|| {
+    on_threads(threads, || {
         let mut t = Trainer::new(cfg).unwrap();
         let stats = run_steps(&mut t, 2);
         (stats, param_bits(t.generator().unwrap()))
@@ -226,17 +224,24 @@ fn training_runs_are_bit_identical_on_every_gemm_kernel() {
         }
         let out = dir.join(isa.name());
         let out_s = out.to_str().unwrap();
-        let output = Command::new(env!("CARGO_BIN_EXE_agon"))
-            .env(agon_tensor::gemm::ISA_ENV, isa.name())
-            .args(["train", "--steps", "2", "--quiet", "--out", out_s])
-            .args(["--set", "data.limit=32", "--set", "batch_size=8"])
-            .args(["--set", "model.width=32", "--set", "log.samples=4"])
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
+        common::agon_ok_with_env(
+            &[(agon_tensor::gemm::ISA_ENV, isa.name())],
+            &[
+                "train",
+                "--steps",
+                "2",
+                "--quiet",
+                "--out",
+                out_s,
+                "--set",
+                "data.limit=32",
+                "--set",
+                "batch_size=8",
+                "--set",
+                "model.width=32",
+                "--set",
+                "log.samples=4",
+            ],
         );
         let (g, _) =
             agon::gan::trainer::load_generator(&out.join("checkpoint.safetensors")).unwrap();
@@ -433,25 +438,6 @@ fn a_diverging_run_stops_naming_the_step_and_keeps_the_last_checkpoint() {
         before,
         "the last good checkpoint changed"
     );
-}
-
-fn agon(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_agon"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-/// Runs `agon args` and asserts it succeeded, showing its stderr if not.
-#[track_caller]
-fn agon_ok(args: &[&str]) -> std::process::Output {
-    let out = agon(args);
-    assert!(
-        out.status.success(),
-        "agon {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 #[test]

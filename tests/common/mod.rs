@@ -18,6 +18,17 @@ pub const RING_TRAIN_ARGS: [&str; 12] = [
     "--quiet",
 ];
 
+/// Runs `f` on a fresh rayon pool of `threads` threads (for same-bits-on-any-thread-count
+/// checks).
+#[allow(dead_code)]
+pub fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(f)
+}
+
 /// A fresh, empty directory under the system's temp dir, unique to this test process and
 /// removed when the test ends (kept if it fails, to look at).
 #[allow(dead_code)] // each test binary compiles its own copy and uses some helpers only
@@ -29,7 +40,18 @@ pub fn temp_dir(suite: &str, name: &str) -> agon_reference::files::TempDir {
 #[allow(dead_code)]
 #[track_caller]
 pub fn agon_ok(args: &[&str]) -> std::process::Output {
-    let out = agon(args);
+    agon_ok_with_env(&[], args)
+}
+
+/// As [`agon_ok`], with the environment variables `envs` set for the run.
+#[allow(dead_code)]
+#[track_caller]
+pub fn agon_ok_with_env(envs: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_agon"))
+        .envs(envs.iter().copied())
+        .args(args)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "agon {args:?} failed: {}",

@@ -176,6 +176,16 @@ fn keep_awake(done: &AtomicBool, owner: Option<usize>) {
     }
 }
 
+/// Runs `f` on a fresh rayon pool of `threads` threads: the unit tests' same-bits checks.
+#[cfg(test)]
+pub(crate) fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a pool")
+        .install(f)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

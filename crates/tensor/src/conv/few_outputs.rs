@@ -269,6 +269,7 @@ fn leaf_gradient(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parallel::on_threads;
 
     fn geometry(c: usize, hw: [usize; 2], k: [usize; 2], p: [usize; 2], d: [usize; 2]) -> Geometry {
         let out = |a: usize| hw[a] + 2 * p[a] - d[a] * (k[a] - 1);
@@ -379,13 +380,7 @@ mod tests {
             .map(|i| (i as f32 * 0.11).cos())
             .collect();
         let isa = Isa::active();
-        let run = |threads: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap()
-                .install(|| conv2d_weight(isa, &x, &go, &g, n, 2))
-        };
+        let run = |threads: usize| on_threads(threads, || conv2d_weight(isa, &x, &go, &g, n, 2));
         let one = run(1);
         for threads in [2, 3, 8] {
             assert_eq!(run(threads), one, "{threads} threads");

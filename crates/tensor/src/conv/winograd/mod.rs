@@ -296,6 +296,7 @@ fn transform_filters<T: Tiling>(w: &[f32], runs: &mut [&mut [f32]]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parallel::on_threads;
     use crate::{Conv2dParams, NdArray};
     use rand::rngs::StdRng;
     use rand::SeedableRng;
@@ -450,11 +451,7 @@ mod tests {
         for r in [3, 5] {
             let w = values(cout * cin * r * r, 6);
             let run = |threads: usize| {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .unwrap();
-                pool.install(|| match r {
+                on_threads(threads, || match r {
                     3 => transformed_weights::<F3>(&w, cout, cin),
                     _ => transformed_weights::<F5>(&w, cout, cin),
                 })

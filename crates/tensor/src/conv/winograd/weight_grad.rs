@@ -216,6 +216,7 @@ impl PackB for PointRowsT<'_> {
 mod tests {
     use super::super::tests::values;
     use super::*;
+    use crate::parallel::on_threads;
     use crate::Conv2dParams;
 
     /// `dW[o, c, i, j] = sum_{n, y, x} dy[n, o, y, x] * x[n, c, y + i - p, x + j - p]` in
@@ -301,11 +302,7 @@ mod tests {
             let mut runs = Vec::new();
             for isa in Isa::supported() {
                 for threads in [1, 2, 5, 20] {
-                    let pool = rayon::ThreadPoolBuilder::new()
-                        .num_threads(threads)
-                        .build()
-                        .expect("a pool");
-                    let dw = pool.install(|| conv2d_weight(isa, &x, &dy, &g, n, cout));
+                    let dw = on_threads(threads, || conv2d_weight(isa, &x, &dy, &g, n, cout));
                     runs.push(dw.iter().map(|v| v.to_bits()).collect::<Vec<u32>>());
                 }
             }
