@@ -274,6 +274,32 @@ fn strided_layers_from_padded_phases_match_the_reference() {
     );
 }
 
+/// Batches that fill the vector lanes (`conv/image_lanes.rs`: 32 images to a block on
+/// AVX-512, 16 on AVX2) run conv2d and conv_transpose2d with the images in the lanes and
+/// the taps on the padding skipped: dcgan28's 5x5 stride-2 layer with 53 images (the last
+/// block part-filled) on an odd, non-square map, and the default discriminator's 4x4
+/// stride-2 layer with 64. Their weight gradients take the runs over (pixel, image)
+/// (`conv/weight_runs.rs`): each element one sequential sum over the whole batch, 1590 and
+/// 3136 products that cancel (to 0.0068 off by 1.4e-5 in the first layer), so they are
+/// checked at `1e-6 * (sum |g x| + 1)` as the long Winograd sums are.
+#[test]
+fn batches_in_the_vector_lanes_match_the_reference() {
+    check_layer_with(
+        [53, 16, 11, 9],
+        24,
+        5,
+        Conv2dParams::new().stride(2).padding(2),
+        Some(1e-6),
+    );
+    check_layer_with(
+        [64, 32, 14, 14],
+        16,
+        4,
+        Conv2dParams::new().stride(2).padding(1),
+        Some(1e-6),
+    );
+}
+
 /// 3x3 stride-1 layers with enough channels run as Winograd F(2x2, 3x3) (conv2d, and the
 /// input gradient through it where the layer is padded): a U-Net-sized 64-channel layer on
 /// odd, non-square maps (edge tiles cut), a CycleGAN residual block (128 channels, no

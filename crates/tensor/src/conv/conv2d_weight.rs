@@ -21,6 +21,7 @@ use std::ops::Range;
 use super::few_outputs;
 use super::im2col::{im2col, with_scratch, Geometry, Plan};
 use super::phase_patches::PhasePatchesT;
+use super::weight_runs;
 use super::wide_rows::WideRows;
 use super::winograd;
 use super::{check_4d, Conv2dParams};
@@ -147,6 +148,9 @@ fn conv2d_weight_dense(x: &[f32], go: &[f32], g: &Geometry, n: usize, cout: usiz
         return winograd::conv2d_weight(Isa::active(), x, go, g, n, cout);
     }
     let plan = Plan::new(g.rows(), g.positions());
+    if plan.images > 1 && weight_runs::applies(Isa::active(), g, cout) {
+        return weight_runs::conv2d_weight(Isa::active(), x, go, g, n, cout);
+    }
     let wide = WideRows::new(g);
     let taps = if plan.images > 1 {
         PhasePatchesT::tap_indices(&wide)

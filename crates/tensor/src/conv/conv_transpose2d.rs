@@ -23,10 +23,11 @@
 use rayon::prelude::*;
 
 use super::im2col::{col2im, with_scratch, Geometry, Plan, WholeImages};
+use super::image_lanes::{self, Direction};
 use super::wide_rows::WideRows;
 use super::winograd;
 use super::{check_4d, check_bias, Conv2dParams};
-use crate::gemm::{Gemm, MatMut, MatRef, PackedA};
+use crate::gemm::{Gemm, Isa, MatMut, MatRef, PackedA};
 use crate::NdArray;
 
 impl NdArray {
@@ -153,6 +154,20 @@ fn conv_transpose2d_into(
     let (rows, l) = (g.rows(), g.positions()); // rows = Cout*kh*kw, l = H*W input pixels
     let plane = g.in_hw[0] * g.in_hw[1];
     let out_image = g.channels * plane;
+    let n = out.len() / out_image;
+    if image_lanes::applies(Isa::active(), n, cin, g.channels) {
+        let shape = [n, cin, g.channels];
+        return image_lanes::run(
+            Isa::active(),
+            Direction::Transposed,
+            x,
+            w,
+            bias,
+            g,
+            shape,
+            out,
+        );
+    }
     let plan = Plan::new(rows, l);
     // w is [Cin, Cout*kh*kw] row-major; its transpose is a view.
     // Packed once for the whole batch.

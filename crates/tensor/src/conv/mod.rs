@@ -5,9 +5,9 @@
 //!
 //! | op | shapes | implementation |
 //! |----|--------|----------------|
-//! | [`conv2d`](NdArray::conv2d) | `x [N,Cin,H,W] * w [Cout,Cin,kh,kw] -> [N,Cout,Ho,Wo]` | implicit gemm, panels packed from the padded image's stride phases (small maps a few side by side); large maps with wide padding: tiled im2col + gemm; 3x3 stride 1 with enough channels: Winograd F(2x2, 3x3) |
-//! | [`conv_transpose2d`](NdArray::conv_transpose2d) | `x [N,Cin,H,W] * w [Cin,Cout,kh,kw] -> [N,Cout,H',W']` | stride 1: conv2d with the flipped weight; else gemm + col2im |
-//! | [`conv2d_weight`](NdArray::conv2d_weight) | `x [N,Cin,H,W], g [N,Cout,Ho,Wo] -> [Cout,Cin,kh,kw]` | implicit gemm from the padded phases (small maps; im2col for large), chunked reduction |
+//! | [`conv2d`](NdArray::conv2d) | `x [N,Cin,H,W] * w [Cout,Cin,kh,kw] -> [N,Cout,Ho,Wo]` | batches of 32+ images with 16+ channels on small maps: the images in the vector lanes, taps on the padding skipped (`image_lanes`); else implicit gemm, panels packed from the padded image's stride phases (small maps a few side by side); large maps with wide padding: tiled im2col + gemm; 3x3 and 5x5 stride 1 with enough channels: Winograd F(2x2, 3x3), F(2x2, 5x5) |
+//! | [`conv_transpose2d`](NdArray::conv_transpose2d) | `x [N,Cin,H,W] * w [Cin,Cout,kh,kw] -> [N,Cout,H',W']` | stride 1: conv2d with the flipped weight; else the images in the lanes as conv2d, or gemm + col2im |
+//! | [`conv2d_weight`](NdArray::conv2d_weight) | `x [N,Cin,H,W], g [N,Cout,Ho,Wo] -> [Cout,Cin,kh,kw]` | 16+ channels on maps of at most 256 outputs: one product over (pixel, image) read in place (`weight_runs`); else implicit gemm from the padded phases (small maps; im2col for large), chunked reduction |
 //!
 //! with `Ho = (H + 2p - d(kh-1) - 1) / s + 1` and `H' = (H-1)s - 2p + d(kh-1) + output_padding + 1`.
 //!
@@ -16,8 +16,10 @@
 //! on the shapes only (never on the thread count) and runs a [`Gemm`](crate::gemm::Gemm)
 //! inside each task: one image in tiles of output positions, or a few small images side by side so
 //! each gemm call is wide enough. `conv2d_weight` sums per-chunk partial gradients along a
-//! fixed binary tree. Outputs are therefore bit-identical for any number of threads. Column
-//! buffers come from a per-thread scratch that is reused across calls.
+//! fixed binary tree. The lanes and the weight runs are single products whose tasks own
+//! tiles of C, each summed over all of K in order. Outputs are therefore bit-identical for
+//! any number of threads. Column buffers come from a per-thread scratch that is reused
+//! across calls.
 
 use crate::NdArray;
 
@@ -27,7 +29,9 @@ mod conv2d_weight;
 mod conv_transpose2d;
 mod few_outputs;
 mod im2col;
+mod image_lanes;
 mod phase_patches;
+mod weight_runs;
 mod wide_rows;
 mod winograd;
 

@@ -26,12 +26,15 @@ mod kernel;
 mod matrix;
 mod pack;
 mod peak;
+mod runs;
 
 pub use blocking::CacheSizes;
 pub use isa::{Isa, ISA_ENV};
+pub(crate) use kernel::KRun;
 pub use matrix::{MatMut, MatRef};
 pub(crate) use pack::{transpose_into, PackB};
 pub use peak::{fma_peak_flops, fma_peak_loop};
+pub(crate) use runs::{product as runs_product, SliverRuns};
 
 use driver::{ASource, Slivers};
 use kernel::MicroKernel;
@@ -550,6 +553,18 @@ impl PackedA {
 }
 
 impl Isa {
+    /// NR of the path's micro-kernel (the columns of a B sliver); `None` for the portable
+    /// path (no in-house kernel).
+    pub(crate) fn micro_cols(self) -> Option<usize> {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => Some(<kernel::avx512::Avx512 as MicroKernel>::NR),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => Some(<kernel::avx2::Avx2 as MicroKernel>::NR),
+            _ => None,
+        }
+    }
+
     /// MR of the path's micro-kernel; `None` for the portable path (no in-house kernel).
     fn micro_rows(self) -> Option<usize> {
         match self {

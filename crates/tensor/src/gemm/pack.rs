@@ -369,6 +369,17 @@ mod tests {
         ) {
             unreachable!("only packing is tested with this shape")
         }
+
+        unsafe fn tile_runs(
+            _: &[crate::gemm::kernel::KRun<'_>],
+            _: *const f32,
+            _: *mut f32,
+            _: usize,
+            _: usize,
+            _: bool,
+        ) {
+            unreachable!("only packing is tested with this shape")
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{load_scalar, store_scalar, MicroKernel};
+use super::{load_scalar, store_scalar, KRun, MicroKernel};
 
 /// The AVX2 + FMA 6 x 16 kernel.
 pub(in crate::gemm) struct Avx2;
@@ -34,6 +34,19 @@ impl MicroKernel for Avx2 {
     ) {
         // SAFETY: the caller guarantees AVX2 + FMA and the pointer contract of `tile`.
         unsafe { tile_avx2(kc, a, b, c, rs_c, cs_c, m, n, alpha, beta, chain) }
+    }
+
+    #[inline]
+    unsafe fn tile_runs(
+        runs: &[KRun<'_>],
+        a: *const f32,
+        c: *mut f32,
+        rs_c: usize,
+        m: usize,
+        chain: bool,
+    ) {
+        // SAFETY: forwarded from the caller.
+        unsafe { tile_runs_avx2(runs, a, c, rs_c, m, chain) }
     }
 }
 
@@ -78,43 +91,8 @@ unsafe fn tile_avx2(
     }
     // A chained tile is stored as it stands (C is already in it).
     let (alpha, beta) = if chain { (1.0, 0.0) } else { (alpha, beta) };
-    // One step of the inner product at A column `a` and B row `b`.
-    #[inline(always)]
-    unsafe fn step(acc: &mut [[__m256; 2]; MR], a: *const f32, b: *const f32) {
-        // SAFETY: the caller of `tile_avx2` provides these MR + NR floats.
-        unsafe {
-            let b0 = _mm256_loadu_ps(b);
-            let b1 = _mm256_loadu_ps(b.add(8));
-            for (i, row) in acc.iter_mut().enumerate() {
-                let ai = _mm256_broadcast_ss(&*a.add(i));
-                row[0] = _mm256_fmadd_ps(ai, b0, row[0]);
-                row[1] = _mm256_fmadd_ps(ai, b1, row[1]);
-            }
-        }
-    }
-    let (mut a, mut b) = (a, b);
-    // Unrolled by 4, as the AVX-512 kernel: loop bookkeeping once per 48 FMAs.
-    let mut left = kc;
-    while left >= 4 {
-        // SAFETY: at least 4 steps of A (4 * MR floats) and B (4 * NR) remain.
-        unsafe {
-            step(&mut acc, a, b);
-            step(&mut acc, a.add(MR), b.add(NR));
-            step(&mut acc, a.add(2 * MR), b.add(2 * NR));
-            step(&mut acc, a.add(3 * MR), b.add(3 * NR));
-            a = a.add(4 * MR);
-            b = b.add(4 * NR);
-        }
-        left -= 4;
-    }
-    for _ in 0..left {
-        // SAFETY: one more step of A and B remains.
-        unsafe {
-            step(&mut acc, a, b);
-            a = a.add(MR);
-            b = b.add(NR);
-        }
-    }
+    // SAFETY: the caller provides kc steps of A and B.
+    acc = unsafe { accumulate(acc, kc, a, b, NR) };
     let alpha_v = _mm256_set1_ps(alpha);
     if cs_c == 1 && n == NR {
         // Full-width rows of contiguous C: plain vector loads and stores.
@@ -144,5 +122,118 @@ unsafe fn tile_avx2(
         }
         // SAFETY: forwarded from the caller.
         unsafe { store_scalar(&tile, NR, c, rs_c, cs_c, m, n, alpha, beta) };
+    }
+}
+
+/// One step of the inner product at A column `a` and B row `b`: `acc[i] += a[i] * b[0..NR]`.
+///
+/// # Safety
+/// AVX2 and FMA are present (the caller is compiled for them); `a` has MR and `b` NR
+/// readable floats.
+#[inline(always)]
+unsafe fn step(acc: &mut [[__m256; 2]; MR], a: *const f32, b: *const f32) {
+    // SAFETY: the caller provides these MR + NR floats.
+    unsafe {
+        let b0 = _mm256_loadu_ps(b);
+        let b1 = _mm256_loadu_ps(b.add(8));
+        for (i, row) in acc.iter_mut().enumerate() {
+            let ai = _mm256_broadcast_ss(&*a.add(i));
+            row[0] = _mm256_fmadd_ps(ai, b0, row[0]);
+            row[1] = _mm256_fmadd_ps(ai, b1, row[1]);
+        }
+    }
+}
+
+/// `kc` steps of the inner product from A column `a` and B row `b` on, B's rows `ldb`
+/// floats apart (the accumulators
+/// pass by value, so that they stay in registers across a caller's loop).
+///
+/// # Safety
+/// AVX2 and FMA are present; `a` has `kc * MR` readable floats, and `b` `kc` rows of NR
+/// readable floats, `ldb` apart.
+#[inline(always)]
+unsafe fn accumulate(
+    mut acc: [[__m256; 2]; MR],
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    ldb: usize,
+) -> [[__m256; 2]; MR] {
+    let (mut a, mut b) = (a, b);
+    // Unrolled by 4, as the AVX-512 kernel: loop bookkeeping once per 48 FMAs.
+    let mut left = kc;
+    while left >= 4 {
+        // SAFETY: at least 4 steps of A (4 * MR floats) and B (4 rows) remain.
+        unsafe {
+            step(&mut acc, a, b);
+            step(&mut acc, a.add(MR), b.add(ldb));
+            step(&mut acc, a.add(2 * MR), b.add(2 * ldb));
+            step(&mut acc, a.add(3 * MR), b.add(3 * ldb));
+            a = a.add(4 * MR);
+            b = b.add(4 * ldb);
+        }
+        left -= 4;
+    }
+    for _ in 0..left {
+        // SAFETY: one more step of A and B remains.
+        unsafe {
+            step(&mut acc, a, b);
+            a = a.add(MR);
+            b = b.add(ldb);
+        }
+    }
+    acc
+}
+
+/// [`MicroKernel::tile_runs`] on AVX2 + FMA.
+///
+/// # Safety
+/// As [`MicroKernel::tile_runs`], with AVX2 and FMA present.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tile_runs_avx2(
+    runs: &[KRun<'_>],
+    a: *const f32,
+    c: *mut f32,
+    rs_c: usize,
+    m: usize,
+    chain: bool,
+) {
+    let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+    // Loops over every row with a test, not `take(m)`: a constant trip count unrolls, so the
+    // accumulators stay in registers across the runs instead of living on the stack.
+    if chain {
+        for (i, row) in acc.iter_mut().enumerate() {
+            if i >= m {
+                break;
+            }
+            // SAFETY: row i < m of the caller's m x NR window of C.
+            unsafe {
+                row[0] = _mm256_loadu_ps(c.add(i * rs_c));
+                row[1] = _mm256_loadu_ps(c.add(i * rs_c + 8));
+            }
+        }
+    }
+    for run in runs {
+        // SAFETY: the caller vouches for A's columns run.k .. run.k + run.len; the run's
+        // `len` rows of NR floats, `stride` apart, lie in `run.data` (checked by the driver).
+        acc = unsafe {
+            accumulate(
+                acc,
+                run.len,
+                a.add(run.k * MR),
+                run.data.as_ptr(),
+                run.stride,
+            )
+        };
+    }
+    for (i, row) in acc.iter().enumerate() {
+        if i >= m {
+            break;
+        }
+        // SAFETY: row i < m of the caller's m x NR window of C.
+        unsafe {
+            _mm256_storeu_ps(c.add(i * rs_c), row[0]);
+            _mm256_storeu_ps(c.add(i * rs_c + 8), row[1]);
+        }
     }
 }

@@ -11,7 +11,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{load_scalar, store_scalar, MicroKernel};
+use super::{load_scalar, store_scalar, KRun, MicroKernel};
 
 /// The AVX-512F 12 x 32 kernel.
 pub(in crate::gemm) struct Avx512;
@@ -48,6 +48,25 @@ impl MicroKernel for Avx512 {
                 0..=4 => tile_avx512::<4>(kc, a, b, c, rs_c, cs_c, m, n, alpha, beta, chain),
                 5..=8 => tile_avx512::<8>(kc, a, b, c, rs_c, cs_c, m, n, alpha, beta, chain),
                 _ => tile_avx512::<MR>(kc, a, b, c, rs_c, cs_c, m, n, alpha, beta, chain),
+            }
+        }
+    }
+
+    #[inline]
+    unsafe fn tile_runs(
+        runs: &[KRun<'_>],
+        a: *const f32,
+        c: *mut f32,
+        rs_c: usize,
+        m: usize,
+        chain: bool,
+    ) {
+        // SAFETY: forwarded from the caller; each variant has at least m rows (as `tile`).
+        unsafe {
+            match m {
+                0..=4 => tile_runs_avx512::<4>(runs, a, c, rs_c, m, chain),
+                5..=8 => tile_runs_avx512::<8>(runs, a, c, rs_c, m, chain),
+                _ => tile_runs_avx512::<MR>(runs, a, c, rs_c, m, chain),
             }
         }
     }
@@ -189,45 +208,8 @@ unsafe fn tile_avx512<const R: usize>(
     }
     // A chained tile is stored as it stands (C is already in it).
     let (alpha, beta) = if chain { (1.0, 0.0) } else { (alpha, beta) };
-    // One step of the inner product at A column `a` (the first R of its MR values) and B
-    // row `b`.
-    #[inline(always)]
-    unsafe fn step<const R: usize>(acc: &mut [[__m512; 2]; R], a: *const f32, b: *const f32) {
-        // SAFETY: the caller of `tile_avx512` provides these MR + NR floats.
-        unsafe {
-            let b0 = _mm512_loadu_ps(b);
-            let b1 = _mm512_loadu_ps(b.add(16));
-            for (i, row) in acc.iter_mut().enumerate() {
-                let ai = _mm512_set1_ps(*a.add(i));
-                row[0] = _mm512_fmadd_ps(ai, b0, row[0]);
-                row[1] = _mm512_fmadd_ps(ai, b1, row[1]);
-            }
-        }
-    }
-    let (mut a, mut b) = (a, b);
-    // Unrolled by 4: the loop's pointer and counter updates run on the same ports as the
-    // FMAs, so doing them once per 96 FMAs instead of once per 24 frees FMA slots.
-    let mut left = kc;
-    while left >= 4 {
-        // SAFETY: at least 4 steps of A (4 * MR floats) and B (4 * NR) remain.
-        unsafe {
-            step(&mut acc, a, b);
-            step(&mut acc, a.add(MR), b.add(NR));
-            step(&mut acc, a.add(2 * MR), b.add(2 * NR));
-            step(&mut acc, a.add(3 * MR), b.add(3 * NR));
-            a = a.add(4 * MR);
-            b = b.add(4 * NR);
-        }
-        left -= 4;
-    }
-    for _ in 0..left {
-        // SAFETY: one more step of A and B remains.
-        unsafe {
-            step(&mut acc, a, b);
-            a = a.add(MR);
-            b = b.add(NR);
-        }
-    }
+    // SAFETY: the caller provides kc steps of A and B.
+    acc = unsafe { accumulate(acc, kc, a, b, NR) };
     let alpha_v = _mm512_set1_ps(alpha);
     if cs_c == 1 {
         // Rows of C are contiguous: masked vector stores cover full and edge tiles alike
@@ -259,5 +241,120 @@ unsafe fn tile_avx512<const R: usize>(
         }
         // SAFETY: forwarded from the caller.
         unsafe { store_scalar(&tile, NR, c, rs_c, cs_c, m, n, alpha, beta) };
+    }
+}
+
+/// One step of the inner product at A column `a` (the first R of its MR values) and B row
+/// `b`: `acc[i] += a[i] * b[0..NR]`.
+///
+/// # Safety
+/// AVX-512F is present (the caller is compiled for it); `a` has R and `b` NR readable floats.
+#[inline(always)]
+unsafe fn step<const R: usize>(acc: &mut [[__m512; 2]; R], a: *const f32, b: *const f32) {
+    // SAFETY: the caller provides these R + NR floats.
+    unsafe {
+        let b0 = _mm512_loadu_ps(b);
+        let b1 = _mm512_loadu_ps(b.add(16));
+        for (i, row) in acc.iter_mut().enumerate() {
+            let ai = _mm512_set1_ps(*a.add(i));
+            row[0] = _mm512_fmadd_ps(ai, b0, row[0]);
+            row[1] = _mm512_fmadd_ps(ai, b1, row[1]);
+        }
+    }
+}
+
+/// `kc` steps of the inner product from A column `a` and B row `b` on, B's rows `ldb`
+/// floats apart (the accumulators
+/// pass by value, so that they stay in registers across a caller's loop): A's columns are MR
+/// apart, B's rows NR.
+///
+/// # Safety
+/// AVX-512F is present; `a` has `kc * MR` readable floats, and `b` `kc` rows of NR
+/// readable floats, `ldb` apart.
+#[inline(always)]
+unsafe fn accumulate<const R: usize>(
+    mut acc: [[__m512; 2]; R],
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    ldb: usize,
+) -> [[__m512; 2]; R] {
+    let (mut a, mut b) = (a, b);
+    // Unrolled by 4: the loop's pointer and counter updates run on the same ports as the
+    // FMAs, so doing them once per 96 FMAs instead of once per 24 frees FMA slots.
+    let mut left = kc;
+    while left >= 4 {
+        // SAFETY: at least 4 steps of A (4 * MR floats) and B (4 rows) remain.
+        unsafe {
+            step(&mut acc, a, b);
+            step(&mut acc, a.add(MR), b.add(ldb));
+            step(&mut acc, a.add(2 * MR), b.add(2 * ldb));
+            step(&mut acc, a.add(3 * MR), b.add(3 * ldb));
+            a = a.add(4 * MR);
+            b = b.add(4 * ldb);
+        }
+        left -= 4;
+    }
+    for _ in 0..left {
+        // SAFETY: one more step of A and B remains.
+        unsafe {
+            step(&mut acc, a, b);
+            a = a.add(MR);
+            b = b.add(ldb);
+        }
+    }
+    acc
+}
+
+/// [`MicroKernel::tile_runs`] with R accumulator rows.
+///
+/// # Safety
+/// As [`MicroKernel::tile_runs`], with AVX-512F present and `m <= R`.
+#[target_feature(enable = "avx512f")]
+unsafe fn tile_runs_avx512<const R: usize>(
+    runs: &[KRun<'_>],
+    a: *const f32,
+    c: *mut f32,
+    rs_c: usize,
+    m: usize,
+    chain: bool,
+) {
+    let mut acc = [[_mm512_setzero_ps(); 2]; R];
+    // Loops over every row with a test, not `take(m)`: a constant trip count unrolls, so the
+    // accumulators stay in registers across the runs instead of living on the stack.
+    if chain {
+        for (i, row) in acc.iter_mut().enumerate() {
+            if i >= m {
+                break;
+            }
+            // SAFETY: row i < m of the caller's m x NR window of C.
+            unsafe {
+                row[0] = _mm512_loadu_ps(c.add(i * rs_c));
+                row[1] = _mm512_loadu_ps(c.add(i * rs_c + 16));
+            }
+        }
+    }
+    for run in runs {
+        // SAFETY: the caller vouches for A's columns run.k .. run.k + run.len; the run's
+        // `len` rows of NR floats, `stride` apart, lie in `run.data` (checked by the driver).
+        acc = unsafe {
+            accumulate(
+                acc,
+                run.len,
+                a.add(run.k * MR),
+                run.data.as_ptr(),
+                run.stride,
+            )
+        };
+    }
+    for (i, row) in acc.iter().enumerate() {
+        if i >= m {
+            break;
+        }
+        // SAFETY: row i < m of the caller's m x NR window of C.
+        unsafe {
+            _mm512_storeu_ps(c.add(i * rs_c), row[0]);
+            _mm512_storeu_ps(c.add(i * rs_c + 16), row[1]);
+        }
     }
 }

@@ -54,6 +54,26 @@ pub(super) trait MicroKernel {
         chain: bool,
     );
 
+    /// `C = A @ B` for one tile whose B sliver is given as runs of rows read where they lie
+    /// (see [`KRun`]); rows of K that no run covers count as zero. `a` is the A sliver's
+    /// column 0: run `r` multiplies A columns `r.k ..` (at `a + r.k * MR`). The tile is
+    /// `m x NR` with contiguous rows `rs_c` apart; with `chain` the sums go on from C (as
+    /// [`MicroKernel::tile`]), otherwise C is only written. Each element is one chain of
+    /// FMAs over the runs in order, as `tile` over the same rows would compute it.
+    ///
+    /// # Safety
+    /// The CPU supports the kernel's instruction set; `a + k * MR` has MR readable floats
+    /// for every row `k` of every run; `1 <= m <= MR`; for every `i < m`, the NR floats at
+    /// `c + i * rs_c` are valid, writable, and touched by no other thread during the call.
+    unsafe fn tile_runs(
+        runs: &[KRun<'_>],
+        a: *const f32,
+        c: *mut f32,
+        rs_c: usize,
+        m: usize,
+        chain: bool,
+    );
+
     /// Packs one whole sliver of a row-major A: `dst[p * MR + i] = *base.add(i * rs + p)`
     /// for `i < MR`, `p < depth`. This scalar loop is the reference; a kernel may replace it
     /// with its ISA's transposes (the same copy, so the same bits).
@@ -68,6 +88,44 @@ pub(super) trait MicroKernel {
                 // SAFETY: i < MR, p < depth: readable by the caller's contract.
                 *d = unsafe { *base.add(i * rs + p) };
             }
+        }
+    }
+}
+
+/// Rows `k .. k + len` of a B sliver, read where they lie: row `k + i` is the `NR` floats at
+/// `data[i * stride..]` (a packed sliver's rows are `NR` apart; a convolution's may be
+/// further apart). [`KRun::new`] checks that they fit in `data`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct KRun<'a> {
+    /// The first row of K the run covers.
+    pub(in crate::gemm) k: usize,
+    /// How many rows.
+    pub(in crate::gemm) len: usize,
+    /// Floats from one row to the next.
+    pub(in crate::gemm) stride: usize,
+    /// Holds the rows.
+    pub(in crate::gemm) data: &'a [f32],
+}
+
+impl<'a> KRun<'a> {
+    /// A run of `len >= 1` rows of `nr` floats, `stride` apart, from the start of `data`.
+    /// The rows may overlap (a sliver wider than a layer's channels reads into the next
+    /// row; those columns of C are not used).
+    ///
+    /// # Panics
+    /// If the rows do not fit in `data`.
+    #[track_caller]
+    pub fn new(k: usize, len: usize, stride: usize, nr: usize, data: &'a [f32]) -> Self {
+        assert!(
+            len >= 1 && (len - 1) * stride + nr <= data.len(),
+            "a run of {len} rows of {nr} floats, {stride} apart, in {} floats",
+            data.len()
+        );
+        KRun {
+            k,
+            len,
+            stride,
+            data,
         }
     }
 }

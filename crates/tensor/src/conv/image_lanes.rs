@@ -1,0 +1,620 @@
+//! Convolutions with the batch in the vector lanes: the input is laid out
+//! `[image block][pixel][channel][NR images]`, so that for one output pixel of `NR`
+//! images, every kernel tap that lands inside the input is `channels` consecutive rows of
+//! `NR` floats: a run of the GEMM's B sliver, read where it lies ([`crate::gemm::KRun`]).
+//!
+//! Against the implicit GEMM over the padded stride phases this removes three costs on
+//! small maps: packing the patches (a gather of short rows per tap), the padded copy of
+//! the input, and the products of taps on the padding, which are simply not in the runs
+//! (16% of a 5x5 stride-2 layer's taps on a 14x14 map, 31% of a 5x5 one on a 7x7 map).
+//! What it adds is one transpose of the input into lanes and one of the output back, both
+//! passes over memory the size of the tensors.
+//!
+//! The product is `C[co][pixel, image] = sum_(tap, ci) A[co][tap, ci] B[(tap, ci)][pixel,
+//! image]`, with the weights reordered so that K runs over taps, then channels; each
+//! element is one chain of FMAs over its taps in order, so the bits depend neither on the
+//! thread count nor on the cache sizes.
+
+use rayon::prelude::*;
+
+use super::im2col::{with_scratch, Geometry};
+use crate::gemm::{runs_product, transpose_into, Isa, KRun, MatRef, PackedA, SliverRuns};
+
+/// Fewest input channels: each tap is a run of this many rows, and a short run spends more
+/// of its time starting than multiplying.
+const MIN_CHANNELS: usize = 16;
+
+/// The lanes of the widest in-house kernel (AVX-512's 32 columns; AVX2's 16 divide it).
+const WIDEST_LANES: usize = 32;
+
+/// Whether a layer of `n` images with `channels` input and `outputs` output channels
+/// should take the lanes: the path has an in-house kernel, the batch fills its lane blocks
+/// to at least 80%, each tap has at least [`MIN_CHANNELS`] input channels (the side the
+/// runs read), and there are at least as many output channels (the GEMM's rows: with one
+/// output channel, as in a discriminator's first layer's input gradient, the kernel would
+/// compute 4 rows for 1 and the scatter of gemm + col2im is 2.5-3x faster).
+///
+/// The batch test uses the widest kernel's lane count on every path, so that the AVX-512
+/// and AVX2 paths take the same route and give the same bits.
+pub(super) fn applies(isa: Isa, n: usize, channels: usize, outputs: usize) -> bool {
+    isa.micro_cols().is_some()
+        && n >= WIDEST_LANES
+        && n.next_multiple_of(WIDEST_LANES) * 4 <= n * 5
+        && channels >= MIN_CHANNELS
+        && outputs >= MIN_CHANNELS
+}
+
+/// Runs of consecutive taps of one output pixel: taps `tap .. tap + taps` read input pixels
+/// `pixel .. pixel + taps`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct TapRun {
+    tap: usize,
+    pixel: usize,
+    taps: usize,
+}
+
+/// For each output pixel, the taps that land inside the input, as runs ([`TapRun`]).
+#[derive(Debug)]
+struct TapTable {
+    /// Pixel `p`'s runs are `runs[first[p]..first[p + 1]]`.
+    first: Vec<usize>,
+    runs: Vec<TapRun>,
+}
+
+impl TapTable {
+    /// Builds the table from each output pixel's `(tap, input pixel)` pairs in increasing
+    /// tap order, merging neighbours that continue a run.
+    fn from_pairs(
+        pixels: usize,
+        mut pairs_of: impl FnMut(usize, &mut Vec<(usize, usize)>),
+    ) -> Self {
+        let mut first = Vec::with_capacity(pixels + 1);
+        let mut runs: Vec<TapRun> = Vec::new();
+        let mut pairs = Vec::new();
+        for p in 0..pixels {
+            first.push(runs.len());
+            pairs.clear();
+            pairs_of(p, &mut pairs);
+            let start = runs.len();
+            for &(tap, pixel) in &pairs {
+                match runs[start..].last_mut() {
+                    Some(r) if r.tap + r.taps == tap && r.pixel + r.taps == pixel => r.taps += 1,
+                    _ => runs.push(TapRun {
+                        tap,
+                        pixel,
+                        taps: 1,
+                    }),
+                }
+            }
+        }
+        first.push(runs.len());
+        TapTable { first, runs }
+    }
+
+    /// conv2d's taps: output pixel `(oy, ox)` reads input `(oy s + ky d - p, ox s + kx d - p)`.
+    fn conv2d(g: &Geometry) -> Self {
+        let ([h, w], [kh, kw], [ho, wo]) = (g.in_hw, g.kernel, g.out_hw);
+        let inside = |o: usize, k: usize, a: usize, size: usize| {
+            let at = (o * g.stride[a] + k * g.dilation[a]) as isize - g.padding[a] as isize;
+            (0..size as isize).contains(&at).then_some(at as usize)
+        };
+        TapTable::from_pairs(ho * wo, |p, pairs| {
+            let (oy, ox) = (p / wo, p % wo);
+            for ky in 0..kh {
+                let Some(iy) = inside(oy, ky, 0, h) else {
+                    continue;
+                };
+                for kx in 0..kw {
+                    if let Some(ix) = inside(ox, kx, 1, w) {
+                        pairs.push((ky * kw + kx, iy * w + ix));
+                    }
+                }
+            }
+        })
+    }
+
+    /// The taps of conv2d's adjoint (conv_transpose2d from `g`'s output grid to its input
+    /// grid): pixel `(y, x)` of the input grid gathers output `(oy, ox)` through tap
+    /// `(ky, kx)` when `y = oy s + ky d - p` (and the same for x).
+    fn transposed(g: &Geometry) -> Self {
+        let ([h, w], [kh, kw], [ho, wo]) = (g.in_hw, g.kernel, g.out_hw);
+        let source = |y: usize, k: usize, a: usize, size: usize| {
+            let num = (y + g.padding[a]) as isize - (k * g.dilation[a]) as isize;
+            let s = g.stride[a] as isize;
+            (num >= 0 && num % s == 0 && num / s < size as isize).then_some((num / s) as usize)
+        };
+        TapTable::from_pairs(h * w, |p, pairs| {
+            let (y, x) = (p / w, p % w);
+            for ky in 0..kh {
+                let Some(oy) = source(y, ky, 0, ho) else {
+                    continue;
+                };
+                for kx in 0..kw {
+                    if let Some(ox) = source(x, kx, 1, wo) {
+                        pairs.push((ky * kw + kx, oy * wo + ox));
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// The B operand: `data` is `[block][pixel][channel][NR]` over `in_pixels` pixels; sliver
+/// `s` is output pixel `s % out_pixels` of image block `s / out_pixels`, and row
+/// `tap * channels + ci` of it is `data[block][pixel of tap][ci]` for the taps in the table.
+struct LaneInput<'a> {
+    data: &'a [f32],
+    channels: usize,
+    in_pixels: usize,
+    taps: usize,
+    table: &'a TapTable,
+    nr: usize,
+}
+
+impl SliverRuns for LaneInput<'_> {
+    fn depth(&self) -> usize {
+        self.taps * self.channels
+    }
+
+    fn slivers(&self) -> usize {
+        let blocks = self.data.len() / (self.in_pixels * self.channels * self.nr);
+        blocks * (self.table.first.len() - 1)
+    }
+
+    fn lanes(&self) -> usize {
+        self.nr
+    }
+
+    fn runs<'s>(&'s self, s: usize, k0: usize, k1: usize, runs: &mut Vec<KRun<'s>>) {
+        let out_pixels = self.table.first.len() - 1;
+        let (block, p) = (s / out_pixels, s % out_pixels);
+        let (c, nr) = (self.channels, self.nr);
+        let base = block * self.in_pixels * c * nr;
+        for r in &self.table.runs[self.table.first[p]..self.table.first[p + 1]] {
+            // Rows k of the run are consecutive in memory: tap + 1 starts at pixel + 1.
+            let (start, end) = (r.tap * c, (r.tap + r.taps) * c);
+            let (lo, hi) = (start.max(k0), end.min(k1));
+            if lo < hi {
+                let at = base + (r.pixel * c + lo - start) * nr;
+                runs.push(KRun::new(lo, hi - lo, nr, nr, &self.data[at..]));
+            }
+        }
+    }
+}
+
+/// `x [n][channels][pixels]` into `dst [n / nr blocks][pixels][channels][nr]`, lanes past
+/// the last image zero.
+fn to_lanes(isa: Isa, x: &[f32], [n, channels, pixels]: [usize; 3], nr: usize, dst: &mut [f32]) {
+    let block = pixels * channels * nr;
+    dst.par_chunks_mut(block).enumerate().for_each(|(b, dst)| {
+        let lanes = nr.min(n - b * nr);
+        if lanes < nr {
+            dst.fill(0.0);
+        }
+        for c in 0..channels {
+            let src = &x[(b * nr * channels + c) * pixels..];
+            // dst[q][c][i] = x[b nr + i][c][q]: image rows become pixel columns.
+            transpose_into(
+                isa,
+                (src, channels * pixels),
+                [lanes, pixels],
+                (&mut dst[c * nr..], channels * nr),
+            );
+        }
+    });
+}
+
+/// `c [blocks][channels][pixels][nr]` back into `out [n][channels][pixels]`, plus the bias.
+fn from_lanes(
+    isa: Isa,
+    c: &[f32],
+    [n, channels, pixels]: [usize; 3],
+    nr: usize,
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+) {
+    out.par_chunks_mut(nr * channels * pixels)
+        .enumerate()
+        .for_each(|(b, out)| {
+            let lanes = nr.min(n - b * nr);
+            for ch in 0..channels {
+                let src = &c[(b * channels + ch) * pixels * nr..];
+                // out[i][ch][q] = c[b][ch][q][i]: pixel rows become image columns.
+                transpose_into(
+                    isa,
+                    (src, nr),
+                    [pixels, lanes],
+                    (&mut out[ch * pixels..], channels * pixels),
+                );
+            }
+            if let Some(bias) = bias {
+                for image in out.chunks_exact_mut(channels * pixels) {
+                    for (row, &bv) in image.chunks_exact_mut(pixels).zip(bias) {
+                        row.iter_mut().for_each(|v| *v += bv);
+                    }
+                }
+            }
+        });
+}
+
+/// Which way a layer maps its tensors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Direction {
+    /// conv2d: `x [N, g.channels, in_hw]` to `[N, cout, out_hw]` with weight
+    /// `[cout, g.channels, kh, kw]`.
+    Forward,
+    /// conv_transpose2d, the adjoint: `x [N, cin, out_hw]` to `[N, g.channels, in_hw]` with
+    /// weight `[cin, g.channels, kh, kw]`.
+    Transposed,
+}
+
+/// Runs the layer through the lanes: `x` has `n` images of `channels` (the side the runs
+/// read) and `out` receives `n` images of `outputs` channels; see [`Direction`] for which
+/// grid of `g` is which. `isa` must have an in-house kernel ([`applies`]).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn run(
+    isa: Isa,
+    direction: Direction,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    g: &Geometry,
+    [n, channels, outputs]: [usize; 3],
+    out: &mut [f32],
+) {
+    let nr = isa.micro_cols().expect("the lanes need an in-house kernel");
+    let taps = g.kernel[0] * g.kernel[1];
+    let (table, in_pixels, out_pixels) = match direction {
+        Direction::Forward => (TapTable::conv2d(g), g.in_hw[0] * g.in_hw[1], g.positions()),
+        Direction::Transposed => (
+            TapTable::transposed(g),
+            g.positions(),
+            g.in_hw[0] * g.in_hw[1],
+        ),
+    };
+    // A [outputs][tap][channel]: per output channel, its [channels][taps] block transposed.
+    // conv2d's weight holds that block contiguously; conv_transpose2d's has it strided
+    // (`[channels][outputs][taps]`).
+    let k = taps * channels;
+    let mut a = vec![0.0f32; outputs * k];
+    let (block, row) = match direction {
+        Direction::Forward => (k, taps),
+        Direction::Transposed => (taps, outputs * taps),
+    };
+    a.par_chunks_mut(k).enumerate().for_each(|(o, dst)| {
+        transpose_into(
+            isa,
+            (&w[o * block..], row),
+            [channels, taps],
+            (dst, channels),
+        );
+    });
+    let packed = PackedA::new_on(isa, MatRef::row_major(&a, outputs, k));
+    let blocks = n.div_ceil(nr);
+    let (lanes_len, c_len) = (
+        blocks * in_pixels * channels * nr,
+        blocks * outputs * out_pixels * nr,
+    );
+    // Aligned to a cache line, so that each 32-float row is two whole lines.
+    with_scratch(lanes_len + c_len + 16, |buf| {
+        let skip = buf.as_ptr().align_offset(64).min(16);
+        let (lanes, c) = buf[skip..skip + lanes_len + c_len].split_at_mut(lanes_len);
+        to_lanes(isa, x, [n, channels, in_pixels], nr, lanes);
+        let input = LaneInput {
+            data: lanes,
+            channels,
+            in_pixels,
+            taps,
+            table: &table,
+            nr,
+        };
+        runs_product(&packed, &input, out_pixels, c);
+        from_lanes(isa, c, [n, outputs, out_pixels], nr, bias, out);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Conv2dParams;
+
+    fn geometry(c: usize, hw: usize, k: usize, stride: usize, padding: usize) -> Geometry {
+        let p = Conv2dParams::new().stride(stride).padding(padding);
+        Geometry::conv2d(c, [hw, hw], [k, k], &p)
+    }
+
+    /// A 5x5 stride-2 layer on a 14x14 map: a corner pixel keeps 3x3 of its taps, each
+    /// kernel row one run; an inner one all 25, in five runs of five.
+    #[test]
+    fn tap_table_skips_the_padding_and_merges_rows() {
+        let g = geometry(64, 14, 5, 2, 2);
+        let t = TapTable::conv2d(&g);
+        let corner = &t.runs[t.first[0]..t.first[1]];
+        assert_eq!(corner.len(), 3);
+        assert_eq!(
+            corner[0],
+            TapRun {
+                tap: 12,
+                pixel: 0,
+                taps: 3
+            }
+        );
+        assert_eq!(
+            corner[2],
+            TapRun {
+                tap: 22,
+                pixel: 28,
+                taps: 3
+            }
+        );
+        let inner = &t.runs[t.first[8]..t.first[9]]; // output (1, 1) reads rows 0..5
+        assert_eq!(inner.len(), 5);
+        assert!(inner.iter().all(|r| r.taps == 5));
+        let taps: usize = t.runs.iter().map(|r| r.taps).sum();
+        // Per axis 3 + 5 * 5 + 4 = 32 of 35 taps land inside.
+        assert_eq!(taps, 32 * 32);
+    }
+
+    /// The adjoint's table holds the same (tap, pixel) pairs, seen from the other grid.
+    #[test]
+    fn transposed_table_is_the_adjoint() {
+        for g in [
+            geometry(16, 14, 5, 2, 2),
+            geometry(16, 9, 3, 1, 1),
+            geometry(16, 7, 4, 2, 1),
+        ] {
+            let pairs = |t: &TapTable| {
+                let mut v = Vec::new();
+                for p in 0..t.first.len() - 1 {
+                    for r in &t.runs[t.first[p]..t.first[p + 1]] {
+                        for i in 0..r.taps {
+                            v.push((p, r.tap + i, r.pixel + i));
+                        }
+                    }
+                }
+                v
+            };
+            let mut forward: Vec<_> = pairs(&TapTable::conv2d(&g))
+                .into_iter()
+                .map(|(o, tap, i)| (i, tap, o))
+                .collect();
+            let mut adjoint = pairs(&TapTable::transposed(&g));
+            forward.sort_unstable();
+            adjoint.sort_unstable();
+            assert_eq!(forward, adjoint, "{g:?}");
+        }
+    }
+
+    /// conv2d by its definition, in f64: `[n, c, h, w] * [o, c, kh, kw] -> [n, o, ho, wo]`.
+    fn naive_conv2d(
+        x: &[f32],
+        w: &[f32],
+        bias: Option<&[f32]>,
+        g: &Geometry,
+        n: usize,
+        o: usize,
+    ) -> Vec<f64> {
+        let ([h, wi], [kh, kw], [ho, wo], c) = (g.in_hw, g.kernel, g.out_hw, g.channels);
+        let mut y = vec![0.0f64; n * o * ho * wo];
+        for b in 0..n {
+            for oc in 0..o {
+                for oy in 0..ho {
+                    for ox in 0..wo {
+                        let mut sum = bias.map_or(0.0, |bv| f64::from(bv[oc]));
+                        for ic in 0..c {
+                            for ky in 0..kh {
+                                for kx in 0..kw {
+                                    let iy = (oy * g.stride[0] + ky * g.dilation[0]) as isize
+                                        - g.padding[0] as isize;
+                                    let ix = (ox * g.stride[1] + kx * g.dilation[1]) as isize
+                                        - g.padding[1] as isize;
+                                    if (0..h as isize).contains(&iy)
+                                        && (0..wi as isize).contains(&ix)
+                                    {
+                                        let xv =
+                                            x[((b * c + ic) * h + iy as usize) * wi + ix as usize];
+                                        let wv = w[((oc * c + ic) * kh + ky) * kw + kx];
+                                        sum += f64::from(xv) * f64::from(wv);
+                                    }
+                                }
+                            }
+                        }
+                        y[((b * o + oc) * ho + oy) * wo + ox] = sum;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    /// conv2d's adjoint by its definition: scatters `[n, o, ho, wo]` through the taps back
+    /// to `[n, c, h, w]` (weight `[o, c, kh, kw]`, read as conv_transpose2d's `[Cin, Cout,
+    /// kh, kw]` with `Cin = o`).
+    fn naive_transposed(
+        y: &[f32],
+        w: &[f32],
+        bias: Option<&[f32]>,
+        g: &Geometry,
+        n: usize,
+        o: usize,
+    ) -> Vec<f64> {
+        let ([h, wi], [kh, kw], [ho, wo], c) = (g.in_hw, g.kernel, g.out_hw, g.channels);
+        let mut x = vec![0.0f64; n * c * h * wi];
+        for b in 0..n {
+            for ic in 0..c {
+                let start = bias.map_or(0.0, |bv| f64::from(bv[ic]));
+                x[(b * c + ic) * h * wi..(b * c + ic + 1) * h * wi].fill(start);
+            }
+            for oc in 0..o {
+                for oy in 0..ho {
+                    for ox in 0..wo {
+                        let yv = f64::from(y[((b * o + oc) * ho + oy) * wo + ox]);
+                        for ic in 0..c {
+                            for ky in 0..kh {
+                                for kx in 0..kw {
+                                    let iy = (oy * g.stride[0] + ky * g.dilation[0]) as isize
+                                        - g.padding[0] as isize;
+                                    let ix = (ox * g.stride[1] + kx * g.dilation[1]) as isize
+                                        - g.padding[1] as isize;
+                                    if (0..h as isize).contains(&iy)
+                                        && (0..wi as isize).contains(&ix)
+                                    {
+                                        let wv = w[((oc * c + ic) * kh + ky) * kw + kx];
+                                        x[((b * c + ic) * h + iy as usize) * wi + ix as usize] +=
+                                            yv * f64::from(wv);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        x
+    }
+
+    fn values(len: usize, salt: u64) -> Vec<f32> {
+        (0..len as u64)
+            .map(|i| {
+                ((i.wrapping_mul(2654435761).wrapping_add(salt * 97)) % 2001) as f32 / 1000.0 - 1.0
+            })
+            .collect()
+    }
+
+    /// Both directions on every in-house path against the definitions, with a batch that
+    /// leaves the last lane block part-filled (53 of 64 lanes on AVX-512, 53 of 64 on
+    /// AVX2's 16-lane blocks), a bias, and geometries whose taps fall on the padding in
+    /// different ways: dcgan28's 5x5 stride-2 layer on an odd, non-square map, a 3x3
+    /// stride-1 layer with dilation 2, a 4x4 stride-2 one, and strides that differ by axis.
+    /// Each element is within `1e-5 * (sum |w x| + 1)` of the f64 sum.
+    #[test]
+    fn lanes_match_the_definition_on_every_path() {
+        let n = 53;
+        let cases = [
+            (
+                16,
+                24,
+                [11, 9],
+                [5, 5],
+                Conv2dParams::new().stride(2).padding(2),
+            ),
+            (
+                17,
+                16,
+                [9, 9],
+                [3, 3],
+                Conv2dParams::new().padding(2).dilation(2),
+            ),
+            (
+                16,
+                20,
+                [8, 8],
+                [4, 4],
+                Conv2dParams::new().stride(2).padding(1),
+            ),
+            (
+                18,
+                16,
+                [7, 10],
+                [3, 2],
+                Conv2dParams::new().stride_hw([1, 3]).padding_hw([1, 0]),
+            ),
+        ];
+        for isa in Isa::supported()
+            .into_iter()
+            .filter(|i| i.micro_cols().is_some())
+        {
+            for (c, o, hw, k, p) in cases {
+                let g = Geometry::conv2d(c, hw, k, &p);
+                assert!(applies(isa, n, c, o));
+                let (ho, wo) = (g.out_hw[0], g.out_hw[1]);
+                let x = values(n * c * hw[0] * hw[1], 1);
+                let w = values(o * c * k[0] * k[1], 2);
+                let bo = values(o, 3);
+                let bc = values(c, 4);
+                let dy = values(n * o * ho * wo, 5);
+                let abs = |v: &[f32]| v.iter().map(|a| a.abs()).collect::<Vec<_>>();
+                let mut y = vec![f32::NAN; n * o * ho * wo];
+                run(
+                    isa,
+                    Direction::Forward,
+                    &x,
+                    &w,
+                    Some(&bo),
+                    &g,
+                    [n, c, o],
+                    &mut y,
+                );
+                let want = naive_conv2d(&x, &w, Some(&bo), &g, n, o);
+                let scale = naive_conv2d(&abs(&x), &abs(&w), Some(&abs(&bo)), &g, n, o);
+                for (i, ((&got, &want), &scale)) in y.iter().zip(&want).zip(&scale).enumerate() {
+                    assert!(
+                        (f64::from(got) - want).abs() <= 1e-5 * (scale + 1.0),
+                        "{isa:?} forward {g:?}: element {i} is {got}, not {want}"
+                    );
+                }
+                let mut dx = vec![f32::NAN; n * c * hw[0] * hw[1]];
+                run(
+                    isa,
+                    Direction::Transposed,
+                    &dy,
+                    &w,
+                    Some(&bc),
+                    &g,
+                    [n, o, c],
+                    &mut dx,
+                );
+                let want = naive_transposed(&dy, &w, Some(&bc), &g, n, o);
+                let scale = naive_transposed(&abs(&dy), &abs(&w), Some(&abs(&bc)), &g, n, o);
+                for (i, ((&got, &want), &scale)) in dx.iter().zip(&want).zip(&scale).enumerate() {
+                    assert!(
+                        (f64::from(got) - want).abs() <= 1e-5 * (scale + 1.0),
+                        "{isa:?} transposed {g:?}: element {i} is {got}, not {want}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The same bits on 1 and 3 threads, and on the two in-house paths (each element is
+    /// one chain of FMAs over its taps in order, whatever the kernel's tile).
+    #[test]
+    fn lanes_bits_depend_neither_on_threads_nor_on_the_kernel() {
+        let (n, c, o) = (64, 32, 40);
+        let g = Geometry::conv2d(
+            c,
+            [14, 14],
+            [5, 5],
+            &Conv2dParams::new().stride(2).padding(2),
+        );
+        let x = values(n * c * 196, 6);
+        let w = values(o * c * 25, 7);
+        let mut runs = Vec::new();
+        for isa in Isa::supported()
+            .into_iter()
+            .filter(|i| i.micro_cols().is_some())
+        {
+            for threads in [1, 3] {
+                let mut y = vec![0.0; n * o * 49];
+                crate::parallel::on_threads(threads, || {
+                    run(isa, Direction::Forward, &x, &w, None, &g, [n, c, o], &mut y)
+                });
+                runs.push((
+                    isa,
+                    threads,
+                    y.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                ));
+            }
+        }
+        for r in &runs[1..] {
+            assert!(
+                r.2 == runs[0].2,
+                "{:?} on {} threads differs from {:?} on {}",
+                r.0,
+                r.1,
+                runs[0].0,
+                runs[0].1
+            );
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! Products whose B operand is never packed: each `NR`-column sliver of B is a list of runs
+//! of rows that already lie in memory as the micro-kernel reads them ([`KRun`]), and rows
+//! that no run covers are zero.
+//!
+//! A convolution with its images in the vector lanes (`conv/image_lanes.rs`) is such a
+//! product: a sliver is one output pixel of `NR` images, and every tap of the kernel that
+//! lands inside the input is a run of `channels` rows of that input, stored
+//! `[pixel][channel][NR images]`. Taps on the padding are simply absent, so their products
+//! are skipped rather than multiplied by zero.
+//!
+//! ```text
+//! for task in groups of slivers (in parallel):
+//!   for pc in K blocks (KC deep):                  A block (rows x KC) stays in L2
+//!     for s in the task's slivers:                 the sliver's runs in pc.. stay in L1
+//!       for each A sliver:                         micro-kernel over the runs
+//! ```
+//!
+//! Every tile of C is computed by one task, over the K blocks in order, each block going on
+//! with the sums the one before stored: the bits depend on neither the thread count nor KC.
+
+use rayon::prelude::*;
+
+use super::blocking::{Blocking, CacheSizes};
+use super::kernel::{KRun, MicroKernel};
+use super::{Isa, PackedA};
+
+/// Slivers per task: enough that the A block read from L2 serves several slivers, few
+/// enough that a layer with a hundred slivers still gives each thread several tasks.
+const TASK_SLIVERS: usize = 8;
+
+/// B as runs, sliver by sliver (see the module docs).
+pub(crate) trait SliverRuns: Sync {
+    /// Rows of B (the product's K).
+    fn depth(&self) -> usize;
+
+    /// Its `NR`-column slivers.
+    fn slivers(&self) -> usize;
+
+    /// Floats per row of a run: the `NR` of the kernel the source was laid out for.
+    fn lanes(&self) -> usize;
+
+    /// Appends sliver `s`'s runs, clipped to rows `k0 .. k1`, to `runs`: in increasing `k`,
+    /// not overlapping, each inside `k0 .. k1`.
+    fn runs<'s>(&'s self, s: usize, k0: usize, k1: usize, runs: &mut Vec<KRun<'s>>);
+}
+
+/// C's slivers as raw pointers that tasks share: each task writes only its own slivers.
+#[derive(Clone, Copy)]
+struct Out(*mut f32);
+
+// SAFETY: tasks own disjoint slivers of C (see `product`), and `product` holds the unique
+// borrow of C until every task has finished.
+unsafe impl Send for Out {}
+// SAFETY: as for Send.
+unsafe impl Sync for Out {}
+
+impl Out {
+    /// The pointer: a method, so that closures capture the `Send` wrapper.
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// `C_s = A @ B_s` for every sliver `s` of `b`, where C is `[groups][m][per_group][NR]` and
+/// sliver `s` is `per_group` slivers into it: group `s / per_group`, column block
+/// `s % per_group`. Tasks of [`TASK_SLIVERS`] slivers run in parallel.
+///
+/// # Panics
+/// If `a` was packed for the portable path, if `b`'s lanes are not the kernel's `NR`, if
+/// the depths differ, if `per_group` does not divide the slivers, if C's length is not
+/// `m * slivers * NR`, or if a run is misplaced (outside the block asked for, overlapping)
+/// or its rows do not fit in its data.
+#[track_caller]
+pub(crate) fn product(a: &PackedA, b: &impl SliverRuns, per_group: usize, c: &mut [f32]) {
+    let [m, k] = a.dims();
+    assert_eq!(
+        k,
+        b.depth(),
+        "runs product: A has {k} columns, B {} rows",
+        b.depth()
+    );
+    let slivers = b.slivers();
+    assert!(
+        per_group > 0 && slivers.is_multiple_of(per_group),
+        "runs product: {slivers} slivers in groups of {per_group}"
+    );
+    match a.isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => on_kernel::<super::kernel::avx512::Avx512>(a, b, per_group, c),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => on_kernel::<super::kernel::avx2::Avx2>(a, b, per_group, c),
+        isa => panic!(
+            "runs product: {} has no in-house micro-kernel (m {m})",
+            isa.name()
+        ),
+    }
+}
+
+/// [`product`] on kernel `K`, whose instruction set `PackedA::new_on` checked.
+fn on_kernel<K: MicroKernel>(a: &PackedA, b: &impl SliverRuns, per_group: usize, c: &mut [f32]) {
+    let [m, k] = a.dims();
+    let slivers = b.slivers();
+    assert_eq!(
+        b.lanes(),
+        K::NR,
+        "runs product: B laid out for another kernel"
+    );
+    assert_eq!(
+        c.len(),
+        m * slivers * K::NR,
+        "runs product: C holds {} floats, not {m} x {slivers} slivers of {}",
+        c.len(),
+        K::NR
+    );
+    if m == 0 || slivers == 0 {
+        return;
+    }
+    let a_slivers = a.slivers();
+    let kc = Blocking::new(CacheSizes::detected(), K::MR, K::NR).kc_for(k.max(1));
+    let rs = per_group * K::NR;
+    let out = Out(c.as_mut_ptr());
+    let task = |t: usize| {
+        let (s0, s1) = (t * TASK_SLIVERS, ((t + 1) * TASK_SLIVERS).min(slivers));
+        let mut runs = Vec::new();
+        let mut pc = 0;
+        // One pass even when K is 0, so that C is written.
+        loop {
+            let k1 = (pc + kc).min(k);
+            for s in s0..s1 {
+                runs.clear();
+                b.runs(s, pc, k1, &mut runs);
+                check_runs(&runs, pc, k1, K::NR);
+                let (g, p) = (s / per_group, s % per_group);
+                let c0 = g * m * rs + p * K::NR;
+                for (i, r0) in (0..m).step_by(K::MR).enumerate() {
+                    let rows = K::MR.min(m - r0);
+                    // SAFETY: the A sliver i holds MR floats for each of K's k columns, and
+                    // the runs lie inside 0..k (checked); C's rows r0 .. r0 + rows of sliver
+                    // s are NR floats each at c0 + (r0 + i') * rs, inside C (its length was
+                    // checked) and owned by this task alone (each sliver belongs to one
+                    // task); K's instruction set was checked by `PackedA::new_on`.
+                    unsafe {
+                        K::tile_runs(
+                            &runs,
+                            a_slivers.data[i * k * K::MR..].as_ptr(),
+                            out.get().add(c0 + r0 * rs),
+                            rs,
+                            rows,
+                            pc > 0,
+                        );
+                    }
+                }
+            }
+            pc = k1;
+            if pc >= k {
+                break;
+            }
+        }
+    };
+    (0..slivers.div_ceil(TASK_SLIVERS))
+        .into_par_iter()
+        .for_each(task);
+}
+
+/// Checks what the kernel relies on: the runs lie inside `k0 .. k1`, in order, without
+/// overlap, and each one's rows of `nr` floats fit in its data.
+#[track_caller]
+fn check_runs(runs: &[KRun<'_>], k0: usize, k1: usize, nr: usize) {
+    let mut next = k0;
+    for r in runs {
+        assert!(
+            r.len >= 1
+                && (r.len - 1) * r.stride + nr <= r.data.len()
+                && r.k >= next
+                && r.k + r.len <= k1,
+            "runs product: a run of {} rows at row {} in block {k0}..{k1} (after row {next})",
+            r.len,
+            r.k
+        );
+        next = r.k + r.len;
+    }
+}
