@@ -17,6 +17,7 @@ use agon_autodiff::{
     Reduction, Rule, Tensor,
 };
 use agon_reference::gradcheck::{gradcheck, gradgradcheck, GradcheckError, GradcheckOptions, Wrt};
+use agon_reference::strategies::assert_close;
 use agon_tensor::{Conv2dParams, Indices, NdArray, Pool2dParams};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -412,6 +413,63 @@ fn matmul_2d() {
         |x| x[0].matmul(&x[1]),
         &[rnd(&[2, 3], 86), rnd(&[3, 4], 87)],
     );
+}
+
+#[test]
+fn linear() {
+    check(
+        |x| x[0].linear(&x[1], Some(&x[2])),
+        &[rnd(&[4, 3], 150), rnd(&[2, 3], 151), rnd(&[2], 152)],
+    );
+    check(
+        |x| x[0].linear(&x[1], None),
+        &[rnd(&[2, 2, 3], 153), rnd(&[2, 3], 154)],
+    );
+    check(
+        |x| x[0].linear(&x[1], Some(&x[2])),
+        &[rnd(&[3], 155), rnd(&[2, 3], 156), rnd(&[2], 157)],
+    );
+}
+
+/// The fused op (bias in the GEMM's epilogue) gives the bits of `matmul` then `add`, and so
+/// do its gradients, on a batch of rows: a layer's switch to it changes no training run. On
+/// an input with more leading axes, `dW` is one product over all rows where `matmul`'s rule
+/// summed one product per batch item (`sum_to`), so only it rounds differently.
+#[test]
+fn linear_is_matmul_then_add_bit_for_bit() {
+    let bits = |t: &Tensor| -> Vec<u32> { t.data().to_vec().iter().map(|v| v.to_bits()).collect() };
+    let (w, b) = (rnd(&[40, 48], 161), rnd(&[40], 162));
+    let run = |x: &NdArray, fused: bool| {
+        let (x, w, b) = (
+            Tensor::param(x.clone()),
+            Tensor::param(w.clone()),
+            Tensor::param(b.clone()),
+        );
+        let y = if fused {
+            x.linear(&w, Some(&b))
+        } else {
+            x.matmul(&w.transpose(0, 1)).add(&b)
+        };
+        let r = Tensor::constant(rnd(y.shape(), 163));
+        let grads = y.mul(&r).sum_all().backward();
+        let (dx, dw, db) = (grads.get(&x), grads.get(&w), grads.get(&b));
+        (
+            bits(&y),
+            bits(dx.unwrap()),
+            dw.unwrap().clone(),
+            bits(db.unwrap()),
+        )
+    };
+    let rows = rnd(&[192, 48], 160);
+    let (fused, apart) = (run(&rows, true), run(&rows, false));
+    assert!(fused.0 == apart.0, "values");
+    assert!(fused.1 == apart.1, "input gradient");
+    assert!(bits(&fused.2) == bits(&apart.2), "weight gradient");
+    assert!(fused.3 == apart.3, "bias gradient");
+    let batched = rows.reshape(&[3, 64, 48]);
+    let (fused, apart) = (run(&batched, true), run(&batched, false));
+    assert!(fused.0 == apart.0 && fused.1 == apart.1 && fused.3 == apart.3);
+    assert_close(fused.2.data(), apart.2.data(), 1e-5, 1e-5);
 }
 
 #[test]

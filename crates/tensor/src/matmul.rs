@@ -49,6 +49,9 @@ struct Product<'a> {
     m: usize,
     k: usize,
     n: usize,
+    /// Added to every row of each item's result (a linear layer's bias), in the GEMM's
+    /// epilogue while the tile is in cache.
+    bias: Option<&'a [f32]>,
 }
 
 impl Product<'_> {
@@ -65,14 +68,24 @@ impl Product<'_> {
         let a = self.a.window(item, 0, [self.m, self.k]);
         let b = self.b.window(item, 0, [self.k, self.n]);
         let c = MatMut::row_major(out, self.m, self.n);
-        Gemm::new().parallel(parallel).run(1.0, a, b, 0.0, c);
+        let gemm = Gemm::new().parallel(parallel);
+        match self.bias {
+            Some(bias) => gemm.col_bias(bias).run(1.0, a, b, 0.0, c),
+            None => gemm.run(1.0, a, b, 0.0, c),
+        }
     }
 
     /// Fills the dense `[items, m, n]` output, in parallel when the product is large.
     fn run(&self, out: &mut [f32]) {
         let item_len = self.m * self.n;
         if out.is_empty() || self.k == 0 {
-            return; // nothing to compute: the zero-filled buffer is already the answer
+            // Nothing to multiply: the zero-filled buffer is already the product.
+            if let Some(bias) = self.bias {
+                for row in out.chunks_exact_mut(self.n) {
+                    row.copy_from_slice(bias);
+                }
+            }
+            return;
         }
         let total = self.items().saturating_mul(self.macs_per_item());
         if self.items() == 1 || self.macs_per_item() >= PAR_MIN_MACS {
@@ -231,7 +244,50 @@ impl NdArray {
         check_ranks(self, other);
         let (a3, b3) = (as_matrices(self, true), as_matrices(other, false));
         let plan = Plan::new(self, other, &a3, &b3);
-        compute(&plan, &a3, &b3)
+        compute(&plan, &a3, &b3, None)
+    }
+
+    /// A linear layer, `self @ weight^T + bias` (`torch.nn.functional.linear`): `self`
+    /// `[.., in]`, `weight` `[out, in]`, `bias` `[out]`, result `[.., out]`. The bias is
+    /// added by the GEMM's epilogue as each tile of the product is stored, not by a second
+    /// pass over the result; the values are those of `matmul` then `add` (the product is
+    /// rounded, then the sum).
+    ///
+    /// ```
+    /// use agon_tensor::NdArray;
+    /// let x = NdArray::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+    /// let w = NdArray::from_vec(vec![1.0, 0.0, 1.0, 1.0, 0.0, 2.0], &[3, 2]).unwrap();
+    /// let b = NdArray::from_vec(vec![0.5, 0.0, -1.0], &[3]).unwrap();
+    /// let y = x.linear(&w, Some(&b));
+    /// assert_eq!(y.shape(), &[2, 3]);
+    /// assert_eq!(y.to_vec(), vec![1.5, 3.0, 3.0, 3.5, 7.0, 7.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// If `self` has no axis, `weight` is not 2-D, their `in` sizes differ, or `bias` is not
+    /// `[out]`.
+    #[track_caller]
+    pub fn linear(&self, weight: &NdArray, bias: Option<&NdArray>) -> NdArray {
+        assert!(
+            self.ndim() >= 1 && weight.ndim() == 2,
+            "linear: input {:?} and weight {:?}: need an input [.., in] and a weight [out, in]",
+            self.shape(),
+            weight.shape()
+        );
+        let out = weight.shape()[0];
+        let bias = bias.map(|b| {
+            assert!(
+                b.shape() == [out],
+                "linear: bias {:?} for a weight {:?}: need [{out}]",
+                b.shape(),
+                weight.shape()
+            );
+            b.to_vec()
+        });
+        let wt = weight.transpose(0, 1);
+        let (a3, b3) = (as_matrices(self, true), as_matrices(&wt, false));
+        let plan = Plan::new(self, &wt, &a3, &b3);
+        compute(&plan, &a3, &b3, bias.as_deref())
     }
 }
 
@@ -247,8 +303,8 @@ fn check_ranks(a: &NdArray, b: &NdArray) {
     );
 }
 
-/// Runs a checked plan and shapes the result.
-fn compute(plan: &Plan, a3: &NdArray, b3: &NdArray) -> NdArray {
+/// Runs a checked plan and shapes the result, adding `bias` to every row.
+fn compute(plan: &Plan, a3: &NdArray, b3: &NdArray, bias: Option<&[f32]>) -> NdArray {
     let (oa, ob) = plan.batch_offsets(a3, b3);
     let product = Product {
         a: Stack {
@@ -264,6 +320,7 @@ fn compute(plan: &Plan, a3: &NdArray, b3: &NdArray) -> NdArray {
         m: plan.m,
         k: plan.k,
         n: plan.n,
+        bias,
     };
     let mut full = plan.batch.clone();
     let mut out = vec![0.0f32; full.iter().product::<usize>() * plan.m * plan.n];

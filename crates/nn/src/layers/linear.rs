@@ -50,11 +50,8 @@ impl WeightedLayer for Linear {
     }
 
     fn forward_with_weight(&self, x: &Tensor, weight: &Tensor) -> Tensor {
-        let y = x.matmul(&weight.transpose(0, 1));
-        match &self.bias {
-            Some(b) => y.add(&b.tensor()),
-            None => y,
-        }
+        let bias = self.bias.as_ref().map(|b| b.tensor());
+        x.linear(weight, bias.as_ref())
     }
 
     fn other_params(&self) -> Vec<(String, Param)> {
