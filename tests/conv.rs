@@ -307,11 +307,13 @@ fn batches_in_the_vector_lanes_match_the_reference() {
 /// positions. 5x5 stride-1 layers with 64+ channels run as F(2x2, 5x5): dcgan28's G1
 /// (256 and 128 channels on 7x7, padding 2, both directions), and an odd map with padding 1.
 /// Winograd differs from direct summation by rounding only; these sums of 576-6400
-/// products stay within the same tolerance as the other paths, except the weight
-/// gradients of Winograd layers (the 3x3 layer on 30x29 and the 5x5 ones): sums of
-/// 1740-6272 products that cancel (to 0.008 from a magnitude near 400 on the 30x29 map,
-/// off by 1.4e-5) are checked at `1e-6 * (sum |g x| + 1)` (3x3) and `1e-5 * (..)` (5x5),
-/// the bounds the unit tests hold them to against f64.
+/// products stay within the same tolerance as the other paths, except the long weight
+/// gradients (the 3x3 layer on 30x29 by Winograd, and the 5x5 ones, which on these small
+/// maps take the direct runs over the batch, `conv/weight_runs.rs`, before Winograd):
+/// sums of 1740-6272 products that cancel (to 0.008 from a magnitude near 400 on the 30x29
+/// map, off by 1.4e-5) are checked at `1e-6 * (sum |g x| + 1)` (3x3) and `1e-5 * (..)`
+/// (5x5, the bound of F(2x2, 5x5), whose weight gradient the unit tests in
+/// `winograd/weight_grad.rs` hold to it against f64).
 #[test]
 fn winograd_layers_match_the_reference() {
     let same = Conv2dParams::new().padding(1);

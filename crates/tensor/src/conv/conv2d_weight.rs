@@ -7,8 +7,10 @@
 //! wrote again. One thread on a Xeon (AVX-512, 2026-12-06), same bits: dcgan28's D2 and G1
 //! weight gradients 1.4-1.9x faster, the default discriminator's 32-channel layer 2-3x.
 //! Large maps keep im2col per tile. Layers with at most 4 output channels take
-//! `few_outputs`, and 5x5 stride-1 layers (3x3 ones on wide maps) with enough channels
-//! Winograd's tiling (`winograd::conv2d_weight`).
+//! `few_outputs`; layers with 16+ channels on both sides and at most 256 outputs per image
+//! take one product over (pixel, image) read in place (`weight_runs`); larger 5x5 stride-1
+//! layers (3x3 ones on maps of 28x28 and more) with enough channels Winograd's tiling
+//! (`winograd::conv2d_weight`).
 //!
 //! Tried before (Zen 4, 2026-12-04) and not kept: B as the transposed *wide* patch matrix,
 //! packed with scalar copies. It measured no faster on the default discriminator's
@@ -144,12 +146,15 @@ fn conv2d_weight_dense(x: &[f32], go: &[f32], g: &Geometry, n: usize, cout: usiz
     if few_outputs::applies(g, cout) {
         return few_outputs::conv2d_weight(Isa::active(), x, go, g, n, cout);
     }
-    if winograd::applies_to_weight(g, cout) {
-        return winograd::conv2d_weight(Isa::active(), x, go, g, n, cout);
-    }
+    // Before Winograd: on dcgan28's G1 (5x5, 7x7 map) the runs were 2-6% faster (19.9-20.2
+    // ms against 20.7-21.5, two threads, Zen 4, alternated three times), with direct sums
+    // where Winograd's transforms round.
     let plan = Plan::new(g.rows(), g.positions());
     if plan.images > 1 && weight_runs::applies(Isa::active(), g, cout) {
         return weight_runs::conv2d_weight(Isa::active(), x, go, g, n, cout);
+    }
+    if winograd::applies_to_weight(g, cout) {
+        return winograd::conv2d_weight(Isa::active(), x, go, g, n, cout);
     }
     let wide = WideRows::new(g);
     let taps = if plan.images > 1 {

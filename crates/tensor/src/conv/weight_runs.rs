@@ -126,13 +126,15 @@ pub(super) fn conv2d_weight(
     let (c, q, p) = (g.channels, g.in_hw[0] * g.in_hw[1], g.positions());
     let taps = pixels_per_tap(g);
     let blocks = c.div_ceil(nr);
-    // A [cout][pixel][image]: for each output channel, its [image][pixel] rows transposed.
-    let mut a = vec![0.0f32; cout * p * n];
-    a.par_chunks_mut(p * n).enumerate().for_each(|(o, dst)| {
-        transpose_into(isa, (&go[o * p..], cout * p), [n, p], (dst, n));
+    // A [cout][pixel][image]: for each output channel, its [image][pixel] rows transposed
+    // (in the thread's scratch: a fresh buffer of this size costs its page faults, 4% of
+    // dcgan28's G1 weight gradient).
+    let packed = with_scratch(cout * p * n, |a| {
+        a.par_chunks_mut(p * n).enumerate().for_each(|(o, dst)| {
+            transpose_into(isa, (&go[o * p..], cout * p), [n, p], (dst, n));
+        });
+        PackedA::new_on(isa, MatRef::row_major(a, cout, p * n))
     });
-    let packed = PackedA::new_on(isa, MatRef::row_major(&a, cout, p * n));
-    drop(a);
     let (data_len, c_len) = (q * n * c + nr, cout * taps.len() * blocks * nr);
     let mut dw = vec![0.0f32; cout * c * taps.len()];
     with_scratch(data_len + c_len + 16, |buf| {
