@@ -319,18 +319,21 @@ unsafe fn tile_runs_avx512<const R: usize>(
     m: usize,
     chain: bool,
 ) {
+    // Every row is loaded and stored under a lane mask (all lanes for rows below m, none
+    // past them) rather than behind a branch: the loops then unroll completely and the
+    // accumulators stay in registers from the first load to the last store. With a test
+    // and `break`, or `take(m)`, they lived on the stack: zeroed by a memset per call and
+    // stored and reloaded around every run (1.4% of dcgan28's step in the memset alone).
     let mut acc = [[_mm512_setzero_ps(); 2]; R];
-    // Loops over every row with a test, not `take(m)`: a constant trip count unrolls, so the
-    // accumulators stay in registers across the runs instead of living on the stack.
     if chain {
         for (i, row) in acc.iter_mut().enumerate() {
-            if i >= m {
-                break;
-            }
-            // SAFETY: row i < m of the caller's m x NR window of C.
+            let live = if i < m { 0xffff } else { 0 };
+            let at = c.wrapping_add(i * rs_c);
+            // SAFETY: for rows i < m the lanes are the caller's m x NR window of C; for the
+            // others no lane is selected, and masked-off lanes are neither read nor fault.
             unsafe {
-                row[0] = _mm512_loadu_ps(c.add(i * rs_c));
-                row[1] = _mm512_loadu_ps(c.add(i * rs_c + 16));
+                row[0] = _mm512_maskz_loadu_ps(live, at);
+                row[1] = _mm512_maskz_loadu_ps(live, at.wrapping_add(16));
             }
         }
     }
@@ -348,13 +351,12 @@ unsafe fn tile_runs_avx512<const R: usize>(
         };
     }
     for (i, row) in acc.iter().enumerate() {
-        if i >= m {
-            break;
-        }
-        // SAFETY: row i < m of the caller's m x NR window of C.
+        let live = if i < m { 0xffff } else { 0 };
+        let at = c.wrapping_add(i * rs_c);
+        // SAFETY: as for the loads: rows past m select no lane, so nothing is written.
         unsafe {
-            _mm512_storeu_ps(c.add(i * rs_c), row[0]);
-            _mm512_storeu_ps(c.add(i * rs_c + 16), row[1]);
+            _mm512_mask_storeu_ps(at, live, row[0]);
+            _mm512_mask_storeu_ps(at.wrapping_add(16), live, row[1]);
         }
     }
 }
