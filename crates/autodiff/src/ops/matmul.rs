@@ -55,8 +55,9 @@ impl Tensor {
 
     /// A linear layer, `self @ weight^T + bias` (`torch.nn.functional.linear`): `self`
     /// `[.., in]`, `weight` `[out, in]`, `bias` `[out]`. One op where `matmul` then `add`
-    /// were two: the bias goes in with the GEMM's epilogue, and the values (and gradients)
-    /// are the same bits as the two ops'.
+    /// were two: the bias goes in with the GEMM's epilogue. The values are the two ops'
+    /// bits, and so are the gradients of a 2-D input; with more leading axes `dW` is one
+    /// product over all rows, where `matmul`'s rule summed one per batch item.
     ///
     /// Backward, with `G = dL/dy` and the leading axes of `x` and `G` flattened into rows:
     /// `dx = G @ W`, `dW = G^T @ x`, `db = sum over rows of G`; each is made of ops that

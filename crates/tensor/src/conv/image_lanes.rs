@@ -3,12 +3,15 @@
 //! images, every kernel tap that lands inside the input is `channels` consecutive rows of
 //! `NR` floats: a run of the GEMM's B sliver, read where it lies ([`crate::gemm::KRun`]).
 //!
-//! Against the implicit GEMM over the padded stride phases this removes three costs on
-//! small maps: packing the patches (a gather of short rows per tap), the padded copy of
-//! the input, and the products of taps on the padding, which are simply not in the runs
-//! (16% of a 5x5 stride-2 layer's taps on a 14x14 map, 31% of a 5x5 one on a 7x7 map).
+//! Against the implicit GEMM over the padded stride phases (and gemm + col2im for the
+//! transposed direction) this removes three costs: packing the patches (a gather of short
+//! rows per tap), the padded copy of the input, and the products of taps on the padding,
+//! which are simply not in the runs (16% of a 5x5 stride-2 layer's taps on a 14x14 map).
 //! What it adds is one transpose of the input into lanes and one of the output back, both
-//! passes over memory the size of the tensors.
+//! passes over memory the size of the tensors. Measured per image against the old routes
+//! (batch 32 against 31, two threads, Zen 4): as fast or faster on every shape tried, from
+//! 14x14 to 56x56 maps; 4x4 stride-2 layers 10-25% faster, the transposed one on a 56x56
+//! map 1.6x.
 //!
 //! The product is `C[co][pixel, image] = sum_(tap, ci) A[co][tap, ci] B[(tap, ci)][pixel,
 //! image]`, with the weights reordered so that K runs over taps, then channels; each
