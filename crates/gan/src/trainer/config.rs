@@ -248,7 +248,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             seed: 0,
-            steps: 3500,
+            steps: 5000,
             batch_size: 64,
             out_dir: PathBuf::from("runs/fashion-mnist"),
             task: TaskKind::Auto,
