@@ -145,6 +145,15 @@ impl Geometry {
         self.out_hw[0] * self.out_hw[1]
     }
 
+    /// Where output position `o` reads tap `k` along axis `a`: `o*s + k*d - p`, or `None`
+    /// on the padding.
+    pub fn input_at(&self, a: usize, o: usize, k: usize) -> Option<usize> {
+        let at = (o * self.stride[a] + k * self.dilation[a]) as isize - self.padding[a] as isize;
+        (0..self.in_hw[a] as isize)
+            .contains(&at)
+            .then_some(at as usize)
+    }
+
     /// Output positions `o` along axis `a` whose tap `k` lands inside the input:
     /// `0 <= o*s + k*d - p < in`.
     fn valid(&self, a: usize, k: usize) -> Range<usize> {

@@ -96,19 +96,15 @@ impl TapTable {
 
     /// conv2d's taps: output pixel `(oy, ox)` reads input `(oy s + ky d - p, ox s + kx d - p)`.
     fn conv2d(g: &Geometry) -> Self {
-        let ([h, w], [kh, kw], [ho, wo]) = (g.in_hw, g.kernel, g.out_hw);
-        let inside = |o: usize, k: usize, a: usize, size: usize| {
-            let at = (o * g.stride[a] + k * g.dilation[a]) as isize - g.padding[a] as isize;
-            (0..size as isize).contains(&at).then_some(at as usize)
-        };
+        let ([_, w], [kh, kw], [ho, wo]) = (g.in_hw, g.kernel, g.out_hw);
         TapTable::from_pairs(ho * wo, |p, pairs| {
             let (oy, ox) = (p / wo, p % wo);
             for ky in 0..kh {
-                let Some(iy) = inside(oy, ky, 0, h) else {
+                let Some(iy) = g.input_at(0, oy, ky) else {
                     continue;
                 };
                 for kx in 0..kw {
-                    if let Some(ix) = inside(ox, kx, 1, w) {
+                    if let Some(ix) = g.input_at(1, ox, kx) {
                         pairs.push((ky * kw + kx, iy * w + ix));
                     }
                 }
@@ -318,6 +314,7 @@ pub(super) fn run(
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_values as values;
     use super::*;
     use crate::Conv2dParams;
 
@@ -474,14 +471,6 @@ mod tests {
             }
         }
         x
-    }
-
-    fn values(len: usize, salt: u64) -> Vec<f32> {
-        (0..len as u64)
-            .map(|i| {
-                ((i.wrapping_mul(2654435761).wrapping_add(salt * 97)) % 2001) as f32 / 1000.0 - 1.0
-            })
-            .collect()
     }
 
     /// Both directions on every in-house path against the definitions, with a batch that

@@ -35,6 +35,15 @@ mod weight_runs;
 mod wide_rows;
 mod winograd;
 
+/// `len` deterministic values in [-1, 1) for the convolution modules' unit tests (`salt`
+/// picks the sequence).
+#[cfg(test)]
+fn test_values(len: usize, salt: u64) -> Vec<f32> {
+    (0..len as u64)
+        .map(|i| (i.wrapping_mul(2654435761).wrapping_add(salt * 97) % 2001) as f32 / 1000.0 - 1.0)
+        .collect()
+}
+
 /// Stride, padding and dilation of a 2-D convolution, per spatial axis `[h, w]`.
 ///
 /// Build one with the builder methods (the scalar forms set both axes):

@@ -41,21 +41,17 @@ pub(super) fn applies(isa: Isa, g: &Geometry, cout: usize) -> bool {
 /// For each tap, the output pixels whose tap lands inside the input and the input pixel it
 /// lands on, in output-pixel order.
 fn pixels_per_tap(g: &Geometry) -> Vec<Vec<(usize, usize)>> {
-    let ([h, w], [kh, kw], [ho, wo]) = (g.in_hw, g.kernel, g.out_hw);
-    let inside = |o: usize, k: usize, a: usize, size: usize| {
-        let at = (o * g.stride[a] + k * g.dilation[a]) as isize - g.padding[a] as isize;
-        (0..size as isize).contains(&at).then_some(at as usize)
-    };
+    let ([_, w], [kh, kw], [ho, wo]) = (g.in_hw, g.kernel, g.out_hw);
     let mut taps = Vec::with_capacity(kh * kw);
     for ky in 0..kh {
         for kx in 0..kw {
             let mut pairs = Vec::new();
             for oy in 0..ho {
-                let Some(iy) = inside(oy, ky, 0, h) else {
+                let Some(iy) = g.input_at(0, oy, ky) else {
                     continue;
                 };
                 for ox in 0..wo {
-                    if let Some(ix) = inside(ox, kx, 1, w) {
+                    if let Some(ix) = g.input_at(1, ox, kx) {
                         pairs.push((oy * wo + ox, iy * w + ix));
                     }
                 }
@@ -175,16 +171,9 @@ pub(super) fn conv2d_weight(
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_values as values;
     use super::*;
     use crate::Conv2dParams;
-
-    fn values(len: usize, salt: u64) -> Vec<f32> {
-        (0..len as u64)
-            .map(|i| {
-                (i.wrapping_mul(2654435761).wrapping_add(salt * 97) % 2001) as f32 / 1000.0 - 1.0
-            })
-            .collect()
-    }
 
     /// `dW` by its definition in f64, and the same sum over absolute values (the scale of
     /// its rounding).
