@@ -25,8 +25,10 @@ use crate::gemm::{runs_product, transpose_into, Isa, KRun, MatRef, PackedA, Sliv
 /// Fewest input and output channels (the product's columns and rows).
 const MIN_CHANNELS: usize = 16;
 
-/// Largest output map: beyond it the input's copy and A's reorder no longer pay for
-/// themselves against packing from the phases (measured on 7x7 and 14x14 maps).
+/// Largest output map that takes the runs. A bound, not a measured crossover: they were
+/// measured faster on 7x7 output maps (dcgan28's and the default model's layers, a
+/// residual block's); larger maps keep the phases and Winograd until someone measures
+/// them (28x28 outputs, 784 positions, stay there today).
 const MAX_PIXELS: usize = 256;
 
 /// Whether the weight gradient of a layer with `cout` output channels on this geometry takes
