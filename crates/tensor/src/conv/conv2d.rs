@@ -252,12 +252,8 @@ fn conv2d_phases(
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_geometry as geometry;
     use super::*;
-
-    fn geometry(c: usize, hw: usize, k: usize, stride: usize, padding: usize) -> Geometry {
-        let p = Conv2dParams::new().stride(stride).padding(padding);
-        Geometry::conv2d(c, [hw, hw], [k, k], &p)
-    }
 
     /// The layers the benchmarks time take the implicit GEMM from the padded phases (so
     /// `tests/conv.rs`'s reference checks of these shapes test that path) or Winograd, the default

@@ -275,20 +275,22 @@ pub(super) fn run(
     // conv2d's weight holds that block contiguously; conv_transpose2d's has it strided
     // (`[channels][outputs][taps]`).
     let k = taps * channels;
-    let mut a = vec![0.0f32; outputs * k];
     let (block, row) = match direction {
         Direction::Forward => (k, taps),
         Direction::Transposed => (taps, outputs * taps),
     };
-    a.par_chunks_mut(k).enumerate().for_each(|(o, dst)| {
-        transpose_into(
-            isa,
-            (&w[o * block..], row),
-            [channels, taps],
-            (dst, channels),
-        );
+    // In the thread's scratch, as weight_runs' reordered A: no fresh buffer per call.
+    let packed = with_scratch(outputs * k, |a| {
+        a.par_chunks_mut(k).enumerate().for_each(|(o, dst)| {
+            transpose_into(
+                isa,
+                (&w[o * block..], row),
+                [channels, taps],
+                (dst, channels),
+            );
+        });
+        PackedA::new_on(isa, MatRef::row_major(a, outputs, k))
     });
-    let packed = PackedA::new_on(isa, MatRef::row_major(&a, outputs, k));
     let blocks = n.div_ceil(nr);
     let (lanes_len, c_len) = (
         blocks * in_pixels * channels * nr,
@@ -314,14 +316,10 @@ pub(super) fn run(
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_values as values;
+    use super::super::test_geometry as geometry;
+    use super::super::{assert_within, test_values as values};
     use super::*;
     use crate::Conv2dParams;
-
-    fn geometry(c: usize, hw: usize, k: usize, stride: usize, padding: usize) -> Geometry {
-        let p = Conv2dParams::new().stride(stride).padding(padding);
-        Geometry::conv2d(c, [hw, hw], [k, k], &p)
-    }
 
     /// A 5x5 stride-2 layer on a 14x14 map: a corner pixel keeps 3x3 of its taps, each
     /// kernel row one run; an inner one all 25, in five runs of five.
@@ -539,12 +537,7 @@ mod tests {
                 );
                 let want = naive_conv2d(&x, &w, Some(&bo), &g, n, o);
                 let scale = naive_conv2d(&abs(&x), &abs(&w), Some(&abs(&bo)), &g, n, o);
-                for (i, ((&got, &want), &scale)) in y.iter().zip(&want).zip(&scale).enumerate() {
-                    assert!(
-                        (f64::from(got) - want).abs() <= 1e-5 * (scale + 1.0),
-                        "{isa:?} forward {g:?}: element {i} is {got}, not {want}"
-                    );
-                }
+                assert_within(&y, &want, &scale, 1e-5, &format!("{isa:?} forward {g:?}"));
                 let mut dx = vec![f32::NAN; n * c * hw[0] * hw[1]];
                 run(
                     isa,
@@ -558,12 +551,13 @@ mod tests {
                 );
                 let want = naive_transposed(&dy, &w, Some(&bc), &g, n, o);
                 let scale = naive_transposed(&abs(&dy), &abs(&w), Some(&abs(&bc)), &g, n, o);
-                for (i, ((&got, &want), &scale)) in dx.iter().zip(&want).zip(&scale).enumerate() {
-                    assert!(
-                        (f64::from(got) - want).abs() <= 1e-5 * (scale + 1.0),
-                        "{isa:?} transposed {g:?}: element {i} is {got}, not {want}"
-                    );
-                }
+                assert_within(
+                    &dx,
+                    &want,
+                    &scale,
+                    1e-5,
+                    &format!("{isa:?} transposed {g:?}"),
+                );
             }
         }
     }

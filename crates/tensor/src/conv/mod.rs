@@ -35,6 +35,27 @@ mod weight_runs;
 mod wide_rows;
 mod winograd;
 
+/// A square conv2d geometry for the convolution modules' unit tests.
+#[cfg(test)]
+fn test_geometry(c: usize, hw: usize, k: usize, stride: usize, padding: usize) -> im2col::Geometry {
+    let p = Conv2dParams::new().stride(stride).padding(padding);
+    im2col::Geometry::conv2d(c, [hw, hw], [k, k], &p)
+}
+
+/// Asserts each `got[i]` within `bound * (scale[i] + 1)` of the f64 `want[i]`, where
+/// `scale` is the same sum over absolute values (the size of its rounding).
+#[cfg(test)]
+#[track_caller]
+fn assert_within(got: &[f32], want: &[f64], scale: &[f64], bound: f64, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (i, ((&got, &want), &scale)) in got.iter().zip(want).zip(scale).enumerate() {
+        assert!(
+            (f64::from(got) - want).abs() <= bound * (scale + 1.0),
+            "{what}: element {i} is {got}, not {want}"
+        );
+    }
+}
+
 /// `len` deterministic values in [-1, 1) for the convolution modules' unit tests (`salt`
 /// picks the sequence).
 #[cfg(test)]

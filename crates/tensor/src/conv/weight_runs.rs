@@ -173,7 +173,7 @@ pub(super) fn conv2d_weight(
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_values as values;
+    use super::super::{assert_within, test_values as values};
     use super::*;
     use crate::Conv2dParams;
 
@@ -270,13 +270,7 @@ mod tests {
                     let dw = crate::parallel::on_threads(threads, || {
                         conv2d_weight(isa, &x, &go, &g, n, cout)
                     });
-                    for (i, ((&got, &want), &scale)) in dw.iter().zip(&want).zip(&scale).enumerate()
-                    {
-                        assert!(
-                            (f64::from(got) - want).abs() <= 1e-6 * (scale + 1.0),
-                            "{isa:?} {g:?}: element {i} is {got}, not {want}"
-                        );
-                    }
+                    assert_within(&dw, &want, &scale, 1e-6, &format!("{isa:?} {g:?}"));
                     runs.push((
                         isa,
                         threads,
