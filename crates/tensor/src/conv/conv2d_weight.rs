@@ -23,6 +23,7 @@ use std::ops::Range;
 use super::few_outputs;
 use super::im2col::{im2col, with_scratch, Geometry, Plan};
 use super::phase_patches::PhasePatchesT;
+use super::weight_dots;
 use super::weight_runs;
 use super::wide_rows::WideRows;
 use super::winograd;
@@ -149,6 +150,9 @@ fn conv2d_weight_dense(x: &[f32], go: &[f32], g: &Geometry, n: usize, cout: usiz
     // Before Winograd: on dcgan28's G1 (5x5, 7x7 map) the runs were 2-6% faster (19.9-20.2
     // ms against 20.7-21.5, two threads, Zen 4, alternated three times), with direct sums
     // where Winograd's transforms round.
+    if weight_dots::applies(Isa::active(), g, cout) {
+        return weight_dots::conv2d_weight(Isa::active(), x, go, g, n, cout);
+    }
     let plan = Plan::new(g.rows(), g.positions());
     if plan.images > 1 && weight_runs::applies(Isa::active(), g, cout) {
         return weight_runs::conv2d_weight(Isa::active(), x, go, g, n, cout);

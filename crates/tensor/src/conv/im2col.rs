@@ -156,7 +156,7 @@ impl Geometry {
 
     /// Output positions `o` along axis `a` whose tap `k` lands inside the input:
     /// `0 <= o*s + k*d - p < in`.
-    fn valid(&self, a: usize, k: usize) -> Range<usize> {
+    pub fn valid(&self, a: usize, k: usize) -> Range<usize> {
         let (s, n_out) = (self.stride[a], self.out_hw[a]);
         let off = (k * self.dilation[a]) as isize - self.padding[a] as isize;
         let lo = if off >= 0 {

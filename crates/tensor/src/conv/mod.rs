@@ -31,6 +31,7 @@ mod few_outputs;
 mod im2col;
 mod image_lanes;
 mod phase_patches;
+mod weight_dots;
 mod weight_runs;
 mod wide_rows;
 mod winograd;
@@ -54,6 +55,49 @@ fn assert_within(got: &[f32], want: &[f64], scale: &[f64], bound: f64, what: &st
             "{what}: element {i} is {got}, not {want}"
         );
     }
+}
+
+/// conv2d's weight gradient `dW` by its definition in f64, and the same sum over absolute
+/// values (the scale of its rounding), for the weight-gradient modules' unit tests.
+#[cfg(test)]
+fn test_weight_gradient(
+    x: &[f32],
+    go: &[f32],
+    g: &im2col::Geometry,
+    n: usize,
+    cout: usize,
+) -> (Vec<f64>, Vec<f64>) {
+    let ([h, w], [kh, kw], [ho, wo], c) = (g.in_hw, g.kernel, g.out_hw, g.channels);
+    let mut dw = vec![0.0f64; cout * c * kh * kw];
+    let mut scale = dw.clone();
+    for b in 0..n {
+        for o in 0..cout {
+            for oy in 0..ho {
+                for ox in 0..wo {
+                    let gv = f64::from(go[((b * cout + o) * ho + oy) * wo + ox]);
+                    for ch in 0..c {
+                        for ky in 0..kh {
+                            for kx in 0..kw {
+                                let iy = (oy * g.stride[0] + ky * g.dilation[0]) as isize
+                                    - g.padding[0] as isize;
+                                let ix = (ox * g.stride[1] + kx * g.dilation[1]) as isize
+                                    - g.padding[1] as isize;
+                                if (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix) {
+                                    let xv = f64::from(
+                                        x[((b * c + ch) * h + iy as usize) * w + ix as usize],
+                                    );
+                                    let i = ((o * c + ch) * kh + ky) * kw + kx;
+                                    dw[i] += gv * xv;
+                                    scale[i] += (gv * xv).abs();
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (dw, scale)
 }
 
 /// `len` deterministic values in [-1, 1) for the convolution modules' unit tests (`salt`

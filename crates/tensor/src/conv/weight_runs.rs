@@ -173,47 +173,9 @@ pub(super) fn conv2d_weight(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{assert_within, test_values as values};
+    use super::super::{assert_within, test_values as values, test_weight_gradient};
     use super::*;
     use crate::Conv2dParams;
-
-    /// `dW` by its definition in f64, and the same sum over absolute values (the scale of
-    /// its rounding).
-    fn naive(x: &[f32], go: &[f32], g: &Geometry, n: usize, cout: usize) -> (Vec<f64>, Vec<f64>) {
-        let ([h, w], [kh, kw], [ho, wo], c) = (g.in_hw, g.kernel, g.out_hw, g.channels);
-        let mut dw = vec![0.0f64; cout * c * kh * kw];
-        let mut scale = dw.clone();
-        for b in 0..n {
-            for o in 0..cout {
-                for oy in 0..ho {
-                    for ox in 0..wo {
-                        let gv = f64::from(go[((b * cout + o) * ho + oy) * wo + ox]);
-                        for ch in 0..c {
-                            for ky in 0..kh {
-                                for kx in 0..kw {
-                                    let iy = (oy * g.stride[0] + ky * g.dilation[0]) as isize
-                                        - g.padding[0] as isize;
-                                    let ix = (ox * g.stride[1] + kx * g.dilation[1]) as isize
-                                        - g.padding[1] as isize;
-                                    if (0..h as isize).contains(&iy)
-                                        && (0..w as isize).contains(&ix)
-                                    {
-                                        let xv = f64::from(
-                                            x[((b * c + ch) * h + iy as usize) * w + ix as usize],
-                                        );
-                                        let i = ((o * c + ch) * kh + ky) * kw + kx;
-                                        dw[i] += gv * xv;
-                                        scale[i] += (gv * xv).abs();
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        (dw, scale)
-    }
 
     /// Every in-house path against the definition: channels below one sliver (16 of
     /// AVX-512's 32 columns, so rows overlap), a part-filled last sliver (40 = 32 + 8),
@@ -259,7 +221,7 @@ mod tests {
             let g = Geometry::conv2d(c, hw, k, &p);
             let x = values(n * c * hw[0] * hw[1], 1);
             let go = values(n * cout * g.positions(), 2);
-            let (want, scale) = naive(&x, &go, &g, n, cout);
+            let (want, scale) = test_weight_gradient(&x, &go, &g, n, cout);
             let mut runs = Vec::new();
             for isa in Isa::supported()
                 .into_iter()
