@@ -204,6 +204,12 @@ fn to_lanes(isa: Isa, x: &[f32], [n, channels, pixels]: [usize; 3], nr: usize, d
 }
 
 /// `c [blocks][channels][pixels][nr]` back into `out [n][channels][pixels]`, plus the bias.
+///
+/// A block's `[channels][pixels]` rows of `nr` lanes are one `[channels * pixels][nr]`
+/// matrix, and its images' outputs one `[lanes][channels * pixels]` matrix: one transpose
+/// per block, with no ragged edge per channel (a 7x7 map's 49 pixels cost four 16-row
+/// transposes per channel before: 99 us for the default discriminator's second layer on
+/// one Zen 4 thread).
 fn from_lanes(
     isa: Isa,
     c: &[f32],
@@ -212,22 +218,20 @@ fn from_lanes(
     bias: Option<&[f32]>,
     out: &mut [f32],
 ) {
-    out.par_chunks_mut(nr * channels * pixels)
+    let image = channels * pixels;
+    out.par_chunks_mut(nr * image)
         .enumerate()
         .for_each(|(b, out)| {
             let lanes = nr.min(n - b * nr);
-            for ch in 0..channels {
-                let src = &c[(b * channels + ch) * pixels * nr..];
-                // out[i][ch][q] = c[b][ch][q][i]: pixel rows become image columns.
-                transpose_into(
-                    isa,
-                    (src, nr),
-                    [pixels, lanes],
-                    (&mut out[ch * pixels..], channels * pixels),
-                );
-            }
+            // out[i][f] = c[b][f][i] for f = channel * pixels + pixel.
+            transpose_into(
+                isa,
+                (&c[b * image * nr..], nr),
+                [image, lanes],
+                (out, image),
+            );
             if let Some(bias) = bias {
-                for image in out.chunks_exact_mut(channels * pixels) {
+                for image in out.chunks_exact_mut(image) {
                     for (row, &bv) in image.chunks_exact_mut(pixels).zip(bias) {
                         row.iter_mut().for_each(|v| *v += bv);
                     }
