@@ -16,12 +16,12 @@
 //! taps of one channel), and packing both operands was most of its time.
 //!
 //! A tile of [`ROWS`] output channels by up to [`MAX_TAPS`] taps keeps `ROWS * taps`
-//! accumulators of [`LANES`] lanes in registers over one image's runs, and in a small
-//! buffer between images. The lanes are added in a fixed tree at the end. Every lane's
-//! chain of FMAs, over the images in order and the runs' 16-float blocks in order, is the
-//! same on AVX-512 (one zmm), AVX2 (two ymm halves) and any thread count (the work is
-//! split over blocks of output channels, each element computed by one task), so the bits
-//! are the same everywhere.
+//! accumulators of [`LANES`] lanes in registers over the runs of a leaf of
+//! [`LEAF_IMAGES`] images. Each leaf's lanes are added in a fixed tree, and the leaves'
+//! sums along a fixed binary tree over the batch. Every lane's chain of FMAs, over the
+//! leaf's images in order and the runs' 16-float blocks in order, is the same on AVX-512
+//! (one zmm) and AVX2 (two ymm halves), and the trees depend on the shapes only, so the
+//! bits are the same on both paths and any thread count.
 
 use super::im2col::{with_scratch, Geometry};
 use crate::gemm::Isa;
@@ -213,8 +213,9 @@ fn sum_leaves(pb: &Problem<'_>, leaves: std::ops::Range<usize>, out: &mut [f32])
     if leaves.len() == 1 {
         let images = leaves.start * LEAF_IMAGES..pb.n.min((leaves.start + 1) * LEAF_IMAGES);
         // The thread's scratch, kept between calls: the planes, a padded row, and the lane
-        // sums (a fresh buffer of `cout * taps * LANES` floats per leaf, given back to the
-        // system and faulted in again on every call, made the op a third slower).
+        // sums. (Lane sums in a fresh buffer per leaf made the op a third slower in a
+        // fresh process: glibc gave the 100 KiB back at each free and faulted it in
+        // again.)
         let planes = images.len() * pb.planes.per_image;
         let row = TapPlanes::padded_row(pb.g);
         with_scratch(planes + row + out.len() * LANES, |buf| {
