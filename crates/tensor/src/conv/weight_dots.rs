@@ -23,6 +23,8 @@
 //! (one zmm) and AVX2 (two ymm halves), and the trees depend on the shapes only, so the
 //! bits are the same on both paths and any thread count.
 
+use rayon::prelude::*;
+
 use super::im2col::{with_scratch, Geometry};
 use crate::gemm::Isa;
 
@@ -40,10 +42,11 @@ const MAX_TAPS: usize = 6;
 /// other routes (the product then has enough columns to pay for its packing).
 const MAX_CHANNELS: usize = 15;
 
-/// Largest output map. A bound, not a measured crossover: measured faster on 14x14 outputs
-/// (dcgan28's and the default model's one-channel layers). Larger maps keep the GEMM route
-/// until someone measures them: their tap planes (several times the input) leave the
-/// caches.
+/// Largest output map. A bound, not a measured crossover: measured faster on 14x14 to
+/// 32x32 outputs (dcgan28's and the default model's one-channel layers; RGB 4x4 stride-2
+/// and 3x3 stride-1 layers on 32x32 and 64x64 images at batch 8-16). Larger maps keep the
+/// GEMM route until someone measures them: their tap planes (several times the input)
+/// leave the caches.
 const MAX_PIXELS: usize = 1024;
 
 /// Whether the weight gradient of a layer with `cout` output channels on this geometry takes
@@ -162,6 +165,9 @@ fn every_other(dst: &mut [f32], src: &[f32]) {
 /// images per kernel call. Batch 64 gives four leaves.
 const LEAF_IMAGES: usize = 16;
 
+/// Output channels per parallel task within a leaf (a multiple of [`ROWS`]).
+const TASK_CHANNELS: usize = 4 * ROWS;
+
 /// `dW [cout][channels][kh][kw]` of conv2d on `n` images `x [n][channels][in_hw]` with
 /// output gradient `go [n][cout][out_hw]`. `isa` has an in-house kernel ([`applies`]).
 pub(super) fn conv2d_weight(
@@ -187,6 +193,7 @@ pub(super) fn conv2d_weight(
             let tiles = taps.div_ceil(MAX_TAPS);
             (0..=tiles).map(|i| i * taps / tiles).collect()
         },
+        split: n.div_ceil(LEAF_IMAGES) < rayon::current_num_threads(),
     };
     let mut dw = vec![0.0f32; cout * taps];
     sum_leaves(&pb, 0..n.div_ceil(LEAF_IMAGES), &mut dw);
@@ -204,6 +211,8 @@ struct Problem<'a> {
     planes: TapPlanes,
     /// Tap tiles: tile `i` is taps `bounds[i]..bounds[i + 1]`.
     bounds: Vec<usize>,
+    /// Whether each leaf splits its work over the threads (fewer leaves than threads).
+    split: bool,
 }
 
 /// Writes the sum `[cout][taps]` of the leaves `leaves` into `out`: one leaf directly,
@@ -212,16 +221,13 @@ struct Problem<'a> {
 fn sum_leaves(pb: &Problem<'_>, leaves: std::ops::Range<usize>, out: &mut [f32]) {
     if leaves.len() == 1 {
         let images = leaves.start * LEAF_IMAGES..pb.n.min((leaves.start + 1) * LEAF_IMAGES);
-        // The thread's scratch, kept between calls: the planes, a padded row, and the lane
-        // sums. (Lane sums in a fresh buffer per leaf made the op a third slower in a
-        // fresh process: glibc gave the 100 KiB back at each free and faulted it in
-        // again.)
+        // The thread's scratch, kept between calls: the planes and the lane sums. (Lane
+        // sums in a fresh buffer per leaf made the op a third slower in a fresh process:
+        // glibc gave the 100 KiB back at each free and faulted it in again.)
         let planes = images.len() * pb.planes.per_image;
-        let row = TapPlanes::padded_row(pb.g);
-        with_scratch(planes + row + out.len() * LANES, |buf| {
-            let (planes, rest) = buf.split_at_mut(planes);
-            let (row, lanes) = rest.split_at_mut(row);
-            leaf(pb, images, planes, row, lanes);
+        with_scratch(planes + out.len() * LANES, |buf| {
+            let (planes, lanes) = buf.split_at_mut(planes);
+            leaf(pb, images, planes, lanes);
             for (o, l) in out.iter_mut().zip(lanes.chunks_exact(LANES)) {
                 *o = sum_lanes(l);
             }
@@ -245,44 +251,62 @@ fn sum_leaves(pb: &Problem<'_>, leaves: std::ops::Range<usize>, out: &mut [f32])
 /// One leaf: the lane sums `[cout][taps][LANES]` of `images`, written over `out`. The
 /// images' planes are built first (143 KiB for sixteen of dcgan28's first layer, in L2);
 /// each tile then runs over all of them with its accumulators in registers.
-fn leaf(
-    pb: &Problem<'_>,
-    images: std::ops::Range<usize>,
-    planes: &mut [f32],
-    row: &mut [f32],
-    out: &mut [f32],
-) {
+fn leaf(pb: &Problem<'_>, images: std::ops::Range<usize>, planes: &mut [f32], out: &mut [f32]) {
     let (g, cout, per_image) = (pb.g, pb.cout, pb.planes.per_image);
     let (taps, len) = (g.rows(), g.positions());
     let image = g.channels * g.in_hw[0] * g.in_hw[1];
     let count = images.len();
-    for (i, dst) in images.clone().zip(planes.chunks_exact_mut(per_image)) {
-        pb.planes
-            .fill(g, &pb.x[i * image..(i + 1) * image], dst, row);
-    }
-    let planes = &planes[..count * per_image];
-    for o0 in (0..cout).step_by(ROWS) {
-        // A block short of ROWS channels repeats its last one; the repeat's sums land on
-        // that channel's own and are the same values.
-        let dy: [Runs; ROWS] = std::array::from_fn(|r| Runs {
-            data: pb.go,
-            start: (images.start * cout + (o0 + r).min(cout - 1)) * len,
-            stride: cout * len,
+    // The images' planes, in parallel when the leaf is split (one leaf's are 1.6 MB for 16
+    // RGB 64x64 images); each task pads its rows in a buffer of its own.
+    let row = TapPlanes::padded_row(g);
+    // Split only where the leaves are fewer than the threads: it changes which thread
+    // computes an element, never its sum, and stolen tasks read their planes from another
+    // core's cache (dcgan28's first layer, four leaves, was 20% slower split).
+    let min_len = if pb.split { 1 } else { usize::MAX };
+    planes[..count * per_image]
+        .par_chunks_mut(per_image)
+        .with_min_len(min_len)
+        .zip(images.clone())
+        .for_each(|(dst, i)| {
+            let mut row = vec![0.0f32; row];
+            pb.planes
+                .fill(g, &pb.x[i * image..(i + 1) * image], dst, &mut row);
         });
-        for t in pb.bounds.windows(2) {
-            let mut runs = [Runs::EMPTY; MAX_TAPS];
-            for (run, &start) in runs.iter_mut().zip(&pb.planes.starts[t[0]..t[1]]) {
-                *run = Runs {
-                    data: planes,
-                    start,
-                    stride: per_image,
-                };
+    let planes = &planes[..count * per_image];
+    // Blocks of output channels, each writing its own rows of `out`: parallel tasks when
+    // the leaf is split, so that a batch of one or two leaves still keeps every thread
+    // busy. An RGB layer's batch of 16 is one leaf: 4x4 stride-2 on 64x64 images, 64
+    // outputs, took 0.56-0.75 of the GEMM route's time split, 1.02-1.04 not (two threads,
+    // Zen 4, alternated).
+    out.par_chunks_mut(TASK_CHANNELS * taps * LANES)
+        .with_min_len(min_len)
+        .enumerate()
+        .for_each(|(task, out)| {
+            let (first, channels) = (task * TASK_CHANNELS, out.len() / (taps * LANES));
+            for o0 in (0..channels).step_by(ROWS) {
+                // A block short of ROWS channels repeats its last one; the repeat's sums
+                // land on that channel's own and are the same values.
+                let local: [usize; ROWS] = std::array::from_fn(|r| (o0 + r).min(channels - 1));
+                let dy: [Runs; ROWS] = local.map(|o| Runs {
+                    data: pb.go,
+                    start: (images.start * cout + first + o) * len,
+                    stride: cout * len,
+                });
+                for t in pb.bounds.windows(2) {
+                    let mut runs = [Runs::EMPTY; MAX_TAPS];
+                    for (run, &start) in runs.iter_mut().zip(&pb.planes.starts[t[0]..t[1]]) {
+                        *run = Runs {
+                            data: planes,
+                            start,
+                            stride: per_image,
+                        };
+                    }
+                    let runs = &runs[..t[1] - t[0]];
+                    let rows = local.map(|o| (o * taps + t[0]) * LANES);
+                    tile(pb.isa, &dy, runs, [count, len], out, rows);
+                }
             }
-            let runs = &runs[..t[1] - t[0]];
-            let rows = std::array::from_fn(|r| ((o0 + r).min(cout - 1) * taps + t[0]) * LANES);
-            tile(pb.isa, &dy, runs, [count, len], out, rows);
-        }
-    }
+        });
 }
 
 /// One run of `len` floats per image: image `i`'s is `data[start + i * stride..][..len]`.
@@ -574,7 +598,8 @@ mod tests {
     /// Every in-house path against the definition: one and three channels, output channels
     /// not a multiple of the tile (6, 9), a batch of three leaves (37 images), runs that are and are not whole blocks of lanes
     /// (16, 14x14 = 196, 35), strides that differ per axis, dilation; each element within
-    /// `1e-6 * (sum |g x| + 1)`. The paths agree bit for bit, on 1 and 3 threads.
+    /// `1e-6 * (sum |g x| + 1)`. The paths agree bit for bit, on 1 and 3 threads (on 3,
+    /// batches of fewer than three leaves split each leaf over the threads).
     #[test]
     fn weight_dots_match_the_definition_and_agree_everywhere() {
         let cases = [
