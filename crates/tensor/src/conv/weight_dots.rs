@@ -596,10 +596,11 @@ mod tests {
     use crate::Conv2dParams;
 
     /// Every in-house path against the definition: one and three channels, output channels
-    /// not a multiple of the tile (6, 9), a batch of three leaves (37 images), runs that are and are not whole blocks of lanes
-    /// (16, 14x14 = 196, 35), strides that differ per axis, dilation; each element within
-    /// `1e-6 * (sum |g x| + 1)`. The paths agree bit for bit, on 1 and 3 threads (on 3,
-    /// batches of fewer than three leaves split each leaf over the threads).
+    /// not a multiple of the tile (6, 9), a batch of three leaves (37 images), runs that
+    /// are and are not whole blocks of lanes (16, 14x14 = 196, 35), strides that differ
+    /// per axis, dilation; each element within `1e-6 * (sum |g x| + 1)`. The paths agree
+    /// bit for bit, on 1 and 3 threads (on 3, batches of fewer than three leaves split
+    /// each leaf over the threads).
     #[test]
     fn weight_dots_match_the_definition_and_agree_everywhere() {
         let cases = [
