@@ -7,7 +7,9 @@
 //! wrote again. One thread on a Xeon (AVX-512, 2026-12-06), same bits: dcgan28's D2 and G1
 //! weight gradients 1.4-1.9x faster, the default discriminator's 32-channel layer 2-3x.
 //! Large maps keep im2col per tile. Layers with at most 4 output channels take
-//! `few_outputs`; layers with 16+ channels on both sides and at most 256 outputs per image
+//! `few_outputs`; layers with fewer than 16 input channels (and maps of 16 to 1024
+//! outputs) dot products of contiguous runs (`weight_dots`); layers with 16+ channels on
+//! both sides and at most 256 outputs per image
 //! take one product over (pixel, image) read in place (`weight_runs`); larger 5x5 stride-1
 //! layers (3x3 ones on maps of 28x28 and more) with enough channels Winograd's tiling
 //! (`winograd::conv2d_weight`).
