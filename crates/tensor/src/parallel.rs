@@ -176,6 +176,29 @@ fn keep_awake(done: &AtomicBool, owner: Option<usize>) {
     }
 }
 
+/// The elementwise sum of `leaf(i)` over `leaves`, as `left half + right half` recursively,
+/// the halves in parallel. The tree's shape depends only on the number of leaves, so the
+/// sums are the same on any number of threads: the fixed reduction of weight gradients
+/// whose batch is cut into leaves of a shape-determined size (`conv::few_outputs`,
+/// `conv::weight_dots`).
+pub(crate) fn tree_sum(
+    leaves: std::ops::Range<usize>,
+    leaf: &(dyn Fn(usize) -> Vec<f32> + Sync),
+) -> Vec<f32> {
+    if leaves.len() == 1 {
+        return leaf(leaves.start);
+    }
+    let mid = leaves.start + leaves.len() / 2;
+    let (mut left, right) = rayon::join(
+        || tree_sum(leaves.start..mid, leaf),
+        || tree_sum(mid..leaves.end, leaf),
+    );
+    for (a, b) in left.iter_mut().zip(right) {
+        *a += b;
+    }
+    left
+}
+
 /// Runs `f` on a fresh rayon pool of `threads` threads: the unit tests' same-bits checks.
 #[cfg(test)]
 pub(crate) fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {

@@ -200,29 +200,12 @@ pub(crate) fn conv2d_weight(
     let wide = WideRows::new(g);
     let offsets = wide.tap_bases();
     let leaves = n.div_ceil(WGRAD_IMAGES);
-    leaf_sum(0..leaves, &|leaf| {
+    crate::parallel::tree_sum(0..leaves, &|leaf| {
         let mut dw = vec![0.0f32; cout * offsets.len()];
         let images = leaf * WGRAD_IMAGES..n.min((leaf + 1) * WGRAD_IMAGES);
         leaf_gradient(isa, x, go, g, &wide, &offsets, images, cout, &mut dw);
         dw
     })
-}
-
-/// The sum of `leaf(i)` over `leaves`, as `left half + right half` recursively (in parallel):
-/// the tree's shape depends only on the number of leaves.
-fn leaf_sum(leaves: std::ops::Range<usize>, leaf: &(dyn Fn(usize) -> Vec<f32> + Sync)) -> Vec<f32> {
-    if leaves.len() == 1 {
-        return leaf(leaves.start);
-    }
-    let mid = leaves.start + leaves.len() / 2;
-    let (mut left, right) = rayon::join(
-        || leaf_sum(leaves.start..mid, leaf),
-        || leaf_sum(mid..leaves.end, leaf),
-    );
-    for (a, b) in left.iter_mut().zip(right) {
-        *a += b;
-    }
-    left
 }
 
 /// Adds the images' contributions to `dw` (`[Cout, taps]`), image after image.

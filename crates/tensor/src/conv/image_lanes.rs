@@ -321,7 +321,7 @@ pub(super) fn run(
 #[cfg(test)]
 mod tests {
     use super::super::test_geometry as geometry;
-    use super::super::{assert_within, test_values as values};
+    use super::super::{assert_within, same_bits_on_every_path, test_values as values};
     use super::*;
     use crate::Conv2dParams;
 
@@ -579,32 +579,10 @@ mod tests {
         );
         let x = values(n * c * 196, 6);
         let w = values(o * c * 25, 7);
-        let mut runs = Vec::new();
-        for isa in Isa::supported()
-            .into_iter()
-            .filter(|i| i.micro_cols().is_some())
-        {
-            for threads in [1, 3] {
-                let mut y = vec![0.0; n * o * 49];
-                crate::parallel::on_threads(threads, || {
-                    run(isa, Direction::Forward, &x, &w, None, &g, [n, c, o], &mut y)
-                });
-                runs.push((
-                    isa,
-                    threads,
-                    y.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-                ));
-            }
-        }
-        for r in &runs[1..] {
-            assert!(
-                r.2 == runs[0].2,
-                "{:?} on {} threads differs from {:?} on {}",
-                r.0,
-                r.1,
-                runs[0].0,
-                runs[0].1
-            );
-        }
+        same_bits_on_every_path("the lanes' forward", |isa| {
+            let mut y = vec![0.0; n * o * 49];
+            run(isa, Direction::Forward, &x, &w, None, &g, [n, c, o], &mut y);
+            y
+        });
     }
 }

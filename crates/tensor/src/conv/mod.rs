@@ -100,6 +100,41 @@ fn test_weight_gradient(
     (dw, scale)
 }
 
+/// Runs `f` on every in-house kernel path, on 1 and 3 threads each, asserts that all the
+/// runs give the same bits (`what` names the case), and returns each run's path and result.
+#[cfg(test)]
+#[track_caller]
+fn same_bits_on_every_path(
+    what: &str,
+    f: impl Fn(crate::gemm::Isa) -> Vec<f32> + Sync,
+) -> Vec<(crate::gemm::Isa, Vec<f32>)> {
+    let mut runs = Vec::new();
+    for isa in crate::gemm::Isa::supported()
+        .into_iter()
+        .filter(|i| i.micro_cols().is_some())
+    {
+        for threads in [1, 3] {
+            runs.push((
+                isa,
+                threads,
+                crate::parallel::on_threads(threads, || f(isa)),
+            ));
+        }
+    }
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for r in &runs[1..] {
+        assert!(
+            bits(&r.2) == bits(&runs[0].2),
+            "{what}: {:?} on {} threads differs from {:?} on {}",
+            r.0,
+            r.1,
+            runs[0].0,
+            runs[0].1
+        );
+    }
+    runs.into_iter().map(|(isa, _, v)| (isa, v)).collect()
+}
+
 /// `len` deterministic values in [-1, 1) for the convolution modules' unit tests (`salt`
 /// picks the sequence).
 #[cfg(test)]

@@ -195,9 +195,7 @@ pub(super) fn conv2d_weight(
         },
         split: n.div_ceil(LEAF_IMAGES) < rayon::current_num_threads(),
     };
-    let mut dw = vec![0.0f32; cout * taps];
-    sum_leaves(&pb, 0..n.div_ceil(LEAF_IMAGES), &mut dw);
-    dw
+    crate::parallel::tree_sum(0..n.div_ceil(LEAF_IMAGES), &|leaf| leaf_sum(&pb, leaf))
 }
 
 /// What every leaf reads.
@@ -215,37 +213,19 @@ struct Problem<'a> {
     split: bool,
 }
 
-/// Writes the sum `[cout][taps]` of the leaves `leaves` into `out`: one leaf directly,
-/// several as `left half + right half`, the halves in parallel (the right one into a
-/// buffer of its own). The tree's shape depends on the number of leaves only.
-fn sum_leaves(pb: &Problem<'_>, leaves: std::ops::Range<usize>, out: &mut [f32]) {
-    if leaves.len() == 1 {
-        let images = leaves.start * LEAF_IMAGES..pb.n.min((leaves.start + 1) * LEAF_IMAGES);
-        // The thread's scratch, kept between calls: the planes and the lane sums. (Lane
-        // sums in a fresh buffer per leaf made the op a third slower in a fresh process:
-        // glibc gave the 100 KiB back at each free and faulted it in again.)
-        let planes = images.len() * pb.planes.per_image;
-        with_scratch(planes + out.len() * LANES, |buf| {
-            let (planes, lanes) = buf.split_at_mut(planes);
-            leaf(pb, images, planes, lanes);
-            for (o, l) in out.iter_mut().zip(lanes.chunks_exact(LANES)) {
-                *o = sum_lanes(l);
-            }
-        });
-        return;
-    }
-    let (mid, len) = (leaves.start + leaves.len() / 2, out.len());
-    let (_, right) = rayon::join(
-        || sum_leaves(pb, leaves.start..mid, out),
-        || {
-            let mut part = vec![0.0f32; len];
-            sum_leaves(pb, mid..leaves.end, &mut part);
-            part
-        },
-    );
-    for (a, b) in out.iter_mut().zip(&right) {
-        *a += b;
-    }
+/// One leaf's `[cout][taps]`: its lane sums, added up lane by lane.
+fn leaf_sum(pb: &Problem<'_>, index: usize) -> Vec<f32> {
+    let images = index * LEAF_IMAGES..pb.n.min((index + 1) * LEAF_IMAGES);
+    let len = pb.cout * pb.g.rows();
+    // The thread's scratch, kept between calls: the planes and the lane sums. (Lane sums
+    // in a fresh buffer per leaf made the op a third slower in a fresh process: glibc gave
+    // the 100 KiB back at each free and faulted it in again.)
+    let planes = images.len() * pb.planes.per_image;
+    with_scratch(planes + len * LANES, |buf| {
+        let (planes, lanes) = buf.split_at_mut(planes);
+        leaf(pb, images, planes, lanes);
+        lanes.chunks_exact(LANES).map(sum_lanes).collect()
+    })
 }
 
 /// One leaf: the lane sums `[cout][taps][LANES]` of `images`, written over `out`. The
@@ -591,7 +571,9 @@ mod avx2 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{assert_within, test_values as values, test_weight_gradient};
+    use super::super::{
+        assert_within, same_bits_on_every_path, test_values as values, test_weight_gradient,
+    };
     use super::*;
     use crate::Conv2dParams;
 
@@ -653,33 +635,12 @@ mod tests {
             let x = values(n * c * hw[0] * hw[1], 1);
             let go = values(n * cout * g.positions(), 2);
             let (want, scale) = test_weight_gradient(&x, &go, &g, n, cout);
-            let mut runs = Vec::new();
-            for isa in Isa::supported()
-                .into_iter()
-                .filter(|i| i.micro_cols().is_some())
-            {
+            let runs = same_bits_on_every_path(&format!("{g:?}"), |isa| {
                 assert!(applies(isa, &g, cout), "{g:?}");
-                for threads in [1, 3] {
-                    let dw = crate::parallel::on_threads(threads, || {
-                        conv2d_weight(isa, &x, &go, &g, n, cout)
-                    });
-                    assert_within(&dw, &want, &scale, 1e-6, &format!("{isa:?} {g:?}"));
-                    runs.push((
-                        isa,
-                        threads,
-                        dw.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-                    ));
-                }
-            }
-            for r in &runs[1..] {
-                assert!(
-                    r.2 == runs[0].2,
-                    "{g:?}: {:?} on {} threads differs from {:?} on {}",
-                    r.0,
-                    r.1,
-                    runs[0].0,
-                    runs[0].1
-                );
+                conv2d_weight(isa, &x, &go, &g, n, cout)
+            });
+            for (isa, dw) in runs {
+                assert_within(&dw, &want, &scale, 1e-6, &format!("{isa:?} {g:?}"));
             }
         }
     }

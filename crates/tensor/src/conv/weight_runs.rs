@@ -173,7 +173,9 @@ pub(super) fn conv2d_weight(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{assert_within, test_values as values, test_weight_gradient};
+    use super::super::{
+        assert_within, same_bits_on_every_path, test_values as values, test_weight_gradient,
+    };
     use super::*;
     use crate::Conv2dParams;
 
@@ -222,33 +224,12 @@ mod tests {
             let x = values(n * c * hw[0] * hw[1], 1);
             let go = values(n * cout * g.positions(), 2);
             let (want, scale) = test_weight_gradient(&x, &go, &g, n, cout);
-            let mut runs = Vec::new();
-            for isa in Isa::supported()
-                .into_iter()
-                .filter(|i| i.micro_cols().is_some())
-            {
+            let runs = same_bits_on_every_path(&format!("{g:?}"), |isa| {
                 assert!(applies(isa, &g, cout));
-                for threads in [1, 3] {
-                    let dw = crate::parallel::on_threads(threads, || {
-                        conv2d_weight(isa, &x, &go, &g, n, cout)
-                    });
-                    assert_within(&dw, &want, &scale, 1e-6, &format!("{isa:?} {g:?}"));
-                    runs.push((
-                        isa,
-                        threads,
-                        dw.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-                    ));
-                }
-            }
-            for r in &runs[1..] {
-                assert!(
-                    r.2 == runs[0].2,
-                    "{g:?}: {:?} on {} threads differs from {:?} on {}",
-                    r.0,
-                    r.1,
-                    runs[0].0,
-                    runs[0].1
-                );
+                conv2d_weight(isa, &x, &go, &g, n, cout)
+            });
+            for (isa, dw) in runs {
+                assert_within(&dw, &want, &scale, 1e-6, &format!("{isa:?} {g:?}"));
             }
         }
     }
