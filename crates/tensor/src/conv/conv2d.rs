@@ -10,7 +10,7 @@ use super::image_lanes::{self, Direction};
 use super::phase_patches::PhasePatches;
 use super::wide_rows::WideRows;
 use super::winograd;
-use super::{check_4d, check_bias, Conv2dParams};
+use super::{check_4d, check_bias, written_in_full, Conv2dParams};
 use crate::gemm::{Gemm, Isa, MatMut, MatRef, PackedA};
 use crate::NdArray;
 
@@ -70,20 +70,22 @@ impl NdArray {
         check_bias(OP, bias, cout);
         let g = Geometry::conv2d(cin, [h, w], [kh, kw], p);
         let [ho, wo] = g.out_hw;
-        let mut out = vec![0.0f32; n * cout * ho * wo];
-        if !out.is_empty() {
+        let len = n * cout * ho * wo;
+        let out = if len == 0 {
+            Vec::new()
+        } else {
             let x = self.contiguous();
             let wt = weight.contiguous();
             let bias = bias.map(|b| b.to_vec());
-            conv2d_into(
+            conv2d_output(
                 x.as_slice().expect("contiguous"),
                 wt.as_slice().expect("contiguous"),
                 bias.as_deref(),
                 &g,
                 cout,
-                &mut out,
-            );
-        }
+                len,
+            )
+        };
         NdArray::from_dense(out, &[n, cout, ho, wo])
     }
 }
@@ -117,8 +119,35 @@ impl Route {
     }
 }
 
+/// conv2d's `len`-float output `[N, Cout, Ho*Wo]` (`len > 0`): through the lanes where they
+/// apply, which write every element, so the output is not zeroed first; else
+/// [`conv2d_into`] a zeroed buffer.
+fn conv2d_output(
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    g: &Geometry,
+    cout: usize,
+    len: usize,
+) -> Vec<f32> {
+    let route = Route::of(g, cout);
+    let n = len / (cout * g.positions());
+    if route == Route::Phases && image_lanes::applies(Isa::active(), n, g.channels, cout) {
+        let shape = [n, g.channels, cout];
+        // SAFETY: the lanes write every element of their output (`image_lanes::run`).
+        return unsafe {
+            written_in_full(len, |out| {
+                image_lanes::run(Isa::active(), Direction::Forward, x, w, bias, g, shape, out)
+            })
+        };
+    }
+    let mut out = vec![0.0f32; len];
+    conv2d_into(x, w, bias, g, cout, route, &mut out);
+    out
+}
+
 /// `out [N, Cout, Ho*Wo] = W [Cout, K] @ im2col(x[n]) (+ bias)` for every batch item, in
-/// parallel over blocks of images; `out` must be non-empty.
+/// parallel over blocks of images, on `route`; `out` must be non-empty.
 ///
 /// Layers with at most [`few_outputs::FEW_OUTPUTS`] output channels (stride 1) skip the
 /// GEMM ([`few_outputs`]); 3x3 and 5x5 stride-1 layers with enough channels run as Winograd
@@ -134,9 +163,9 @@ fn conv2d_into(
     bias: Option<&[f32]>,
     g: &Geometry,
     cout: usize,
+    route: Route,
     out: &mut [f32],
 ) {
-    let route = Route::of(g, cout);
     if route == Route::FewOutputs {
         return few_outputs::conv2d(Isa::active(), x, w, bias, g, out);
     }
@@ -144,11 +173,6 @@ fn conv2d_into(
         return winograd::conv2d(Isa::active(), x, w, bias, g, cout, out);
     }
     let (k, l) = (g.rows(), g.positions());
-    let n = out.len() / (cout * l);
-    if route == Route::Phases && image_lanes::applies(Isa::active(), n, g.channels, cout) {
-        let shape = [n, g.channels, cout];
-        return image_lanes::run(Isa::active(), Direction::Forward, x, w, bias, g, shape, out);
-    }
     let image = g.channels * g.in_hw[0] * g.in_hw[1];
     let plan = Plan::new(k, l);
     let packed = PackedA::new(MatRef::row_major(w, cout, k));

@@ -26,7 +26,7 @@ use super::im2col::{col2im, with_scratch, Geometry, Plan, WholeImages};
 use super::image_lanes::{self, Direction};
 use super::wide_rows::WideRows;
 use super::winograd;
-use super::{check_4d, check_bias, Conv2dParams};
+use super::{check_4d, check_bias, written_in_full, Conv2dParams};
 use crate::gemm::{Gemm, Isa, MatMut, MatRef, PackedA};
 use crate::NdArray;
 
@@ -123,22 +123,59 @@ impl NdArray {
             dilation: p.dilation,
             out_hw: [h, w],
         };
-        let mut out = vec![0.0f32; n * cout * oh * ow];
-        if !out.is_empty() {
+        let len = n * cout * oh * ow;
+        let out = if len == 0 {
+            Vec::new()
+        } else {
             let x = self.contiguous();
             let wt = weight.contiguous();
             let bias = bias.map(|b| b.to_vec());
-            conv_transpose2d_into(
+            conv_transpose2d_output(
                 x.as_slice().expect("contiguous"),
                 wt.as_slice().expect("contiguous"),
                 bias.as_deref(),
                 &g,
                 cin,
-                &mut out,
-            );
-        }
+                len,
+            )
+        };
         NdArray::from_dense(out, &[n, cout, oh, ow])
     }
+}
+
+/// conv_transpose2d's `len`-float output (`len > 0`): through the lanes where they apply,
+/// which write every element, so the output is not zeroed first; else
+/// [`conv_transpose2d_into`] a zeroed buffer.
+fn conv_transpose2d_output(
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    g: &Geometry,
+    cin: usize,
+    len: usize,
+) -> Vec<f32> {
+    let n = len / (g.channels * g.in_hw[0] * g.in_hw[1]);
+    if image_lanes::applies(Isa::active(), n, cin, g.channels) {
+        let shape = [n, cin, g.channels];
+        // SAFETY: the lanes write every element of their output (`image_lanes::run`).
+        return unsafe {
+            written_in_full(len, |out| {
+                image_lanes::run(
+                    Isa::active(),
+                    Direction::Transposed,
+                    x,
+                    w,
+                    bias,
+                    g,
+                    shape,
+                    out,
+                )
+            })
+        };
+    }
+    let mut out = vec![0.0f32; len];
+    conv_transpose2d_into(x, w, bias, g, cin, &mut out);
+    out
 }
 
 /// `out[n] = col2im(W^T @ x[n]) (+ bias)` for every batch item, in parallel over blocks of
@@ -154,20 +191,6 @@ fn conv_transpose2d_into(
     let (rows, l) = (g.rows(), g.positions()); // rows = Cout*kh*kw, l = H*W input pixels
     let plane = g.in_hw[0] * g.in_hw[1];
     let out_image = g.channels * plane;
-    let n = out.len() / out_image;
-    if image_lanes::applies(Isa::active(), n, cin, g.channels) {
-        let shape = [n, cin, g.channels];
-        return image_lanes::run(
-            Isa::active(),
-            Direction::Transposed,
-            x,
-            w,
-            bias,
-            g,
-            shape,
-            out,
-        );
-    }
     let plan = Plan::new(rows, l);
     // w is [Cin, Cout*kh*kw] row-major; its transpose is a view.
     // Packed once for the whole batch.

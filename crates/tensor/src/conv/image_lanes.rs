@@ -18,10 +18,15 @@
 //! element is one chain of FMAs over its taps in order, so the bits depend neither on the
 //! thread count nor on the cache sizes.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use super::im2col::{with_scratch, Geometry};
-use crate::gemm::{runs_product, transpose_into, Isa, KRun, MatRef, PackedA, SliverRuns};
+use crate::gemm::{
+    pack_rows_with, packed_len, runs_product, transpose_into, transpose_into_uninit, Isa, KRun,
+    SliverRuns,
+};
 
 /// Fewest input channels: each tap is a run of this many rows, and a short run spends more
 /// of its time starting than multiplying.
@@ -203,7 +208,8 @@ fn to_lanes(isa: Isa, x: &[f32], [n, channels, pixels]: [usize; 3], nr: usize, d
     });
 }
 
-/// `c [blocks][channels][pixels][nr]` back into `out [n][channels][pixels]`, plus the bias.
+/// `c [blocks][channels][pixels][nr]` back into `out [n][channels][pixels]`, plus the bias;
+/// every element of `out` is written.
 ///
 /// A block's `[channels][pixels]` rows of `nr` lanes are one `[channels * pixels][nr]`
 /// matrix, and its images' outputs one `[lanes][channels * pixels]` matrix: one transpose
@@ -216,21 +222,24 @@ fn from_lanes(
     [n, channels, pixels]: [usize; 3],
     nr: usize,
     bias: Option<&[f32]>,
-    out: &mut [f32],
+    out: &mut [MaybeUninit<f32>],
 ) {
     let image = channels * pixels;
     out.par_chunks_mut(nr * image)
         .enumerate()
         .for_each(|(b, out)| {
             let lanes = nr.min(n - b * nr);
-            // out[i][f] = c[b][f][i] for f = channel * pixels + pixel.
-            transpose_into(
+            // out[i][f] = c[b][f][i] for f = channel * pixels + pixel: the block's `lanes`
+            // images, all of `out`.
+            transpose_into_uninit(
                 isa,
                 (&c[b * image * nr..], nr),
                 [image, lanes],
                 (out, image),
             );
             if let Some(bias) = bias {
+                // SAFETY: the transpose wrote all `lanes * image` floats of this chunk.
+                let out = unsafe { &mut *(out as *mut [MaybeUninit<f32>] as *mut [f32]) };
                 for image in out.chunks_exact_mut(image) {
                     for (row, &bv) in image.chunks_exact_mut(pixels).zip(bias) {
                         row.iter_mut().for_each(|v| *v += bv);
@@ -252,8 +261,9 @@ pub(super) enum Direction {
 }
 
 /// Runs the layer through the lanes: `x` has `n` images of `channels` (the side the runs
-/// read) and `out` receives `n` images of `outputs` channels; see [`Direction`] for which
-/// grid of `g` is which. `isa` must have an in-house kernel ([`applies`]).
+/// read) and `out` receives `n` images of `outputs` channels, every element written (so it
+/// need not be zeroed first); see [`Direction`] for which grid of `g` is which. `isa` must
+/// have an in-house kernel ([`applies`]).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run(
     isa: Isa,
@@ -263,7 +273,7 @@ pub(super) fn run(
     bias: Option<&[f32]>,
     g: &Geometry,
     [n, channels, outputs]: [usize; 3],
-    out: &mut [f32],
+    out: &mut [MaybeUninit<f32>],
 ) {
     let nr = isa.micro_cols().expect("the lanes need an in-house kernel");
     let taps = g.kernel[0] * g.kernel[1];
@@ -283,9 +293,19 @@ pub(super) fn run(
         Direction::Forward => (k, taps),
         Direction::Transposed => (taps, outputs * taps),
     };
-    // In the thread's scratch, as weight_runs' reordered A: no fresh buffer per call.
-    let packed = with_scratch(outputs * k, |a| {
-        a.par_chunks_mut(k).enumerate().for_each(|(o, dst)| {
+    let blocks = n.div_ceil(nr);
+    let (lanes_len, c_len) = (
+        blocks * in_pixels * channels * nr,
+        blocks * outputs * out_pixels * nr,
+    );
+    let a_len = packed_len(isa, outputs, k).expect("the lanes need an in-house kernel");
+    // All in the thread's scratch, the lanes aligned to a cache line so that each 32-float
+    // row is two whole lines.
+    with_scratch(lanes_len + c_len + a_len + 16, |buf| {
+        let skip = buf.as_ptr().align_offset(64).min(16);
+        let (lanes, rest) = buf[skip..skip + lanes_len + c_len + a_len].split_at_mut(lanes_len);
+        let (c, a) = rest.split_at_mut(c_len);
+        let packed = pack_rows_with(isa, [outputs, k], a, |o, dst| {
             transpose_into(
                 isa,
                 (&w[o * block..], row),
@@ -293,17 +313,6 @@ pub(super) fn run(
                 (dst, channels),
             );
         });
-        PackedA::new_on(isa, MatRef::row_major(a, outputs, k))
-    });
-    let blocks = n.div_ceil(nr);
-    let (lanes_len, c_len) = (
-        blocks * in_pixels * channels * nr,
-        blocks * outputs * out_pixels * nr,
-    );
-    // Aligned to a cache line, so that each 32-float row is two whole lines.
-    with_scratch(lanes_len + c_len + 16, |buf| {
-        let skip = buf.as_ptr().align_offset(64).min(16);
-        let (lanes, c) = buf[skip..skip + lanes_len + c_len].split_at_mut(lanes_len);
         to_lanes(isa, x, [n, channels, in_pixels], nr, lanes);
         let input = LaneInput {
             data: lanes,
@@ -385,6 +394,24 @@ mod tests {
             adjoint.sort_unstable();
             assert_eq!(forward, adjoint, "{g:?}");
         }
+    }
+
+    /// [`run`] into an output of NaNs, so that an element it fails to write shows.
+    fn run_into_nans(
+        isa: Isa,
+        direction: Direction,
+        (x, w, bias): (&[f32], &[f32], Option<&[f32]>),
+        g: &Geometry,
+        shape: [usize; 3],
+        len: usize,
+    ) -> Vec<f32> {
+        let mut out = vec![MaybeUninit::new(f32::NAN); len];
+        run(isa, direction, x, w, bias, g, shape, &mut out);
+        // SAFETY: every element was initialised (to NaN) before the call, which only
+        // stores floats.
+        out.into_iter()
+            .map(|v| unsafe { v.assume_init() })
+            .collect()
     }
 
     /// conv2d by its definition, in f64: `[n, c, h, w] * [o, c, kh, kw] -> [n, o, ho, wo]`.
@@ -528,30 +555,24 @@ mod tests {
                 let bc = values(c, 4);
                 let dy = values(n * o * ho * wo, 5);
                 let abs = |v: &[f32]| v.iter().map(|a| a.abs()).collect::<Vec<_>>();
-                let mut y = vec![f32::NAN; n * o * ho * wo];
-                run(
+                let y = run_into_nans(
                     isa,
                     Direction::Forward,
-                    &x,
-                    &w,
-                    Some(&bo),
+                    (&x, &w, Some(&bo)),
                     &g,
                     [n, c, o],
-                    &mut y,
+                    n * o * ho * wo,
                 );
                 let want = naive_conv2d(&x, &w, Some(&bo), &g, n, o);
                 let scale = naive_conv2d(&abs(&x), &abs(&w), Some(&abs(&bo)), &g, n, o);
                 assert_within(&y, &want, &scale, 1e-5, &format!("{isa:?} forward {g:?}"));
-                let mut dx = vec![f32::NAN; n * c * hw[0] * hw[1]];
-                run(
+                let dx = run_into_nans(
                     isa,
                     Direction::Transposed,
-                    &dy,
-                    &w,
-                    Some(&bc),
+                    (&dy, &w, Some(&bc)),
                     &g,
                     [n, o, c],
-                    &mut dx,
+                    n * c * hw[0] * hw[1],
                 );
                 let want = naive_transposed(&dy, &w, Some(&bc), &g, n, o);
                 let scale = naive_transposed(&abs(&dy), &abs(&w), Some(&abs(&bc)), &g, n, o);
@@ -580,9 +601,15 @@ mod tests {
         let x = values(n * c * 196, 6);
         let w = values(o * c * 25, 7);
         same_bits_on_every_path("the lanes' forward", |isa| {
-            let mut y = vec![0.0; n * o * 49];
-            run(isa, Direction::Forward, &x, &w, None, &g, [n, c, o], &mut y);
-            y
+            let shape = [n, c, o];
+            run_into_nans(
+                isa,
+                Direction::Forward,
+                (&x, &w, None),
+                &g,
+                shape,
+                n * o * 49,
+            )
         });
     }
 }

@@ -21,6 +21,8 @@
 //! any number of threads. Column buffers come from a per-thread scratch that is reused
 //! across calls.
 
+use std::mem::MaybeUninit;
+
 use crate::NdArray;
 
 mod col2im_rows;
@@ -35,6 +37,22 @@ mod weight_dots;
 mod weight_runs;
 mod wide_rows;
 mod winograd;
+
+/// A `len`-float output that `fill` writes in full, with no zero-fill first. The lanes'
+/// routes overwrite every element of their outputs, and zeroing the output first was a
+/// serial memset on the calling thread before the parallel work (1.6 MB for dcgan28's
+/// second discriminator layer, about 2% of its forward on two threads).
+///
+/// # Safety
+/// `fill` initialises every element of the slice it is given.
+unsafe fn written_in_full(len: usize, fill: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
+    let mut out = Vec::with_capacity(len);
+    fill(&mut out.spare_capacity_mut()[..len]);
+    // SAFETY: the capacity is at least `len`, and `fill` initialised the first `len`
+    // elements (the caller's contract).
+    unsafe { out.set_len(len) };
+    out
+}
 
 /// A square conv2d geometry for the convolution modules' unit tests.
 #[cfg(test)]

@@ -20,7 +20,9 @@
 use rayon::prelude::*;
 
 use super::im2col::{with_scratch, Geometry};
-use crate::gemm::{runs_product, transpose_into, Isa, KRun, MatRef, PackedA, SliverRuns};
+use crate::gemm::{
+    pack_rows_with, packed_len, runs_product, transpose_into, Isa, KRun, SliverRuns,
+};
 
 /// Fewest input and output channels (the product's columns and rows).
 const MIN_CHANNELS: usize = 16;
@@ -124,20 +126,20 @@ pub(super) fn conv2d_weight(
     let (c, q, p) = (g.channels, g.in_hw[0] * g.in_hw[1], g.positions());
     let taps = pixels_per_tap(g);
     let blocks = c.div_ceil(nr);
-    // A [cout][pixel][image]: for each output channel, its [image][pixel] rows transposed
-    // (in the thread's scratch: a fresh buffer of this size costs its page faults, 4% of
+    let (data_len, c_len) = (q * n * c + nr, cout * taps.len() * blocks * nr);
+    let a_len = packed_len(isa, cout, p * n).expect("the runs need an in-house kernel");
+    let mut dw = vec![0.0f32; cout * c * taps.len()];
+    // All in the thread's scratch: a fresh buffer of this size costs its page faults (4% of
     // dcgan28's G1 weight gradient).
-    let packed = with_scratch(cout * p * n, |a| {
-        a.par_chunks_mut(p * n).enumerate().for_each(|(o, dst)| {
+    with_scratch(data_len + c_len + a_len + 16, |buf| {
+        let skip = buf.as_ptr().align_offset(64).min(16);
+        let (data, rest) = buf[skip..skip + data_len + c_len + a_len].split_at_mut(data_len);
+        let (out, a) = rest.split_at_mut(c_len);
+        // A [cout][pixel][image]: for each output channel, its [image][pixel] rows
+        // transposed.
+        let packed = pack_rows_with(isa, [cout, p * n], a, |o, dst| {
             transpose_into(isa, (&go[o * p..], cout * p), [n, p], (dst, n));
         });
-        PackedA::new_on(isa, MatRef::row_major(a, cout, p * n))
-    });
-    let (data_len, c_len) = (q * n * c + nr, cout * taps.len() * blocks * nr);
-    let mut dw = vec![0.0f32; cout * c * taps.len()];
-    with_scratch(data_len + c_len + 16, |buf| {
-        let skip = buf.as_ptr().align_offset(64).min(16);
-        let (data, out) = buf[skip..skip + data_len + c_len].split_at_mut(data_len);
         // data [pixel][image][channel]: each image's [channel][pixel] transposed.
         let (images, zeros) = data.split_at_mut(q * n * c);
         zeros.fill(0.0);

@@ -25,6 +25,7 @@ mod isa;
 mod kernel;
 mod matrix;
 mod pack;
+mod packed_view;
 mod peak;
 mod runs;
 
@@ -32,7 +33,8 @@ pub use blocking::CacheSizes;
 pub use isa::{Isa, ISA_ENV};
 pub(crate) use kernel::KRun;
 pub use matrix::{MatMut, MatRef};
-pub(crate) use pack::{transpose_into, PackB};
+pub(crate) use pack::{transpose_into, transpose_into_uninit, PackB};
+pub(crate) use packed_view::{pack_rows_with, packed_len, PackedView};
 pub use peak::{fma_peak_flops, fma_peak_loop};
 pub(crate) use runs::{product as runs_product, SliverRuns};
 

@@ -11,6 +11,7 @@
 //! built, patches go straight into slivers).
 
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
 use std::thread::LocalKey;
 
 use super::kernel::MicroKernel;
@@ -159,9 +160,26 @@ fn copy_rows<const W: usize>(src: &[f32], stride: usize, k: usize, dst: &mut [f3
 /// If a row of `src` or `dst` is short.
 pub(crate) fn transpose_into(
     isa: Isa,
+    src: (&[f32], usize),
+    dims: [usize; 2],
+    (dst, ld): (&mut [f32], usize),
+) {
+    // SAFETY: `MaybeUninit<f32>` has f32's layout, and the transpose only stores
+    // initialised floats, so `dst` stays initialised.
+    let dst = unsafe { &mut *(dst as *mut [f32] as *mut [MaybeUninit<f32>]) };
+    transpose_into_uninit(isa, src, dims, (dst, ld));
+}
+
+/// [`transpose_into`] into memory that may be uninitialised: it initialises exactly the
+/// elements `dst[p * ld + i]` for `i < rows`, `p < depth`.
+///
+/// # Panics
+/// If a row of `src` or `dst` is short.
+pub(crate) fn transpose_into_uninit(
+    isa: Isa,
     (src, rs): (&[f32], usize),
     [rows, depth]: [usize; 2],
-    (dst, ld): (&mut [f32], usize),
+    (dst, ld): (&mut [MaybeUninit<f32>], usize),
 ) {
     if rows == 0 || depth == 0 {
         return;
@@ -179,14 +197,14 @@ pub(crate) fn transpose_into(
         for i0 in (0..rows).step_by(16) {
             // SAFETY: AVX-512F is supported (checked); rows i0 .. i0 + 16 (at most `rows`)
             // of src have `depth` floats and columns i0 .. of dst's `depth` rows have
-            // room for them (both asserted above).
+            // room for them (both asserted above). The transpose only writes.
             unsafe {
                 super::kernel::avx512::transpose_rows::<16>(
                     src.as_ptr().add(i0 * rs),
                     rs,
                     rows - i0,
                     depth,
-                    dst.as_mut_ptr().add(i0),
+                    dst.as_mut_ptr().add(i0).cast::<f32>(),
                     ld,
                 )
             };
@@ -198,7 +216,7 @@ pub(crate) fn transpose_into(
         let p1 = (p0 + TILE).min(depth);
         for i in 0..rows {
             for (p, &value) in (p0..p1).zip(&src[i * rs + p0..i * rs + p1]) {
-                dst[p * ld + i] = value;
+                dst[p * ld + i].write(value);
             }
         }
     }

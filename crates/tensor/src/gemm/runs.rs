@@ -22,7 +22,7 @@ use rayon::prelude::*;
 
 use super::blocking::{Blocking, CacheSizes};
 use super::kernel::{KRun, MicroKernel};
-use super::{Isa, PackedA};
+use super::{Isa, PackedView};
 
 /// Slivers per task: enough that the A block read from L2 serves several slivers, few
 /// enough that a layer with a hundred slivers still gives each thread several tasks.
@@ -66,12 +66,12 @@ impl Out {
 /// `s % per_group`. Tasks of [`TASK_SLIVERS`] slivers run in parallel.
 ///
 /// # Panics
-/// If `a` was packed for the portable path, if `b`'s lanes are not the kernel's `NR`, if
+/// If `b`'s lanes are not the kernel's `NR`, if
 /// the depths differ, if `per_group` does not divide the slivers, if C's length is not
 /// `m * slivers * NR`, or if a run is misplaced (outside the block asked for, overlapping)
 /// or its rows do not fit in its data.
 #[track_caller]
-pub(crate) fn product(a: &PackedA, b: &impl SliverRuns, per_group: usize, c: &mut [f32]) {
+pub(crate) fn product(a: &PackedView<'_>, b: &impl SliverRuns, per_group: usize, c: &mut [f32]) {
     let [m, k] = a.dims();
     assert_eq!(
         k,
@@ -96,8 +96,13 @@ pub(crate) fn product(a: &PackedA, b: &impl SliverRuns, per_group: usize, c: &mu
     }
 }
 
-/// [`product`] on kernel `K`, whose instruction set `PackedA::new_on` checked.
-fn on_kernel<K: MicroKernel>(a: &PackedA, b: &impl SliverRuns, per_group: usize, c: &mut [f32]) {
+/// [`product`] on kernel `K`, whose instruction set `pack_rows_with` checked.
+fn on_kernel<K: MicroKernel>(
+    a: &PackedView<'_>,
+    b: &impl SliverRuns,
+    per_group: usize,
+    c: &mut [f32],
+) {
     let [m, k] = a.dims();
     let slivers = b.slivers();
     assert_eq!(
@@ -138,7 +143,7 @@ fn on_kernel<K: MicroKernel>(a: &PackedA, b: &impl SliverRuns, per_group: usize,
                     // the runs lie inside 0..k (checked); C's rows r0 .. r0 + rows of sliver
                     // s are NR floats each at c0 + (r0 + i') * rs, inside C (its length was
                     // checked) and owned by this task alone (each sliver belongs to one
-                    // task); K's instruction set was checked by `PackedA::new_on`.
+                    // task); K's instruction set was checked by `pack_rows_with`.
                     unsafe {
                         K::tile_runs(
                             &runs,
