@@ -10,7 +10,7 @@ use super::image_lanes::{self, Direction};
 use super::phase_patches::PhasePatches;
 use super::wide_rows::WideRows;
 use super::winograd;
-use super::{check_4d, check_bias, written_in_full, Conv2dParams};
+use super::{check_4d, check_bias, Conv2dParams};
 use crate::gemm::{Gemm, Isa, MatMut, MatRef, PackedA};
 use crate::NdArray;
 
@@ -134,12 +134,7 @@ fn conv2d_output(
     let n = len / (cout * g.positions());
     if route == Route::Phases && image_lanes::applies(Isa::active(), n, g.channels, cout) {
         let shape = [n, g.channels, cout];
-        // SAFETY: the lanes write every element of their output (`image_lanes::run`).
-        return unsafe {
-            written_in_full(len, |out| {
-                image_lanes::run(Isa::active(), Direction::Forward, x, w, bias, g, shape, out)
-            })
-        };
+        return image_lanes::output(Isa::active(), Direction::Forward, x, w, bias, g, shape, len);
     }
     let mut out = vec![0.0f32; len];
     conv2d_into(x, w, bias, g, cout, route, &mut out);

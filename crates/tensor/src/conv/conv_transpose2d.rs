@@ -26,7 +26,7 @@ use super::im2col::{col2im, with_scratch, Geometry, Plan, WholeImages};
 use super::image_lanes::{self, Direction};
 use super::wide_rows::WideRows;
 use super::winograd;
-use super::{check_4d, check_bias, written_in_full, Conv2dParams};
+use super::{check_4d, check_bias, Conv2dParams};
 use crate::gemm::{Gemm, Isa, MatMut, MatRef, PackedA};
 use crate::NdArray;
 
@@ -157,21 +157,8 @@ fn conv_transpose2d_output(
     let n = len / (g.channels * g.in_hw[0] * g.in_hw[1]);
     if image_lanes::applies(Isa::active(), n, cin, g.channels) {
         let shape = [n, cin, g.channels];
-        // SAFETY: the lanes write every element of their output (`image_lanes::run`).
-        return unsafe {
-            written_in_full(len, |out| {
-                image_lanes::run(
-                    Isa::active(),
-                    Direction::Transposed,
-                    x,
-                    w,
-                    bias,
-                    g,
-                    shape,
-                    out,
-                )
-            })
-        };
+        let direction = Direction::Transposed;
+        return image_lanes::output(Isa::active(), direction, x, w, bias, g, shape, len);
     }
     let mut out = vec![0.0f32; len];
     conv_transpose2d_into(x, w, bias, g, cin, &mut out);

@@ -21,8 +21,6 @@
 //! any number of threads. Column buffers come from a per-thread scratch that is reused
 //! across calls.
 
-use std::mem::MaybeUninit;
-
 use crate::NdArray;
 
 mod col2im_rows;
@@ -37,22 +35,6 @@ mod weight_dots;
 mod weight_runs;
 mod wide_rows;
 mod winograd;
-
-/// A `len`-float output that `fill` writes in full, with no zero-fill first. The lanes'
-/// routes overwrite every element of their outputs, and zeroing the output first was a
-/// serial memset on the calling thread before the parallel work (1.6 MB for dcgan28's
-/// second discriminator layer, about 2% of its forward on two threads).
-///
-/// # Safety
-/// `fill` initialises every element of the slice it is given.
-unsafe fn written_in_full(len: usize, fill: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
-    let mut out = Vec::with_capacity(len);
-    fill(&mut out.spare_capacity_mut()[..len]);
-    // SAFETY: the capacity is at least `len`, and `fill` initialised the first `len`
-    // elements (the caller's contract).
-    unsafe { out.set_len(len) };
-    out
-}
 
 /// A square conv2d geometry for the convolution modules' unit tests.
 #[cfg(test)]
@@ -75,6 +57,42 @@ fn assert_within(got: &[f32], want: &[f64], scale: &[f64], bound: f64, what: &st
     }
 }
 
+/// Calls `f([xi, wi, yi])` for every product in conv2d's definition on `n` images with
+/// `cout` output channels: input element `xi` of `[n, channels, h, w]` times weight `wi` of
+/// `[cout, channels, kh, kw]` into output `yi` of `[n, cout, ho, wo]`, taps on the padding
+/// left out. The order is fixed (image, output channel, output pixel, then channel and
+/// tap), so sums built from it are reproducible. The unit tests' references (forward,
+/// adjoint, weight gradient) all come from this one loop.
+#[cfg(test)]
+fn for_each_tap(g: &im2col::Geometry, n: usize, cout: usize, mut f: impl FnMut([usize; 3])) {
+    let ([h, w], [kh, kw], [ho, wo], c) = (g.in_hw, g.kernel, g.out_hw, g.channels);
+    for b in 0..n {
+        for o in 0..cout {
+            for oy in 0..ho {
+                for ox in 0..wo {
+                    let yi = ((b * cout + o) * ho + oy) * wo + ox;
+                    for ch in 0..c {
+                        for ky in 0..kh {
+                            for kx in 0..kw {
+                                // Spelled out here rather than through `Geometry::input_at`,
+                                // which the code under test uses.
+                                let iy = (oy * g.stride[0] + ky * g.dilation[0]) as isize
+                                    - g.padding[0] as isize;
+                                let ix = (ox * g.stride[1] + kx * g.dilation[1]) as isize
+                                    - g.padding[1] as isize;
+                                if (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix) {
+                                    let xi = ((b * c + ch) * h + iy as usize) * w + ix as usize;
+                                    f([xi, ((o * c + ch) * kh + ky) * kw + kx, yi]);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// conv2d's weight gradient `dW` by its definition in f64, and the same sum over absolute
 /// values (the scale of its rounding), for the weight-gradient modules' unit tests.
 #[cfg(test)]
@@ -85,36 +103,13 @@ fn test_weight_gradient(
     n: usize,
     cout: usize,
 ) -> (Vec<f64>, Vec<f64>) {
-    let ([h, w], [kh, kw], [ho, wo], c) = (g.in_hw, g.kernel, g.out_hw, g.channels);
-    let mut dw = vec![0.0f64; cout * c * kh * kw];
+    let mut dw = vec![0.0f64; cout * g.channels * g.kernel[0] * g.kernel[1]];
     let mut scale = dw.clone();
-    for b in 0..n {
-        for o in 0..cout {
-            for oy in 0..ho {
-                for ox in 0..wo {
-                    let gv = f64::from(go[((b * cout + o) * ho + oy) * wo + ox]);
-                    for ch in 0..c {
-                        for ky in 0..kh {
-                            for kx in 0..kw {
-                                let iy = (oy * g.stride[0] + ky * g.dilation[0]) as isize
-                                    - g.padding[0] as isize;
-                                let ix = (ox * g.stride[1] + kx * g.dilation[1]) as isize
-                                    - g.padding[1] as isize;
-                                if (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix) {
-                                    let xv = f64::from(
-                                        x[((b * c + ch) * h + iy as usize) * w + ix as usize],
-                                    );
-                                    let i = ((o * c + ch) * kh + ky) * kw + kx;
-                                    dw[i] += gv * xv;
-                                    scale[i] += (gv * xv).abs();
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    for_each_tap(g, n, cout, |[xi, wi, yi]| {
+        let term = f64::from(go[yi]) * f64::from(x[xi]);
+        dw[wi] += term;
+        scale[wi] += term.abs();
+    });
     (dw, scale)
 }
 
