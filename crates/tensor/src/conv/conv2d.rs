@@ -2,6 +2,8 @@
 //! large maps with wide padding; Winograd F(2x2, 3x3) and F(2x2, 5x5) for 3x3 and 5x5
 //! stride-1 layers with enough channels.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use super::few_outputs;
@@ -10,8 +12,8 @@ use super::image_lanes::{self, Direction};
 use super::phase_patches::PhasePatches;
 use super::wide_rows::WideRows;
 use super::winograd;
-use super::{check_4d, check_bias, Conv2dParams};
-use crate::gemm::{Gemm, Isa, MatMut, MatRef, PackedA};
+use super::{check_4d, check_bias, written_in_full, Conv2dParams};
+use crate::gemm::{Gemm, ImageColumns, Isa, MatMut, MatRef, PackedA};
 use crate::NdArray;
 
 impl NdArray {
@@ -119,9 +121,9 @@ impl Route {
     }
 }
 
-/// conv2d's `len`-float output `[N, Cout, Ho*Wo]` (`len > 0`): through the lanes where they
-/// apply, which write every element, so the output is not zeroed first; else
-/// [`conv2d_into`] a zeroed buffer.
+/// conv2d's `len`-float output `[N, Cout, Ho*Wo]` (`len > 0`). The lanes and the implicit
+/// GEMM from the phases write every element, so their output is not zeroed first; the
+/// other routes run [`conv2d_into`] a zeroed buffer.
 fn conv2d_output(
     x: &[f32],
     w: &[f32],
@@ -132,26 +134,59 @@ fn conv2d_output(
 ) -> Vec<f32> {
     let route = Route::of(g, cout);
     let n = len / (cout * g.positions());
-    if route == Route::Phases && image_lanes::applies(Isa::active(), n, g.channels, cout) {
-        let shape = [n, g.channels, cout];
-        return image_lanes::output(Isa::active(), Direction::Forward, x, w, bias, g, shape, len);
+    if route == Route::Phases {
+        if image_lanes::applies(Isa::active(), n, g.channels, cout) {
+            let shape = [n, g.channels, cout];
+            return image_lanes::output(
+                Isa::active(),
+                Direction::Forward,
+                x,
+                w,
+                bias,
+                g,
+                shape,
+                len,
+            );
+        }
+        // SAFETY: `conv2d_phases` writes every element: its tasks' chunks cover the output,
+        // and each chunk is C of one product that overwrites it (`beta == 0`).
+        return unsafe { written_in_full(len, |out| conv2d_phases(x, w, bias, g, cout, out)) };
     }
     let mut out = vec![0.0f32; len];
     conv2d_into(x, w, bias, g, cout, route, &mut out);
     out
 }
 
+/// The weights packed once for the whole batch, and the GEMM with the bias in its epilogue,
+/// for a batch of `len` outputs in tasks of `per_task` images.
+fn weights_and_gemm<'b>(
+    w: &[f32],
+    bias: Option<&'b [f32]>,
+    g: &Geometry,
+    cout: usize,
+    per_task: usize,
+    len: usize,
+) -> (PackedA, Gemm<'b>) {
+    let packed = PackedA::new(MatRef::row_major(w, cout, g.rows()));
+    let tasks = len.div_ceil(per_task * cout * g.positions());
+    // Few tasks (a small batch of large images): let each GEMM split its own tile grid too.
+    // This changes which thread computes a tile, never the bits.
+    let gemm = Gemm::new().parallel(tasks < rayon::current_num_threads());
+    let gemm = match bias {
+        Some(bias) => gemm.row_bias(bias),
+        None => gemm,
+    };
+    (packed, gemm)
+}
+
 /// `out [N, Cout, Ho*Wo] = W [Cout, K] @ im2col(x[n]) (+ bias)` for every batch item, in
-/// parallel over blocks of images, on `route`; `out` must be non-empty.
+/// parallel over images, on `route` (not [`Route::Phases`]); `out` must be non-empty.
 ///
 /// Layers with at most [`few_outputs::FEW_OUTPUTS`] output channels (stride 1) skip the
 /// GEMM ([`few_outputs`]); 3x3 and 5x5 stride-1 layers with enough channels run as Winograd
-/// F(2x2, 3x3) or F(2x2, 5x5) ([`winograd`]). Otherwise the weights are packed once for the whole batch and the
-/// bias is added in the GEMM's epilogue. Small maps (a few images side by side per task),
-/// and large ones whose padded copy is not much larger than the input ([`WideRows::pays_off`]),
-/// run as an implicit GEMM whose panels are packed from the padded stride phases
-/// ([`PhasePatches`]); large maps with wide padding build each tile's column matrix
-/// (im2col) and multiply it straight into the image's output.
+/// F(2x2, 3x3) or F(2x2, 5x5) ([`winograd`]). Large maps with wide padding build each
+/// tile's column matrix (im2col) and multiply it straight into the image's output, with the
+/// weights packed once for the whole batch and the bias added in the GEMM's epilogue.
 fn conv2d_into(
     x: &[f32],
     w: &[f32],
@@ -161,27 +196,16 @@ fn conv2d_into(
     route: Route,
     out: &mut [f32],
 ) {
-    if route == Route::FewOutputs {
-        return few_outputs::conv2d(Isa::active(), x, w, bias, g, out);
-    }
-    if route == Route::Winograd {
-        return winograd::conv2d(Isa::active(), x, w, bias, g, cout, out);
+    match route {
+        Route::FewOutputs => return few_outputs::conv2d(Isa::active(), x, w, bias, g, out),
+        Route::Winograd => return winograd::conv2d(Isa::active(), x, w, bias, g, cout, out),
+        Route::Phases => unreachable!("conv2d_output runs the phases"),
+        Route::Im2colTiles => {}
     }
     let (k, l) = (g.rows(), g.positions());
     let image = g.channels * g.in_hw[0] * g.in_hw[1];
     let plan = Plan::new(k, l);
-    let packed = PackedA::new(MatRef::row_major(w, cout, k));
-    let tasks = out.len().div_ceil(plan.images * cout * l);
-    // Few tasks (a small batch of large images): let each GEMM split its own tile grid too.
-    // This changes which thread computes a tile, never the bits.
-    let gemm = Gemm::new().parallel(tasks < rayon::current_num_threads());
-    let gemm = match bias {
-        Some(bias) => gemm.row_bias(bias),
-        None => gemm,
-    };
-    if route == Route::Phases {
-        return conv2d_phases(x, &packed, gemm, g, plan.images, cout, out);
-    }
+    let (packed, gemm) = weights_and_gemm(w, bias, g, cout, 1, out.len());
     out.par_chunks_mut(cout * l)
         .enumerate()
         .for_each(|(b, out_b)| {
@@ -216,17 +240,20 @@ fn one_image(
     }
 }
 
-/// Small images side by side (`per_task` per GEMM), their patches packed straight from the
-/// padded stride phases ([`PhasePatches`]): no column matrix.
+/// Small images side by side ([`Plan::images`] per GEMM), their patches packed straight
+/// from the padded stride phases ([`PhasePatches`]): no column matrix. The GEMM writes its
+/// C, `[Cout][images * L]`, straight into the images' `[Cout][L]` outputs
+/// ([`ImageColumns`]), and so every element of `out`, which may be uninitialised.
 fn conv2d_phases(
     x: &[f32],
-    packed: &PackedA,
-    gemm: Gemm<'_>,
+    w: &[f32],
+    bias: Option<&[f32]>,
     g: &Geometry,
-    per_task: usize,
     cout: usize,
-    out: &mut [f32],
+    out: &mut [MaybeUninit<f32>],
 ) {
+    let per_task = Plan::new(g.rows(), g.positions()).images;
+    let (packed, gemm) = weights_and_gemm(w, bias, g, cout, per_task, out.len());
     let wide = WideRows::new(g);
     let (l, padded_len) = (g.positions(), wide.padded_len());
     let image = g.channels * g.in_hw[0] * g.in_hw[1];
@@ -236,10 +263,7 @@ fn conv2d_phases(
         .for_each(|(b, out_b)| {
             let count = out_b.len() / (cout * l);
             let first = b * per_task;
-            let width = count * l;
-            let staging = if count > 1 { cout * width } else { 0 };
-            with_scratch(count * padded_len + staging, |buf| {
-                let (padded, staging) = buf.split_at_mut(count * padded_len);
+            with_scratch(count * padded_len, |padded| {
                 for (i, dst) in padded.chunks_exact_mut(padded_len).enumerate() {
                     let src = &x[(first + i) * image..(first + i + 1) * image];
                     wide.pad(src, g.padding, dst);
@@ -251,20 +275,8 @@ fn conv2d_phases(
                     taps: &taps,
                     isa: packed.isa(),
                 };
-                if count == 1 {
-                    // One image: its output [Cout, L] is the GEMM's C itself.
-                    let c = MatMut::row_major(out_b, cout, l);
-                    gemm.run_packed_source(1.0, packed, &patches, 0.0, c);
-                    return;
-                }
-                let c = MatMut::row_major(staging, cout, width);
-                gemm.run_packed_source(1.0, packed, &patches, 0.0, c);
-                // Staging is [Cout][images * L]; the output [images][Cout][L].
-                for (i, out_i) in out_b.chunks_exact_mut(cout * l).enumerate() {
-                    for (o, row) in out_i.chunks_exact_mut(l).enumerate() {
-                        row.copy_from_slice(&staging[o * width + i * l..o * width + (i + 1) * l]);
-                    }
-                }
+                let c = ImageColumns::new(out_b, cout, l);
+                gemm.run_packed_source_images(&packed, &patches, c);
             });
         });
 }

@@ -23,6 +23,7 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::im2col::{with_scratch, Geometry};
+use super::written_in_full;
 use crate::gemm::{
     pack_rows_with, packed_len, runs_product, transpose_into, transpose_into_uninit, Isa, KRun,
     SliverRuns,
@@ -247,23 +248,6 @@ fn from_lanes(
                 }
             }
         });
-}
-
-/// A `len`-float output that `fill` writes in full, with no zero-fill first. The lanes
-/// overwrite every element of their outputs, and zeroing the output first was a serial
-/// memset on the calling thread before the parallel work: 1.6 MB for dcgan28's second
-/// discriminator layer, 1.1% of a one-thread profile of its forward, during which, on
-/// more threads, the others wait.
-///
-/// # Safety
-/// `fill` initialises every element of the slice it is given.
-unsafe fn written_in_full(len: usize, fill: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
-    let mut out = Vec::with_capacity(len);
-    fill(&mut out.spare_capacity_mut()[..len]);
-    // SAFETY: the capacity is at least `len`, and `fill` initialised the first `len`
-    // elements (the caller's contract).
-    unsafe { out.set_len(len) };
-    out
 }
 
 /// [`run`] into a new `len`-float output, with no zero-fill first (see [`written_in_full`]).

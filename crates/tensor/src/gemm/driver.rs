@@ -10,6 +10,10 @@
 //!         for ir in A slivers:             micro-kernel: C tile (+)= A sliver @ B sliver
 //! ```
 //!
+//! C is a strided window, or a matrix whose columns come in groups stored apart (images side
+//! by side, written straight into a batch's `[N, C, H*W]` layout): a tile that crosses from
+//! one group into the next is computed in a local buffer and stored in parts.
+//!
 //! Determinism: a tile of C is always computed by one task, which adds the K blocks in
 //! order `pc = 0, KC, 2 KC, ..`, each continuing the sum the one before stored in C (with
 //! `alpha == 1`; see the kernel module), so the blocks' depth, which depends on the cache
@@ -18,11 +22,13 @@
 //! are bit-identical for any thread count (and between the serial and parallel entry
 //! points).
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use super::blocking::{Blocking, CacheSizes};
 use super::kernel::MicroKernel;
-use super::matrix::MatRef;
+use super::matrix::{Layout, MatRef};
 use super::pack::{pack_a, with_scratch, PackB, A_SCRATCH, B_SCRATCH, P_SCRATCH};
 use super::Epilogue;
 
@@ -83,8 +89,7 @@ pub(super) enum ASource<'a> {
 #[derive(Clone, Copy)]
 struct Out {
     ptr: *mut f32,
-    rs: usize,
-    cs: usize,
+    layout: Layout,
 }
 
 // SAFETY: `Out` is only dereferenced inside `run_task`, and the task grid gives every tile of
@@ -128,9 +133,9 @@ struct Task {
 }
 
 /// `C = alpha * A @ B + beta * C`, then the epilogue, on kernel `K`, for A with `m` rows.
-/// Shapes were checked by the caller; `m, n, k >= 1`; `c` is the output window's first
-/// element with its strides and every `(i, j) < (m, n)` addresses a distinct element of a
-/// unique borrow.
+/// Shapes were checked by the caller; `m, n, k >= 1`; `c` is the output's element `(0, 0)`
+/// and every `(i, j) < (m, n)` addresses a distinct element (`c + layout.offset(i, j)`) of
+/// a unique borrow, initialised unless `beta == 0`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run<K: MicroKernel>(
     alpha: f32,
@@ -139,11 +144,11 @@ pub(super) fn run<K: MicroKernel>(
     b: &(impl PackB + ?Sized),
     beta: f32,
     c: *mut f32,
-    [rs, cs]: [usize; 2],
+    layout: Layout,
     epilogue: &Epilogue<'_>,
     parallel: bool,
 ) {
-    let out = Out { ptr: c, rs, cs };
+    let out = Out { ptr: c, layout };
     let [k, n] = b.dims();
     if parallel && rayon::current_thread_index().is_none() {
         // Called from outside the pool (the main thread): enter it once for the whole
@@ -152,17 +157,7 @@ pub(super) fn run<K: MicroKernel>(
         // VM, more than a 128^3 product's whole parallel gain.
         rayon::scope(|_| {
             let c = out.whole();
-            run::<K>(
-                alpha,
-                a,
-                m,
-                b,
-                beta,
-                c.ptr,
-                [c.rs, c.cs],
-                epilogue,
-                parallel,
-            )
+            run::<K>(alpha, a, m, b, beta, c.ptr, c.layout, epilogue, parallel)
         });
         return;
     }
@@ -221,8 +216,9 @@ fn private_rows<K: MicroKernel>(
             ASource::Packed(s) => ASource::Packed(s.rows_from(r0)),
         };
         let e = epilogue.rows_from(r0);
-        // SAFETY: row r0 < m of C: inside the caller's window.
-        let ptr = unsafe { c.ptr.add(r0 * c.rs) };
+        // SAFETY: row r0 < m of C: inside the caller's window (a row offset is the same
+        // in every column group).
+        let ptr = unsafe { c.ptr.add(c.layout.offset(r0, 0)) };
         let c = Out { ptr, ..c };
         columns::<K>(alpha, a, rows.min(m - r0), b, beta, c, &e, blocking, false);
     };
@@ -358,22 +354,21 @@ fn run_task<K: MicroKernel>(
                     // this K block, zero-padded); the kernel's ISA was checked by `Isa`
                     // before dispatching to this monomorphisation.
                     unsafe {
-                        let c = out.ptr.add(i * out.rs + j * out.cs);
-                        K::tile(
-                            depth,
-                            a_sliver(s),
-                            b_ptr,
-                            c,
-                            out.rs,
-                            out.cs,
-                            rows,
-                            cols,
-                            alpha,
-                            beta_block,
-                            chain,
-                        );
-                        if last && epilogue.is_active() {
-                            epilogue.apply(c, out.rs, out.cs, i, j, rows, cols);
+                        let (a, b) = (a_sliver(s), b_ptr);
+                        if out.layout.one_group(j, cols) {
+                            let c = out.ptr.add(out.layout.offset(i, j));
+                            let (rs, cs) = (out.layout.rs, out.layout.cs);
+                            K::tile(depth, a, b, c, rs, cs, rows, cols, alpha, beta_block, chain);
+                            if last && epilogue.is_active() {
+                                epilogue.apply(c, rs, cs, i, j, rows, cols);
+                            }
+                        } else {
+                            // Crosses from one column group (image) into the next.
+                            let tile = Tile { i, j, rows, cols };
+                            let finish = last.then_some(epilogue);
+                            straddling::<K>(
+                                depth, a, b, out, tile, alpha, beta_block, chain, finish,
+                            );
                         }
                     }
                 }
@@ -397,6 +392,101 @@ fn run_task<K: MicroKernel>(
     }
 }
 
+/// One tile of C: rows `i .. i + rows`, columns `j .. j + cols`.
+#[derive(Clone, Copy)]
+struct Tile {
+    i: usize,
+    j: usize,
+    rows: usize,
+    cols: usize,
+}
+
+/// Most floats in a kernel's register tile (AVX-512: 12 x 32).
+const TILE_MAX: usize = 12 * 32;
+
+/// A tile whose columns cross from one column group of C into the next (images side by
+/// side, see `ImageColumns`): the kernel runs on a copy of the tile in a local buffer,
+/// which is then stored element by element. The kernel does the same FMAs in the same
+/// order on the copy, so the bits are those of a tile stored in place.
+///
+/// # Safety
+/// As for `K::tile` on the tile's elements at `out.ptr + out.layout.offset(..)`: valid,
+/// this task's alone, initialised where the kernel reads them (`chain` or `beta != 0`);
+/// `a` and `b` hold `depth` steps of the slivers; `K`'s ISA is present.
+#[allow(clippy::too_many_arguments)]
+unsafe fn straddling<K: MicroKernel>(
+    depth: usize,
+    a: *const f32,
+    b: *const f32,
+    out: Out,
+    t: Tile,
+    alpha: f32,
+    beta: f32,
+    chain: bool,
+    epilogue: Option<&Epilogue<'_>>,
+) {
+    const { assert!(K::MR * K::NR <= TILE_MAX) };
+    // Not zeroed: the kernel writes the `rows x cols` elements that are read back.
+    let mut buf = [MaybeUninit::<f32>::uninit(); TILE_MAX];
+    let (rs, cs) = (out.layout.rs, out.layout.cs);
+    // Calls `f(q0, cols, c)` for each part of the tile's columns that lies in one group:
+    // columns q0 .. q0 + cols of the tile, whose row 0 starts at `c`.
+    let parts = |f: &mut dyn FnMut(usize, usize, *mut f32)| {
+        let mut q0 = 0;
+        while q0 < t.cols {
+            let width = out.layout.groups.map_or(usize::MAX, |g| g.width);
+            let cols = (t.cols - q0).min(width - (t.j + q0) % width);
+            // SAFETY: element (i, j + q0) of the tile, inside C (caller).
+            f(q0, cols, unsafe {
+                out.ptr.add(out.layout.offset(t.i, t.j + q0))
+            });
+            q0 += cols;
+        }
+    };
+    if chain || beta != 0.0 {
+        parts(&mut |q0, cols, c| {
+            for r in 0..t.rows {
+                for q in 0..cols {
+                    // SAFETY: element (i + r, j + q0 + q) of the tile, in one group, so at
+                    // `c + r * rs + q * cs`; initialised (caller).
+                    buf[r * K::NR + q0 + q] = MaybeUninit::new(unsafe { *c.add(r * rs + q * cs) });
+                }
+            }
+        });
+    }
+    let tile = buf.as_mut_ptr().cast::<f32>();
+    // SAFETY: `buf` holds the tile as `rows x NR` row-major floats (rows <= MR); the rest
+    // is forwarded from the caller.
+    unsafe {
+        K::tile(
+            depth,
+            a,
+            b,
+            tile,
+            K::NR,
+            1,
+            t.rows,
+            t.cols,
+            alpha,
+            beta,
+            chain,
+        );
+        if let Some(e) = epilogue.filter(|e| e.is_active()) {
+            e.apply(tile, K::NR, 1, t.i, t.j, t.rows, t.cols);
+        }
+    }
+    parts(&mut |q0, cols, c| {
+        for r in 0..t.rows {
+            for q in 0..cols {
+                // SAFETY: element (i + r, j + q0 + q) of the tile, in one group, so at
+                // `c + r * rs + q * cs`: valid and this task's (caller); the kernel wrote
+                // the tile's element (r, q0 + q) of `buf`.
+                unsafe { *c.add(r * rs + q * cs) = buf[r * K::NR + q0 + q].assume_init() };
+            }
+        }
+    });
+}
+
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
     use super::super::kernel::{avx2::Avx2, avx512::Avx512};
@@ -418,8 +508,7 @@ mod tests {
         let [rs, cs] = if row_major_c { [n, 1] } else { [1, m] };
         let out = Out {
             ptr: c.as_mut_ptr(),
-            rs,
-            cs,
+            layout: Layout::strided(rs, cs),
         };
         columns::<K>(
             1.0,

@@ -158,6 +158,107 @@ impl<'a> MatMut<'a> {
     }
 }
 
+/// Where an output's element `(i, j)` lies, counted from its element `(0, 0)`:
+/// `i * rs + j * cs`, or with column groups
+/// `(j / width) * stride + i * rs + (j % width) * cs`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Layout {
+    pub rs: usize,
+    pub cs: usize,
+    pub groups: Option<Groups>,
+}
+
+/// C's columns in blocks of `width`, block `g` starting `g * stride` elements on.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Groups {
+    pub width: usize,
+    pub stride: usize,
+}
+
+impl Layout {
+    /// A plain strided window.
+    pub fn strided(rs: usize, cs: usize) -> Layout {
+        Layout {
+            rs,
+            cs,
+            groups: None,
+        }
+    }
+
+    /// The offset of element `(i, j)`.
+    #[inline(always)]
+    pub fn offset(&self, i: usize, j: usize) -> usize {
+        match self.groups {
+            None => i * self.rs + j * self.cs,
+            Some(g) => (j / g.width) * g.stride + i * self.rs + (j % g.width) * self.cs,
+        }
+    }
+
+    /// Whether columns `j .. j + cols` lie in one group, so that the block from column `j`
+    /// is a plain strided window at `offset(i, j)` with strides `rs`, `cs`.
+    #[inline(always)]
+    pub fn one_group(&self, j: usize, cols: usize) -> bool {
+        self.groups.is_none_or(|g| j % g.width + cols <= g.width)
+    }
+
+    /// Calls `f(j0, cols)` for the runs of columns `0 .. n` that lie in one group each (one
+    /// run for a plain window).
+    pub fn for_each_group(&self, n: usize, mut f: impl FnMut(usize, usize)) {
+        let width = self.groups.map_or(n, |g| g.width.max(1));
+        let mut j0 = 0;
+        while j0 < n {
+            let cols = width.min(n - j0);
+            f(j0, cols);
+            j0 += cols;
+        }
+    }
+}
+
+/// A `rows x (images * width)` output stored image after image, as `[images][rows][width]`:
+/// the product of a layer's weights with the column matrix of several images side by side,
+/// written straight into the batch's `[N, C, H*W]` layout instead of through a staging
+/// matrix. It may be uninitialised, so only a product that overwrites C (`beta == 0`)
+/// takes it.
+#[derive(Debug)]
+pub(crate) struct ImageColumns<'a> {
+    pub(super) data: &'a mut [std::mem::MaybeUninit<f32>],
+    pub(super) rows: usize,
+    pub(super) width: usize,
+}
+
+impl<'a> ImageColumns<'a> {
+    /// The output over `data`, whose length must be a multiple of `rows * width`.
+    ///
+    /// # Panics
+    /// If `rows` or `width` is zero or `data` is not a whole number of images.
+    #[track_caller]
+    pub fn new(data: &'a mut [std::mem::MaybeUninit<f32>], rows: usize, width: usize) -> Self {
+        assert!(
+            rows > 0 && width > 0 && data.len().is_multiple_of(rows * width),
+            "ImageColumns: {} floats are not images of {rows} x {width}",
+            data.len()
+        );
+        ImageColumns { data, rows, width }
+    }
+
+    /// `[rows, images * width]`.
+    pub fn dims(&self) -> [usize; 2] {
+        [self.rows, self.data.len() / self.rows]
+    }
+
+    /// Element `(i, j)`'s place: image `j / width`, row `i`, column `j % width`.
+    pub(super) fn layout(&self) -> Layout {
+        Layout {
+            rs: self.width,
+            cs: 1,
+            groups: Some(Groups {
+                width: self.width,
+                stride: self.rows * self.width,
+            }),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

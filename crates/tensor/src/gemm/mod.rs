@@ -32,6 +32,8 @@ mod runs;
 pub use blocking::CacheSizes;
 pub use isa::{Isa, ISA_ENV};
 pub(crate) use kernel::KRun;
+pub(crate) use matrix::ImageColumns;
+use matrix::Layout;
 pub use matrix::{MatMut, MatRef};
 pub(crate) use pack::{transpose_into, transpose_into_uninit, PackB};
 pub(crate) use packed_view::{pack_rows_with, packed_len, PackedView};
@@ -219,19 +221,6 @@ impl<'e> Gemm<'e> {
         self.dispatch(a.isa, alpha, Left::Packed(a), &b, beta, c);
     }
 
-    /// As [`Gemm::run_packed`] with B produced by a packer (implicit-GEMM convolution).
-    #[track_caller]
-    pub(crate) fn run_packed_source(
-        &self,
-        alpha: f32,
-        a: &PackedA,
-        b: &(impl PackB + ?Sized),
-        beta: f32,
-        c: MatMut<'_>,
-    ) {
-        self.dispatch(a.isa, alpha, Left::Packed(a), b, beta, c);
-    }
-
     /// As [`Gemm::run`] with B produced by a packer (implicit-GEMM convolution).
     #[track_caller]
     pub(crate) fn run_source(
@@ -246,6 +235,29 @@ impl<'e> Gemm<'e> {
         self.dispatch(isa, alpha, Left::Matrix(a), b, beta, c);
     }
 
+    /// As [`Gemm::run_packed`] with B produced by a packer (implicit-GEMM convolution),
+    /// `alpha = 1` and `beta = 0`, into an output stored
+    /// image after image ([`ImageColumns`]), which may be uninitialised: every element of it
+    /// is written.
+    #[track_caller]
+    pub(crate) fn run_packed_source_images(
+        &self,
+        a: &PackedA,
+        b: &(impl PackB + ?Sized),
+        c: ImageColumns<'_>,
+    ) {
+        if !self.check(a.dims(), b.dims(), c.dims()) {
+            return;
+        }
+        let layout = c.layout();
+        let out = c.data.as_mut_ptr().cast::<f32>();
+        // SAFETY: `ImageColumns::new` checked that `data` holds whole images of
+        // `rows x width`, so `layout` maps every `(i, j)` of the `dims()` to a distinct
+        // element of `data`, which `c` borrows uniquely; with `beta == 0` C is only written
+        // before it is read.
+        unsafe { self.dispatch_to(a.isa, 1.0, Left::Packed(a), b, 0.0, out, layout) };
+    }
+
     #[track_caller]
     fn dispatch(
         &self,
@@ -256,13 +268,25 @@ impl<'e> Gemm<'e> {
         beta: f32,
         c: MatMut<'_>,
     ) {
-        let [m, k] = a.dims();
-        let [kb, n] = b.dims();
+        if !self.check(a.dims(), b.dims(), c.dims()) {
+            return;
+        }
+        let layout = Layout::strided(c.row_stride, c.col_stride);
+        // SAFETY: the MatMut constructor checked that the window lies inside its slice and
+        // that its elements are pairwise distinct (and the window is not empty).
+        let out = unsafe { c.data.as_mut_ptr().add(c.offset) };
+        // SAFETY: as above; `c` is a unique borrow of initialised floats for this call.
+        unsafe { self.dispatch_to(isa, alpha, a, b, beta, out, layout) };
+    }
+
+    /// Checks the shapes and the biases' lengths; false when the product is empty.
+    #[track_caller]
+    fn check(&self, [m, k]: [usize; 2], [kb, n]: [usize; 2], c: [usize; 2]) -> bool {
         assert!(
-            k == kb && c.dims() == [m, n],
+            k == kb && c == [m, n],
             "sgemm: A is {m}x{k}, B is {kb}x{n}, C is {}x{} (need A: m x k, B: k x n, C: m x n)",
-            c.rows,
-            c.cols
+            c[0],
+            c[1]
         );
         let e = &self.epilogue;
         if let Some(bias) = e.row_bias {
@@ -279,26 +303,54 @@ impl<'e> Gemm<'e> {
                 bias.len()
             );
         }
-        if m == 0 || n == 0 {
-            return;
-        }
-        let strides = [c.row_stride, c.col_stride];
-        // SAFETY: the MatMut constructor checked that the window lies inside its slice and
-        // that its elements are pairwise distinct; `c` is a unique borrow for this call.
-        let out = unsafe { c.data.as_mut_ptr().add(c.offset) };
+        m > 0 && n > 0
+    }
+
+    /// Runs the checked, non-empty product into C at `out` with `layout`.
+    ///
+    /// # Safety
+    /// For every `(i, j) < (m, n)`, `out + layout.offset(i, j)` is a distinct float that is
+    /// valid for writes, and for reads once written; nothing else accesses them during the
+    /// call; with `beta != 0` they are initialised.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn dispatch_to(
+        &self,
+        isa: Isa,
+        alpha: f32,
+        a: Left<'_>,
+        b: &(impl PackB + ?Sized),
+        beta: f32,
+        out: *mut f32,
+        layout: Layout,
+    ) {
+        let [m, k] = a.dims();
+        let n = b.dims()[1];
+        let e = &self.epilogue;
         if k == 0 || alpha == 0.0 {
             // A @ B contributes nothing (BLAS: alpha = 0 reads neither A nor B).
             for i in 0..m {
                 for j in 0..n {
-                    // SAFETY: (i, j) is inside the checked window.
+                    // SAFETY: (i, j) is inside the caller's window.
                     unsafe {
-                        let x = out.add(i * strides[0] + j * strides[1]);
+                        let x = out.add(layout.offset(i, j));
                         *x = if beta == 0.0 { 0.0 } else { beta * *x };
                     }
                 }
             }
-            // SAFETY: the whole window, on this thread.
-            unsafe { e.apply(out, strides[0], strides[1], 0, 0, m, n) };
+            layout.for_each_group(n, |j0, cols| {
+                // SAFETY: columns j0 .. j0 + cols of the window, one group: plain strided.
+                unsafe {
+                    e.apply(
+                        out.add(layout.offset(0, j0)),
+                        layout.rs,
+                        layout.cs,
+                        0,
+                        j0,
+                        m,
+                        cols,
+                    )
+                }
+            });
             return;
         }
         // Too small to gain from a second thread, whatever the path: a hand-off costs
@@ -308,13 +360,13 @@ impl<'e> Gemm<'e> {
         match isa {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => {
-                on_kernel::<kernel::avx512::Avx512>(alpha, a, b, beta, out, strides, e, parallel)
+                on_kernel::<kernel::avx512::Avx512>(alpha, a, b, beta, out, layout, e, parallel)
             }
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => {
-                on_kernel::<kernel::avx2::Avx2>(alpha, a, b, beta, out, strides, e, parallel)
+                on_kernel::<kernel::avx2::Avx2>(alpha, a, b, beta, out, layout, e, parallel)
             }
-            _ => portable(alpha, a, b, beta, out, strides, e, parallel),
+            _ => portable(alpha, a, b, beta, out, layout, e, parallel),
         }
     }
 }
@@ -343,7 +395,7 @@ fn on_kernel<K: MicroKernel>(
     b: &(impl PackB + ?Sized),
     beta: f32,
     c: *mut f32,
-    strides: [usize; 2],
+    layout: Layout,
     e: &Epilogue<'_>,
     parallel: bool,
 ) {
@@ -352,7 +404,7 @@ fn on_kernel<K: MicroKernel>(
         Left::Matrix(a) => ASource::Strided(a),
         Left::Packed(p) => ASource::Packed(p.slivers()),
     };
-    driver::run::<K>(alpha, source, m, b, beta, c, strides, e, parallel);
+    driver::run::<K>(alpha, source, m, b, beta, c, layout, e, parallel);
 }
 
 /// The portable path: matrixmultiply's sgemm, on row blocks in parallel when asked.
@@ -363,11 +415,12 @@ fn portable(
     b: &(impl PackB + ?Sized),
     beta: f32,
     c: *mut f32,
-    [rs, cs]: [usize; 2],
+    layout: Layout,
     e: &Epilogue<'_>,
     parallel: bool,
 ) {
     use rayon::prelude::*;
+    let (rs, cs) = (layout.rs, layout.cs);
     let [k, n] = b.dims();
     let dense_b;
     let b = match b.as_matrix() {
@@ -401,28 +454,33 @@ fn portable(
     let base = Ptr(c);
     let block = |r0: usize| {
         let rows = ROWS.min(m - r0);
-        // SAFETY: rows r0..r0 + rows of the checked windows; C's row blocks are disjoint
-        // and each is written by one block only; strides fit isize (bounded by slice lengths).
-        unsafe {
-            let c = base.get().add(r0 * rs);
-            matrixmultiply::sgemm(
-                rows,
-                k,
-                n,
-                alpha,
-                a.data.as_ptr().add(a.offset + r0 * a.row_stride),
-                a.row_stride as isize,
-                a.col_stride as isize,
-                b.data.as_ptr().add(b.offset),
-                b.row_stride as isize,
-                b.col_stride as isize,
-                beta,
-                c,
-                rs as isize,
-                cs as isize,
-            );
-            e.apply(c, rs, cs, r0, 0, rows, n);
-        }
+        // Column groups (images side by side) are separate strided windows of C.
+        layout.for_each_group(n, |j0, cols| {
+            // SAFETY: rows r0..r0 + rows and columns j0..j0 + cols of the caller's window,
+            // one group, so plain strided from `offset(r0, j0)`; C's row blocks are disjoint
+            // and each is written by one block only; strides fit isize (bounded by slice
+            // lengths).
+            unsafe {
+                let c = base.get().add(layout.offset(r0, j0));
+                matrixmultiply::sgemm(
+                    rows,
+                    k,
+                    cols,
+                    alpha,
+                    a.data.as_ptr().add(a.offset + r0 * a.row_stride),
+                    a.row_stride as isize,
+                    a.col_stride as isize,
+                    b.data.as_ptr().add(b.offset + j0 * b.col_stride),
+                    b.row_stride as isize,
+                    b.col_stride as isize,
+                    beta,
+                    c,
+                    rs as isize,
+                    cs as isize,
+                );
+                e.apply(c, rs, cs, r0, j0, rows, cols);
+            }
+        });
     };
     if parallel {
         (0..m.div_ceil(ROWS))
@@ -612,6 +670,62 @@ mod tests {
                 MatMut::row_major(&mut c, 40, 33),
             );
             assert!(c.iter().all(|&x| x == 14.0), "{isa:?}");
+        }
+    }
+
+    /// A product into [`ImageColumns`] has the bits of the same product into a plain
+    /// row-major C, rearranged image after image: images of widths that cut the kernels'
+    /// tiles (so tiles straddle two images) and that do not, one image, K deep enough for
+    /// several K blocks (chained through C, including a straddling tile's), serial and
+    /// parallel, with a bias per row and per column and an activation, on every path. The
+    /// output starts as NaN, so an element left unwritten fails.
+    #[test]
+    fn image_columns_have_the_bits_of_a_plain_product() {
+        use std::mem::MaybeUninit;
+        let value = |i: usize, salt: usize| ((i * 7919 + salt) % 1013) as f32 / 1013.0 - 0.5;
+        for (m, k, width, images) in [
+            (64, 25, 196, 2),
+            (37, 900, 49, 6),
+            (12, 7, 5, 9),
+            (20, 16, 32, 3),
+            (5, 3, 300, 1),
+        ] {
+            let n = width * images;
+            let a: Vec<f32> = (0..m * k).map(|i| value(i, 1)).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| value(i, 2)).collect();
+            let row_bias: Vec<f32> = (0..m).map(|i| value(i, 3)).collect();
+            let col_bias: Vec<f32> = (0..n).map(|i| value(i, 4)).collect();
+            for isa in Isa::supported() {
+                let packed = PackedA::new_on(isa, MatRef::row_major(&a, m, k));
+                let b = MatRef::row_major(&b, k, n);
+                for parallel in [false, true] {
+                    let gemm = Gemm::new()
+                        .parallel(parallel)
+                        .row_bias(&row_bias)
+                        .col_bias(&col_bias)
+                        .activation(Activation::LeakyRelu(0.2));
+                    let mut plain = vec![0.0; m * n];
+                    gemm.run_packed(1.0, &packed, b, 0.0, MatMut::row_major(&mut plain, m, n));
+                    let mut out = vec![MaybeUninit::new(f32::NAN); m * n];
+                    gemm.run_packed_source_images(
+                        &packed,
+                        &b,
+                        ImageColumns::new(&mut out, m, width),
+                    );
+                    for (idx, got) in out.iter().enumerate() {
+                        let (image, i, q) = (idx / (m * width), idx / width % m, idx % width);
+                        // SAFETY: every element was initialised (to NaN) before the call.
+                        let got = unsafe { got.assume_init() };
+                        let want = plain[i * n + image * width + q];
+                        assert_eq!(
+                            got.to_bits(),
+                            want.to_bits(),
+                            "{isa:?}, m {m} k {k} width {width} images {images}, parallel \
+                             {parallel}: image {image} ({i}, {q})"
+                        );
+                    }
+                }
+            }
         }
     }
 }
