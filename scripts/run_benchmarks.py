@@ -14,7 +14,10 @@ PyTorch, so the two sides of a table are measured minutes apart in the same sitt
 bench binaries are all built first (`cargo bench --no-run`), so no compilation runs while
 anything is timed. On a VM whose speed drifts, `--rounds N` runs each group's two sides N
 times, alternating which goes first, and reports for each row the median of the rounds'
-ratios (each from two runs back to back) with its range. Figures come only from these
+ratios (each from two runs back to back) with its range. `--pair-rows` runs the two sides
+row by row instead (Agon's row, then PyTorch's same row, or the other way round), so that a
+ratio compares runs seconds apart rather than minutes: a slow spell of the VM then falls on
+both sides of a row, not on one side's whole group. Figures come only from these
 benchmarks: criterion's median point estimate
 (target/criterion/<group>/<id>/new/estimates.json, mapped back to the benchmark's name
 through benchmark.json's `full_id`; only files this run wrote are read) and
@@ -661,10 +664,15 @@ def machine_block(info):
     if info.get("peak_readings"):
         lines.append("- FMA peak (`sgemm/fma_peak`) read at the start and at the end of the "
                      "sitting; the higher reading is the peak.")
+    if info.get("pair_rows"):
+        lines.append("- Sides paired row by row (`--pair-rows`): each row's Agon run and "
+                     "PyTorch run back to back, which goes first alternating from row to row "
+                     "and round to round.")
     if info.get("rounds", 1) > 1:
+        unit = "row's" if info.get("pair_rows") else "round's"
         lines.append(f"- {info['rounds']} rounds, alternating which side runs first: each "
                      "time is the median over the rounds; each ratio is the median of the "
-                     "rounds' ratios (each round's two sides ran back to back), with their "
+                     f"rounds' ratios (each {unit} two sides ran back to back), with their "
                      "range in brackets.")
     te = info.get("torch_env")
     if te:
@@ -684,7 +692,8 @@ def machine_block(info):
         if "torch_wall" in s:
             parts.append(f"PyTorch {s['torch_wall']:.0f} s")
         if parts:
-            lines.append(f"- {g_} ({info['date']}): " + ", then ".join(parts) + ".")
+            joint = " and " if info.get("pair_rows") else ", then "
+            lines.append(f"- {g_} ({info['date']}): " + joint.join(parts) + ".")
     lines.append(f"- Command: `{info['command']}`")
     return "\n".join(lines)
 
@@ -777,12 +786,13 @@ def torch_available(python):
     return out
 
 
-def run_torch(group, args, tmpdir):
+def run_torch(group, args, tmpdir, match=None):
     path = os.path.join(tmpdir, f"torch_{group}.json")
     cmd = [args.torch_python, TORCH_BENCH, "--threads", str(args.threads), "--json", path,
            "--only", group]
-    if args.filter:
-        cmd += ["--match", args.filter]
+    match = match or args.filter
+    if match:
+        cmd += ["--match", match]
     if args.quick:
         cmd += ["--min-time", "0.1", "--warmup", "0.05", "--wait", "2", "--retries", "0"]
     cmd += shlex.split(args.torch_args)
@@ -797,6 +807,38 @@ def run_torch(group, args, tmpdir):
         return {}, None, time.time() - t0
     rows, env, _warnings = read_torch_json(path)
     return rows, env, time.time() - t0
+
+
+def list_agon_rows(bench, filt, env):
+    """Agon's benchmark ids in `bench` whose names match `filt` (criterion's `--list`)."""
+    cmd = ["cargo", "bench", "-q", "--bench", bench, "--", "--list", filt]
+    out = run_text(cmd, cwd=ROOT, env=env) or ""
+    return [line[:-len(": benchmark")] for line in out.splitlines()
+            if line.endswith(": benchmark")]
+
+
+def torch_name(agon_id):
+    """The torch_bench.py row an Agon row is compared with, or None (no PyTorch side)."""
+    kind = classify_sgemm(agon_id)
+    if kind is not None:
+        return f"sgemm/square_{kind[1]}" if kind[0] == "square" else None
+    return agon_id
+
+
+def row_units(ids):
+    """Agon ids grouped by their PyTorch row, in order: [(agon regex, torch regex or
+    None)]. An sgemm size's three ISA rows are one unit with PyTorch's row of that size;
+    the rows without a PyTorch side (the FMA peak, the per-image layer shapes) run
+    together as the last unit."""
+    units = {}
+    for i in ids:
+        units.setdefault(torch_name(i), ([], torch_name(i)))[0].append(i)
+    units[None] = units.pop(None, ([], None))
+    if not units[None][0]:
+        del units[None]
+    return [("^(" + "|".join(re.escape(i) for i in agon) + ")$",
+             None if t is None else "^" + re.escape(t) + "$")
+            for agon, t in units.values()]
 
 
 def main(argv=None):
@@ -833,6 +875,10 @@ def main(argv=None):
                     help="run each group's two sides this many times, alternating which goes "
                          "first; times are medians over the rounds and ratios the median of "
                          "each round's back-to-back ratio, with their range (1)")
+    ap.add_argument("--pair-rows", action="store_true",
+                    help="run the two sides row by row (Agon's row, then PyTorch's same row, "
+                         "the order alternating from row to row and round to round) instead "
+                         "of group by group, so that each ratio compares runs seconds apart")
     ap.add_argument("--torch-args", default="",
                     help="extra arguments for torch_bench.py, one shell-quoted string")
     args = ap.parse_args(argv)
@@ -882,14 +928,19 @@ def main(argv=None):
             "isa_env": os.environ.get("AGON_GEMM_ISA"), "gemm_paths": None,
             "rustc": (run_text(["rustc", "--version"], cwd=ROOT) or "").strip() or None,
             "torch_env": None, "torch_note": torch_note if torch_version is None else None,
-            "sittings": {}, "command": command, "rounds": args.rounds}
+            "sittings": {}, "command": command, "rounds": args.rounds,
+            "pair_rows": args.pair_rows}
 
     def agon_group(group, bench, filt):
         since = time.time() - 1.0  # mtimes have a coarse grain on some filesystems
         wall, other, gemm = run_agon(bench, filt, args, env)
         if gemm and not info["gemm_paths"]:
             info["gemm_paths"] = gemm
-        rows = read_criterion(crit, since=since)
+        # Only this run's rows: the mtime window reaches a second back, so without the filter
+        # a run would also take the rows the run before it wrote in its last second (the
+        # last row of a sitting used to be replaced by its last round's figure alone when
+        # the FMA peak was read again right after it).
+        rows = {k: v for k, v in read_criterion(crit, since=since).items() if re.search(filt, k)}
         if not rows:
             print(f"warning: cargo bench --bench {bench} -- {filt} wrote no criterion results",
                   file=sys.stderr)
@@ -910,26 +961,45 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="agon-bench-") as tmpdir:
         if need_peak:
             agon.update(agon_group("sgemm", "sgemm", "^sgemm/fma_peak/")[0])
+        units = {}
+        if args.pair_rows:
+            for g in groups:
+                ids = list_agon_rows(BENCH_FILE[g], args.filter or f"^{g}/", env) \
+                    if g in runnable else []
+                units[g] = row_units([i for i in ids if i.startswith(g + "/")])
         for rnd in range(args.rounds):
-            # Odd rounds run PyTorch first, so a drift of the VM's speed within a round
-            # favours each side equally often.
-            sides = ("agon", "torch") if rnd % 2 == 0 else ("torch", "agon")
             for g in groups:
                 s = info["sittings"].setdefault(g, {})
-                for side in sides:
+
+                def one_side(side, agon_filter, torch_match):
                     if side == "agon" and g in runnable:
-                        rows, wall, other = agon_group(g, BENCH_FILE[g], args.filter or f"^{g}/")
+                        rows, wall, other = agon_group(g, BENCH_FILE[g], agon_filter)
                         add_wall(s, "agon_wall", wall)
                         if other is not None:
                             s["agon_other"] = max(other, s.get("agon_other") or 0.0)
                         add_round(agon_rounds, rows, rnd)
                     elif side == "torch" and torch_version is not None:
-                        rows, tenv, wall = run_torch(g, args, tmpdir)
+                        rows, tenv, wall = run_torch(g, args, tmpdir, torch_match)
                         add_wall(s, "torch_wall", wall)
                         if tenv:
                             info["torch_env"] = tenv
                         flag_torch_rows(g, rows, flags)
                         add_round(torch_rounds, rows, rnd)
+
+                if args.pair_rows:
+                    # Row by row: which side goes first alternates from row to row and from
+                    # round to round, so each row's rounds have both orders.
+                    for u, (agon_re, torch_re) in enumerate(units.get(g, [])):
+                        sides = ("agon", "torch") if (rnd + u) % 2 == 0 else ("torch", "agon")
+                        for side in sides:
+                            if side == "agon" or torch_re is not None:
+                                one_side(side, agon_re, torch_re)
+                else:
+                    # Odd rounds run PyTorch first, so a drift of the VM's speed within a
+                    # round favours each side equally often.
+                    sides = ("agon", "torch") if rnd % 2 == 0 else ("torch", "agon")
+                    for side in sides:
+                        one_side(side, args.filter or f"^{g}/", None)
         agon_r, torch_r = combine_rounds(agon_rounds, torch_rounds)
         agon.update(agon_r)
         torch.update(torch_r)

@@ -302,6 +302,7 @@ class MainWithFakes(unittest.TestCase):
         self.calls = []
         # A stale result from an earlier run must not be read.
         write_criterion(self.crit, "train_step/mlp2d", 1.0, mtime=time.time() - 3600)
+        self.saved_list = rb.list_agon_rows
         saved = {n: getattr(rb, n) for n in ("bench_targets", "criterion_dir", "torch_available",
                                              "build_benches", "run_agon", "run_torch")}
         self.addCleanup(lambda: [setattr(rb, n, f) for n, f in saved.items()])
@@ -319,11 +320,12 @@ class MainWithFakes(unittest.TestCase):
                                "caches": "CacheSizes { l1d: 49152, l2: 2097152 }"} \
                 if bench == "sgemm" else None
 
-        def run_torch(group, args, tmpdir):
-            self.calls.append(("torch", group))
+        def run_torch(group, args, tmpdir, match=None):
+            self.calls.append(("torch", group) + ((match,) if match else ()))
             rows = {r["name"]: {"ns": r["median_s"] * 1e9, "flop": r["flop"], "busy": r["busy"],
                                 "implausible": None, "other_cpu": r["other_cpu"]}
-                    for r in self.TORCH.get(group, [])}
+                    for r in self.TORCH.get(group, [])
+                    if not match or rb.re.search(match, r["name"])}
             return rows, {"torch": "2.15.0", "cpu_capability": "AVX512", "threads": 2}, 1.0
 
         rb.run_agon, rb.run_torch = run_agon, run_torch
@@ -335,8 +337,10 @@ class MainWithFakes(unittest.TestCase):
     def run_main(self, *argv):
         import contextlib
         import io
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
+        with contextlib.redirect_stdout(io.StringIO()) as out, \
+                contextlib.redirect_stderr(io.StringIO()) as err:
             rc = rb.main(list(argv) + ["--out", self.out])
+        self.stdout = out.getvalue()
         return rc, err.getvalue()
 
     def test_interleaved_and_written(self):
@@ -400,9 +404,9 @@ class MainWithFakes(unittest.TestCase):
             self.AGON = {"train_step": [("train_step/dcgan28", next(agon_ns), None)]}
             return plain_agon(bench, filt, args, env)
 
-        def run_torch(group, args, tmpdir):
+        def run_torch(group, args, tmpdir, match=None):
             self.TORCH = {"train_step": [torch_row("train_step/dcgan28", next(torch_s))]}
-            return plain_torch(group, args, tmpdir)
+            return plain_torch(group, args, tmpdir, match)
 
         rb.run_agon, rb.run_torch = run_agon, run_torch
         rc, err = self.run_main("--groups", "train_step", "--rounds", "3", "--no-peak")
@@ -416,6 +420,45 @@ class MainWithFakes(unittest.TestCase):
         self.assertIn("| dcgan28 step (batch 64) | 210 ms | 250 ms | **0.80** (0.80-0.84) |",
                       text)
         self.assertIn("3 rounds, alternating which side runs first", text)
+
+    def test_pair_rows_runs_each_row_back_to_back(self):
+        rb.list_agon_rows = lambda bench, filt, env: [
+            i for i, _, _ in self.AGON.get(bench, []) if rb.re.search(filt, i)]
+        self.addCleanup(lambda: setattr(rb, "list_agon_rows", self.saved_list))
+        self.AGON = dict(self.AGON, sgemm=self.AGON["sgemm"] + [
+            ("sgemm/square_64/avx2", 2.0 * 64 ** 3 / 90.0, 2.0 * 64 ** 3)])
+        rc, err = self.run_main("--groups", "sgemm,train_step", "--rounds", "2", "--pair-rows")
+        self.assertEqual(rc, 0, err)
+        square = "^(sgemm/square_64/avx512|sgemm/square_64/portable|sgemm/square_64/avx2)$"
+        peak = ("agon", "sgemm", "^(sgemm/fma_peak/avx512/1t|sgemm/fma_peak/avx512/2t)$", "2")
+        square = [("agon", "sgemm", square, "2"), ("torch", "sgemm", "^sgemm/square_64$")]
+        dcgan = [("agon", "train_step", "^(train_step/dcgan28)$", "2"),
+                 ("torch", "train_step", "^train_step/dcgan28$")]
+        mlp = [("agon", "train_step", "^(train_step/mlp2d)$", "2"),
+               ("torch", "train_step", "^train_step/mlp2d$")]
+        # An sgemm size's ISA rows form one unit with PyTorch's row; the rows without a
+        # PyTorch side (the FMA peak) run together last. Which side goes first alternates
+        # from row to row within a group and from round to round.
+        self.assertEqual(self.calls[1:], [
+            *square, peak, *dcgan, *mlp[::-1],
+            *square[::-1], peak, *dcgan[::-1], *mlp,
+            ("agon", "sgemm", "^sgemm/fma_peak/", "2")])
+        with open(self.out) as f:
+            text = f.read()
+        self.assertIn("Sides paired row by row (`--pair-rows`)", text)
+        self.assertIn("each row's two sides ran back to back", text)
+        self.assertIn("| dcgan28 step (batch 64) | 271 ms | 157 ms | 1.73 (1.73-1.73) |", text)
+
+    def test_a_run_reads_only_its_own_rows(self):
+        # A result written a moment before the run (by the run before it) is newer than the
+        # run's mtime window, which reaches a second back; the run filtered to square_64
+        # must not take it as one of its own rows.
+        write_criterion(self.crit, "sgemm/fma_peak/avx512/1t", 1e6, flop=1e8)
+        rc, err = self.run_main("--groups", "sgemm", "--filter", "square_64", "--no-peak",
+                                "--dry-run")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("| square 64 |", self.stdout)
+        self.assertNotIn("bench:sgemm_peak", self.stdout)
 
     def test_paired_ratio_cell(self):
         self.assertEqual(rb.fmt_ratio(1.0, 2.0), "**0.50**")
