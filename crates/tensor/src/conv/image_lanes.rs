@@ -36,6 +36,18 @@ const MIN_CHANNELS: usize = 16;
 /// The lanes of the widest in-house kernel (AVX-512's 32 columns; AVX2's 16 divide it).
 const WIDEST_LANES: usize = 32;
 
+/// Floats of padding after each pixel's `[channel][nr]` block of the lanes (one cache
+/// line). Without it a pixel's block is `channels * nr` floats, 4 KiB for 32 channels on
+/// AVX-512 (a multiple of it for more), so `to_lanes`, writing one channel's pixels one
+/// after the other, stored every line to the same L1 set. Measured on the Zen 4 (two
+/// threads, warm, 64 images): 84 to 56 us for 32 channels of 14x14, 145 to 98 for 64.
+const PIXEL_PAD: usize = 16;
+
+/// Floats from one pixel's block of the lanes to the next.
+fn pixel_stride(channels: usize, nr: usize) -> usize {
+    channels * nr + PIXEL_PAD
+}
+
 /// Whether a layer of `n` images with `channels` input and `outputs` output channels
 /// should take the lanes: the path has an in-house kernel, the batch fills its lane blocks
 /// to at least 80%, each tap has at least [`MIN_CHANNELS`] input channels (the side the
@@ -144,9 +156,11 @@ impl TapTable {
     }
 }
 
-/// The B operand: `data` is `[block][pixel][channel][NR]` over `in_pixels` pixels; sliver
-/// `s` is output pixel `s % out_pixels` of image block `s / out_pixels`, and row
-/// `tap * channels + ci` of it is `data[block][pixel of tap][ci]` for the taps in the table.
+/// The B operand: `data` is `[block][pixel][channel][NR]` over `in_pixels` pixels, each
+/// pixel's block [`pixel_stride`] floats from the next; sliver `s` is output pixel
+/// `s % out_pixels` of image block `s / out_pixels`, and row `tap * channels + ci` of it is
+/// `data[block][pixel of tap][ci]` for the taps in the table: one run per tap, since the
+/// padding cuts a table run of taps where it crosses from one pixel to the next.
 struct LaneInput<'a> {
     data: &'a [f32],
     channels: usize,
@@ -162,7 +176,7 @@ impl SliverRuns for LaneInput<'_> {
     }
 
     fn slivers(&self) -> usize {
-        let blocks = self.data.len() / (self.in_pixels * self.channels * self.nr);
+        let blocks = self.data.len() / (self.in_pixels * pixel_stride(self.channels, self.nr));
         blocks * (self.table.first.len() - 1)
     }
 
@@ -173,24 +187,27 @@ impl SliverRuns for LaneInput<'_> {
     fn runs<'s>(&'s self, s: usize, k0: usize, k1: usize, runs: &mut Vec<KRun<'s>>) {
         let out_pixels = self.table.first.len() - 1;
         let (block, p) = (s / out_pixels, s % out_pixels);
-        let (c, nr) = (self.channels, self.nr);
-        let base = block * self.in_pixels * c * nr;
+        let (c, nr, ps) = (self.channels, self.nr, pixel_stride(self.channels, self.nr));
+        let base = block * self.in_pixels * ps;
         for r in &self.table.runs[self.table.first[p]..self.table.first[p + 1]] {
-            // Rows k of the run are consecutive in memory: tap + 1 starts at pixel + 1.
-            let (start, end) = (r.tap * c, (r.tap + r.taps) * c);
-            let (lo, hi) = (start.max(k0), end.min(k1));
-            if lo < hi {
-                let at = base + (r.pixel * c + lo - start) * nr;
-                runs.push(KRun::new(lo, hi - lo, nr, nr, &self.data[at..]));
+            for t in 0..r.taps {
+                // Tap r.tap + t reads pixel r.pixel + t: `c` rows, `nr` apart.
+                let start = (r.tap + t) * c;
+                let (lo, hi) = (start.max(k0), (start + c).min(k1));
+                if lo < hi {
+                    let at = base + (r.pixel + t) * ps + (lo - start) * nr;
+                    runs.push(KRun::new(lo, hi - lo, nr, nr, &self.data[at..]));
+                }
             }
         }
     }
 }
 
-/// `x [n][channels][pixels]` into `dst [n / nr blocks][pixels][channels][nr]`, lanes past
-/// the last image zero.
+/// `x [n][channels][pixels]` into `dst [n / nr blocks][pixels][channels][nr]`, each
+/// pixel's block [`pixel_stride`] floats from the next; lanes past the last image zero.
 fn to_lanes(isa: Isa, x: &[f32], [n, channels, pixels]: [usize; 3], nr: usize, dst: &mut [f32]) {
-    let block = pixels * channels * nr;
+    let ps = pixel_stride(channels, nr);
+    let block = pixels * ps;
     dst.par_chunks_mut(block).enumerate().for_each(|(b, dst)| {
         let lanes = nr.min(n - b * nr);
         if lanes < nr {
@@ -203,7 +220,7 @@ fn to_lanes(isa: Isa, x: &[f32], [n, channels, pixels]: [usize; 3], nr: usize, d
                 isa,
                 (src, channels * pixels),
                 [lanes, pixels],
-                (&mut dst[c * nr..], channels * nr),
+                (&mut dst[c * nr..], ps),
             );
         }
     });
@@ -313,7 +330,7 @@ pub(super) fn run(
     };
     let blocks = n.div_ceil(nr);
     let (lanes_len, c_len) = (
-        blocks * in_pixels * channels * nr,
+        blocks * in_pixels * pixel_stride(channels, nr),
         blocks * outputs * out_pixels * nr,
     );
     let a_len = packed_len(isa, outputs, k).expect("the lanes need an in-house kernel");
