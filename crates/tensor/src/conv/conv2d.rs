@@ -240,8 +240,10 @@ fn one_image(
     }
 }
 
-/// Small images side by side ([`Plan::images`] per GEMM), their patches packed straight
-/// from the padded stride phases ([`PhasePatches`]): no column matrix. The GEMM writes its
+/// The implicit GEMM from the padded stride phases ([`PhasePatches`]): small images side by
+/// side ([`Plan::images`] per GEMM), large ones whose padded copy is not much larger than
+/// the input ([`WideRows::pays_off`]) one per GEMM, their patches packed straight from the
+/// phases: no column matrix. The GEMM writes its
 /// C, `[Cout][images * L]`, straight into the images' `[Cout][L]` outputs
 /// ([`ImageColumns`]), and so every element of `out`, which may be uninitialised.
 fn conv2d_phases(

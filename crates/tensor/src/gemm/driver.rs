@@ -405,9 +405,10 @@ struct Tile {
 const TILE_MAX: usize = 12 * 32;
 
 /// A tile whose columns cross from one column group of C into the next (images side by
-/// side, see `ImageColumns`): the kernel runs on a copy of the tile in a local buffer,
-/// which is then stored element by element. The kernel does the same FMAs in the same
-/// order on the copy, so the bits are those of a tile stored in place.
+/// side, see `ImageColumns`): the kernel runs on a local buffer (loaded from C first where
+/// it reads C), which is then stored part by part, one part per group. The kernel does the
+/// same FMAs in the same order on the buffer, so the bits are those of a tile stored in
+/// place.
 ///
 /// # Safety
 /// As for `K::tile` on the tile's elements at `out.ptr + out.layout.offset(..)`: valid,
