@@ -6,14 +6,20 @@
 //! it should stay in L1; the `MC x KC` block of A is reused by every B sliver of the row
 //! block, so it should stay in L2: `MC * KC * 4` bytes about half of L2.
 //!
-//! BLIS gives the B sliver about half of L1. Here it gets all of it (`KC * NR * 4` = L1):
-//! every K block beyond the first re-reads and re-writes each tile of C, and when C is
-//! larger than L2 (a 256 x 3200 weight gradient, Winograd's 36 products over 64 images)
-//! those passes cost more than the B sliver's spill from L1 to L2, which the L2 feeds at
-//! the kernel's pace. On the Xeon (48 KiB L1, 2026-12-06, interleaved criterion runs, 2
-//! threads) KC 384 instead of 192 made dcgan28's G1 forward and input gradient (K = 256,
-//! one block instead of two) ~25% faster and its training step 216-221 -> 186-196 ms;
-//! the default model's step and 256-1024 products did not move beyond the noise.
+//! BLIS gives the B sliver about half of L1. Here it gets twice L1 (`KC * NR * 4` = 2 x
+//! L1, at most 512 deep): every K block beyond the first re-reads and re-writes each tile of
+//! C, and those passes cost more than the B sliver's spill from L1 to L2, which the L2 feeds
+//! at the kernel's pace.
+//! - On the Xeon (48 KiB L1, 2026-12-06, interleaved criterion runs, 2 threads) KC 384
+//!   instead of 192 made dcgan28's G1 forward and input gradient (K = 256, one block instead
+//!   of two) ~25% faster and its training step 216-221 -> 186-196 ms.
+//! - On the Zen 4 (32 KiB L1, 2026-12-07, 2 threads) KC 512 instead of 256, alternated in
+//!   one process: 1024^3 10.6 -> 10.2 ms, 512^3 within 1%; the runs products of the lanes, whose K blocks hold only the taps that land
+//!   inside the input (a quarter of a stride-2 transposed layer's), 5-10% faster on the
+//!   stride-2 transposed convolutions (dcgan28's G2 forward 6.49-6.52 -> 6.13-6.21 ms, the
+//!   default discriminator's second input gradient 1.41-1.42 -> 1.25),
+//!   0-2% on their conv2d; 3x3 and one-channel layers unchanged. dcgan28's training step, three rounds of criterion runs
+//!   alternated by process: 145-161 -> 132-150 ms. KC 768 measured the same as 512.
 //!
 //! KC is the only blocking parameter that changes results: it decides where the sum over K
 //! is cut into partial sums. It depends on the machine (its L1 size) and the shape, never
@@ -99,10 +105,10 @@ pub(crate) struct Blocking {
 impl Blocking {
     /// Blocking for an `mr x nr` micro-kernel on caches `c`.
     pub fn new(c: CacheSizes, mr: usize, nr: usize) -> Blocking {
-        // All of L1 for the B sliver (see the module docs); 128..512 keeps the kernel's
+        // Twice L1 for the B sliver (see the module docs); 128..512 keeps the kernel's
         // loop long enough to hide its set-up and C's read-modify-write, without making
         // KC blocks so deep that the A block shrinks below a few slivers.
-        let kc = (c.l1d / (nr * 4)).clamp(128, 512) / 8 * 8;
+        let kc = (2 * c.l1d / (nr * 4)).clamp(128, 512) / 8 * 8;
         // Half of L2 for the A block, at least 4 slivers.
         let mc = (c.l2 / 2 / (kc * 4)).clamp(4 * mr, 4096) / mr * mr;
         Blocking { kc, mc }
@@ -135,11 +141,21 @@ mod tests {
             l2: 2 << 20,
         };
         let b = Blocking::new(c, 12, 32);
-        assert_eq!(b.kc, 384);
-        assert!(b.kc * 32 * 4 <= c.l1d);
+        assert_eq!(b.kc, 512);
+        assert!(b.kc * 32 * 4 <= 2 * c.l1d);
+        let zen4 = CacheSizes {
+            l1d: 32 << 10,
+            l2: 1 << 20,
+        };
+        assert_eq!(Blocking::new(zen4, 12, 32).kc, 512);
+        let small_l1 = CacheSizes {
+            l1d: 16 << 10,
+            ..zen4
+        };
+        assert_eq!(Blocking::new(small_l1, 12, 32).kc, 256);
         assert!(b.mc.is_multiple_of(12) && b.mc * b.kc * 4 <= c.l2 / 2);
         // Even K blocks, each at most kc deep.
-        for k in [1, 7, 192, 193, 384, 385, 1024, 1600] {
+        for k in [1, 7, 192, 193, 384, 385, 512, 513, 1024, 1600] {
             let kc = b.kc_for(k);
             assert!(kc <= b.kc.max(8) && kc.is_multiple_of(8), "k {k}: kc {kc}");
             assert!(k.div_ceil(kc) <= k.div_ceil(b.kc), "k {k}: kc {kc}");

@@ -6,7 +6,7 @@
 //!   for each task (rows ic.., slivers jr0..jr1):  tasks run in parallel; they own disjoint
 //!     for pc in K blocks (KC deep):                                        tiles of C
 //!       A slivers of rows ic.. over pc..   (packed here, or read from a packed A)
-//!       for jr in jr0..jr1:                B sliver stays in L1 across the ir loop
+//!       for jr in jr0..jr1:                B sliver reused across the ir loop (L1/L2)
 //!         for ir in A slivers:             micro-kernel: C tile (+)= A sliver @ B sliver
 //! ```
 //!
