@@ -11,6 +11,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod allocator;
 pub mod cli;
 
 pub use agon_autodiff as autodiff;

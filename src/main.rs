@@ -9,6 +9,8 @@ use agon::cli;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Before anything allocates: keep freed tensors' memory for the next op.
+    agon::allocator::keep_freed_memory();
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
