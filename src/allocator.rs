@@ -6,8 +6,9 @@
 //! threshold is free there. A tensor op's output or scratch of a few MB was then faulted
 //! in page by page on most calls, because the threshold that the previous ops' frees had
 //! left decided where it came from. `agon eval` on the default model's checkpoint took
-//! 3.3 million page faults (13 GB of fresh pages) and 17.6-20.1 s; with both thresholds
-//! raised, 0.07-0.8 million and 13.0-15.5 s (2-vCPU Zen 4, 2026-12-07). Training is not
+//! 2.6-3.3 million page faults (10-13 GB of fresh pages) and 16.9-18.0 s; with both
+//! thresholds raised, 0.2-1.8 million and 13.6-15.1 s, the same scores (2-vCPU Zen 4,
+//! 2026-12-07, alternated). Training is not
 //! affected (about 90 faults a step). The library crates leave the allocator to the
 //! program that links them; this is the binary's choice, and a user's own `MALLOC_*`
 //! variables or `GLIBC_TUNABLES` take precedence over it.
@@ -39,8 +40,8 @@ pub fn keep_freed_memory() -> bool {
         if user_set {
             return false;
         }
-        // SAFETY: mallopt only sets two of the allocator's parameters; it is called before
-        // the program starts its threads, and glibc takes its arena lock for it anyway.
+        // SAFETY: mallopt only sets two of the allocator's parameters, under glibc's own
+        // lock, so it may be called at any time; the binary calls it first thing.
         unsafe {
             libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
                 && libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1

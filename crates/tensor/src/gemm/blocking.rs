@@ -14,16 +14,18 @@
 //!   instead of 192 made dcgan28's G1 forward and input gradient (K = 256, one block instead
 //!   of two) ~25% faster and its training step 216-221 -> 186-196 ms.
 //! - On the Zen 4 (32 KiB L1, 2026-12-07, 2 threads) KC 512 instead of 256, alternated in
-//!   one process: 1024^3 10.6 -> 10.2 ms, 512^3 within 1%; the runs products of the lanes, whose K blocks hold only the taps that land
-//!   inside the input (a quarter of a stride-2 transposed layer's), 5-10% faster on the
-//!   stride-2 transposed convolutions (dcgan28's G2 forward 6.49-6.52 -> 6.13-6.21 ms, the
-//!   default discriminator's second input gradient 1.41-1.42 -> 1.25),
-//!   0-2% on their conv2d; 3x3 and one-channel layers unchanged. dcgan28's training step, three rounds of criterion runs
-//!   alternated by process: 145-161 -> 132-150 ms. KC 768 measured the same as 512.
+//!   one process: 1024^3 10.6 -> 10.2 ms, 512^3 within 1%. The runs products of the lanes,
+//!   whose K blocks hold only the taps that land inside the input (a quarter of a stride-2
+//!   transposed layer's), gained most: dcgan28's G2 forward 6.49-6.52 -> 6.13-6.21 ms, the
+//!   default discriminator's second input gradient 1.41-1.42 -> 1.25 ms; their conv2d 0-2%;
+//!   3x3 and one-channel layers unchanged. dcgan28's training step, three rounds of
+//!   criterion runs alternated by process: 145-161 -> 132-150 ms. KC 768 measured the same
+//!   as 512.
 //!
-//! KC is the only blocking parameter that changes results: it decides where the sum over K
-//! is cut into partial sums. It depends on the machine (its L1 size) and the shape, never
-//! on the thread count.
+//! KC does not show in the results: every K block after the first goes on from the sums the
+//! one before stored in C, so each element is one chain of FMAs over all of K (see
+//! `driver.rs`). It depends on the machine (its L1 size) and the shape, never on the thread
+//! count.
 
 use std::sync::OnceLock;
 
