@@ -112,6 +112,22 @@ noticed that the machine was busy, so the rows were printed as if valid.
 The fix is the timing above: short blocks (so a stall spoils a block, not the row), the
 busy-machine check, waits and retries, and the size-family sanity check. Figures for a
 table must come from a run with no row marked `busy` or `implausible`.
+
+Why every case of a group is built before the first is timed (2026-12-07)
+------------------------------------------------------------------------
+glibc's malloc serves a block above its mmap threshold with a fresh mapping and hands the
+top of its heap back to the kernel past its trim threshold; both thresholds start low (128
+KiB, 256 KiB) and rise only as larger blocks are freed. A row timed in a fresh process
+right after its own tensors were built ran in that cold state: dcgan28's D1 forward (its
+3.2 MB output, oneDNN's reorder buffers) was faulted in page by page on every call, 2.2-2.4
+ms with 500,000 page faults in the process, against 0.28-0.29 ms with 120,000 (import and
+set-up included) once the whole group had been built (its larger tensors freed, its
+transposed layers checked by autograd). `run_benchmarks.py` runs each group (with `--pair-rows`,
+each row) in a fresh process, so every table until then had PyTorch's D1 forward at 2.2-3.0
+ms (ratio 0.13-0.18 against Agon). The other one-channel rows where PyTorch is slow (D1's
+input gradient 3.5-4.0 ms, G3's forward 3.3-4.0, defD1's input gradient 1.5-1.8) read the
+same either way. Building the group first brings the thresholds to where a warm process
+has them, as criterion's thousands of iterations do on Agon's side.
 """
 
 import argparse
@@ -522,7 +538,7 @@ def main():
             other = machine_other_cpu()
         return other
 
-    def measure(cases):
+    def measure(cases, pattern):
         for name, fn, flops in cases:
             if args.filter not in name or (pattern is not None and not pattern.search(name)):
                 continue
@@ -553,7 +569,14 @@ def main():
         if only and group not in only:
             continue  # not even built: train_step's models need numpy and safetensors
         with torch.no_grad() if no_grad else contextlib.nullcontext():
-            measure(cases())
+            # Every case of the group is built before the first is timed (module docs:
+            # glibc's malloc thresholds).
+            measure(list(cases()), pattern)
+    report(rows, args, only, args.match, load_before, args.json, sys.stdout)
+
+
+def report(rows, args, only, match, load_before, json_path, out):
+    """Prints the rows' table to `out` and writes them to `json_path` (if any)."""
     warnings = sanity_check(rows)
 
     env = {"torch": torch.__version__, "threads": args.threads,
@@ -565,29 +588,30 @@ def main():
            "loadavg_before": load_before,
            "loadavg_after": os.getloadavg() if hasattr(os, "getloadavg") else None,
            "min_time_s": args.min_time, "max_other_cores": args.max_other,
-           "only": only, "filter": args.filter, "match": args.match,
+           "only": only, "filter": args.filter, "match": match,
            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     print(f"PyTorch {env['torch']}, {args.threads} thread(s), {env['lscpu_model_name'] or env['processor']}, "
-          f"ATen CPU capability {env['cpu_capability']}, ISA flags {' '.join(env['cpu_flags'])}\n")
-    print("| benchmark | median time | GFLOP/s | min | other CPU |")
-    print("|---|---:|---:|---:|---:|")
+          f"ATen CPU capability {env['cpu_capability']}, ISA flags {' '.join(env['cpu_flags'])}\n",
+          file=out)
+    print("| benchmark | median time | GFLOP/s | min | other CPU |", file=out)
+    print("|---|---:|---:|---:|---:|", file=out)
     for r in rows:
         gflops = f"{r['gflops']:.1f}" if r["gflops"] is not None else "-"
         other = f"{r['other_cpu']:.2f}" if r["other_cpu"] is not None else "-"
         flag = " !" if r["busy"] or r.get("implausible") else ""
         print(f"| {r['name']}{flag} | {fmt_time(r['median_s'])} | {gflops} | "
-              f"{fmt_time(r['min_s'])} | {other} |")
+              f"{fmt_time(r['min_s'])} | {other} |", file=out)
     busy = [r["name"] for r in rows if r["busy"]]
     if busy:
         warnings.append(f"WARNING: {len(busy)} row(s) measured while other processes used more "
                         f"than {args.max_other} of a core (marked !, column 'other CPU'): "
                         f"{', '.join(busy)}; rerun on a quiet machine before using them")
     for w in warnings:
-        print(w)
-    if args.json:
-        with open(args.json, "w") as f:
+        print(w, file=out)
+    if json_path:
+        with open(json_path, "w") as f:
             json.dump({"env": env, "results": rows, "warnings": warnings}, f, indent=2)
-        print(f"\nwrote {args.json}", file=sys.stderr)
+        print(f"\nwrote {json_path}", file=sys.stderr)
 
 
 def fmt_time(t):
