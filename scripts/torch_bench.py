@@ -538,7 +538,7 @@ def main():
             other = machine_other_cpu()
         return other
 
-    def measure(cases, pattern):
+    def measure(cases):
         for name, fn, flops in cases:
             if args.filter not in name or (pattern is not None and not pattern.search(name)):
                 continue
@@ -571,12 +571,7 @@ def main():
         with torch.no_grad() if no_grad else contextlib.nullcontext():
             # Every case of the group is built before the first is timed (module docs:
             # glibc's malloc thresholds).
-            measure(list(cases()), pattern)
-    report(rows, args, only, args.match, load_before, args.json, sys.stdout)
-
-
-def report(rows, args, only, match, load_before, json_path, out):
-    """Prints the rows' table to `out` and writes them to `json_path` (if any)."""
+            measure(list(cases()))
     warnings = sanity_check(rows)
 
     env = {"torch": torch.__version__, "threads": args.threads,
@@ -588,30 +583,29 @@ def report(rows, args, only, match, load_before, json_path, out):
            "loadavg_before": load_before,
            "loadavg_after": os.getloadavg() if hasattr(os, "getloadavg") else None,
            "min_time_s": args.min_time, "max_other_cores": args.max_other,
-           "only": only, "filter": args.filter, "match": match,
+           "only": only, "filter": args.filter, "match": args.match,
            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     print(f"PyTorch {env['torch']}, {args.threads} thread(s), {env['lscpu_model_name'] or env['processor']}, "
-          f"ATen CPU capability {env['cpu_capability']}, ISA flags {' '.join(env['cpu_flags'])}\n",
-          file=out)
-    print("| benchmark | median time | GFLOP/s | min | other CPU |", file=out)
-    print("|---|---:|---:|---:|---:|", file=out)
+          f"ATen CPU capability {env['cpu_capability']}, ISA flags {' '.join(env['cpu_flags'])}\n")
+    print("| benchmark | median time | GFLOP/s | min | other CPU |")
+    print("|---|---:|---:|---:|---:|")
     for r in rows:
         gflops = f"{r['gflops']:.1f}" if r["gflops"] is not None else "-"
         other = f"{r['other_cpu']:.2f}" if r["other_cpu"] is not None else "-"
         flag = " !" if r["busy"] or r.get("implausible") else ""
         print(f"| {r['name']}{flag} | {fmt_time(r['median_s'])} | {gflops} | "
-              f"{fmt_time(r['min_s'])} | {other} |", file=out)
+              f"{fmt_time(r['min_s'])} | {other} |")
     busy = [r["name"] for r in rows if r["busy"]]
     if busy:
         warnings.append(f"WARNING: {len(busy)} row(s) measured while other processes used more "
                         f"than {args.max_other} of a core (marked !, column 'other CPU'): "
                         f"{', '.join(busy)}; rerun on a quiet machine before using them")
     for w in warnings:
-        print(w, file=out)
-    if json_path:
-        with open(json_path, "w") as f:
+        print(w)
+    if args.json:
+        with open(args.json, "w") as f:
             json.dump({"env": env, "results": rows, "warnings": warnings}, f, indent=2)
-        print(f"\nwrote {json_path}", file=sys.stderr)
+        print(f"\nwrote {args.json}", file=sys.stderr)
 
 
 def fmt_time(t):
