@@ -13,14 +13,22 @@
 //! generator layer, the conv2d whose adjoint it is: Cin = its output channels, Ho x Wo =
 //! its input size). Criterion's "elements/s" is therefore FLOP/s.
 //!
+//! Each sample's timed loop runs on a rayon worker (`agon::tensor::on_worker`), where
+//! the trainer's steps and `sample_from`'s passes run every convolution: the calling
+//! thread then computes beside the other worker, as PyTorch's calling thread is one of its
+//! OpenMP threads, instead of injecting each call into the pool and sleeping until it is
+//! done (two thread wake-ups per call: 3-10% of these calls' time on 2 vCPUs,
+//! BENCHMARKS.md).
+//!
 //! Run: `cargo bench --bench conv` (add `-- --quick` for a fast pass).
 
 use std::time::Duration;
 
-use agon_tensor::{Conv2dParams, NdArray};
+use agon_tensor::{on_worker, Conv2dParams, NdArray};
 use std::hint::black_box;
+use std::time::Instant;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Bencher, Criterion, Throughput};
 
 const BATCH: usize = 64;
 
@@ -153,6 +161,19 @@ fn filled(shape: &[usize], seed: u64) -> NdArray {
     NdArray::from_vec(data, shape).unwrap()
 }
 
+/// Times `iters` calls of `op` in one loop on a rayon worker (module docs).
+fn time_on_worker<R>(b: &mut Bencher, op: impl Fn() -> R + Sync) {
+    b.iter_custom(|iters| {
+        on_worker(|| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                black_box(op());
+            }
+            start.elapsed()
+        })
+    });
+}
+
 fn bench_layers(c: &mut Criterion) {
     let mut group = c.benchmark_group("conv");
     group.measurement_time(Duration::from_secs(3));
@@ -181,13 +202,13 @@ fn bench_layers(c: &mut Criterion) {
             ("input_grad", "forward")
         };
         group.bench_function(format!("{}_{}", l.name, fwd), |b| {
-            b.iter(|| black_box(y.conv_transpose2d(&wt, None, &p, op)))
+            time_on_worker(b, || y.conv_transpose2d(&wt, None, &p, op))
         });
         group.bench_function(format!("{}_{}", l.name, bwd), |b| {
-            b.iter(|| black_box(x.conv2d(&wt, None, &p)))
+            time_on_worker(b, || x.conv2d(&wt, None, &p))
         });
         group.bench_function(format!("{}_weight_grad", l.name), |b| {
-            b.iter(|| black_box(x.conv2d_weight(&y, [k, k], &p)))
+            time_on_worker(b, || x.conv2d_weight(&y, [k, k], &p))
         });
     }
     group.finish();
