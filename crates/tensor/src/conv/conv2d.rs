@@ -6,6 +6,7 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
+use super::aligned_rows;
 use super::few_outputs;
 use super::im2col::{im2col, with_scratch, Geometry, Plan};
 use super::image_lanes::{self, Direction};
@@ -148,6 +149,12 @@ fn conv2d_output(
                 len,
             );
         }
+        if aligned_rows::applies(Isa::active(), g) {
+            // SAFETY: `aligned_rows::conv2d` writes every element (its docs).
+            return unsafe {
+                written_in_full(len, |out| aligned_rows::conv2d(x, w, bias, g, cout, out))
+            };
+        }
         // SAFETY: `conv2d_phases` writes every element: its tasks' chunks cover the output,
         // and each chunk is C of one product that overwrites it (`beta == 0`).
         return unsafe { written_in_full(len, |out| conv2d_phases(x, w, bias, g, cout, out)) };
@@ -246,7 +253,7 @@ fn one_image(
 /// phases: no column matrix. The GEMM writes its
 /// C, `[Cout][images * L]`, straight into the images' `[Cout][L]` outputs
 /// ([`ImageColumns`]), and so every element of `out`, which may be uninitialised.
-fn conv2d_phases(
+pub(super) fn conv2d_phases(
     x: &[f32],
     w: &[f32],
     bias: Option<&[f32]>,

@@ -65,6 +65,21 @@ impl WideRows {
         5 * self.wq <= 6 * self.out_hw[1]
     }
 
+    /// The same layout with the phase planes' rows `row` floats apart (`row >= wq`), the
+    /// columns past each plane's width zero: [`super::aligned_rows`] rounds the rows up to
+    /// whole vectors.
+    ///
+    /// # Panics
+    /// If `row < wq`.
+    pub fn with_row_stride(self, row: usize) -> WideRows {
+        assert!(
+            row >= self.wq,
+            "phase rows of {row} floats hold {} columns",
+            self.wq
+        );
+        WideRows { wq: row, ..self }
+    }
+
     /// Stride phases per channel.
     fn phases(&self) -> usize {
         self.stride[0] * self.stride[1]

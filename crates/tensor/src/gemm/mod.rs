@@ -28,6 +28,7 @@ mod pack;
 mod packed_view;
 mod peak;
 mod runs;
+mod taps;
 
 pub use blocking::CacheSizes;
 pub use isa::{Isa, ISA_ENV};
@@ -39,6 +40,7 @@ pub(crate) use pack::{transpose_into, transpose_into_uninit, PackB};
 pub(crate) use packed_view::{pack_rows_with, packed_len, PackedView};
 pub use peak::{fma_peak_flops, fma_peak_loop};
 pub(crate) use runs::{product as runs_product, SliverRuns};
+pub(crate) use taps::{Half, TapTiles, TILE_LANES};
 
 use driver::{ASource, Slivers};
 use kernel::MicroKernel;

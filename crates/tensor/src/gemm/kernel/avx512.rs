@@ -360,3 +360,70 @@ unsafe fn tile_runs_avx512<const R: usize>(
         }
     }
 }
+
+/// `C = A @ B` for one `m x NR` tile (`m <= R`) whose B row `k` is the NR floats at
+/// `b + offsets[k]`, read where they lie, and whose two 16-lane halves of each row go to
+/// separate places: row `i`'s lanes `0..16` to `c[0] + i * rs` under `masks[0]`, its lanes
+/// `16..32` to `c[1] + i * rs` under `masks[1]` (a mask may select no lane). With `bias`
+/// non-null, `bias[i]` is added to row `i` after the sum, as the GEMM's row-bias epilogue
+/// does. Each element is one chain of FMAs over `k` in order from zero, as [`tile_avx512`]
+/// computes it from a packed sliver of the same rows.
+///
+/// # Safety
+/// AVX-512F is present; `a` holds `offsets.len()` steps of MR floats (a packed sliver);
+/// every `b + offsets[k]` has NR readable floats; `bias`, when non-null, has `m` readable
+/// floats; for `i < m`, the lanes each mask selects at `c[h] + i * rs` are valid, writable
+/// floats that no other thread touches during the call.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+pub(in crate::gemm) unsafe fn tile_taps_avx512<const R: usize>(
+    offsets: &[usize],
+    a: *const f32,
+    b: *const f32,
+    bias: *const f32,
+    c: [*mut f32; 2],
+    masks: [__mmask16; 2],
+    rs: usize,
+    m: usize,
+) {
+    let mut acc = [[_mm512_setzero_ps(); 2]; R];
+    let mut a = a;
+    // Unrolled by 4, as `accumulate`: the offsets' loads and the pointer updates share
+    // ports with the FMAs.
+    let mut quads = offsets.chunks_exact(4);
+    for q in &mut quads {
+        // SAFETY: four steps of A remain (one per offset) and each offset's B row is
+        // readable (the caller's contract).
+        unsafe {
+            step(&mut acc, a, b.add(q[0]));
+            step(&mut acc, a.add(MR), b.add(q[1]));
+            step(&mut acc, a.add(2 * MR), b.add(q[2]));
+            step(&mut acc, a.add(3 * MR), b.add(q[3]));
+            a = a.add(4 * MR);
+        }
+    }
+    for &o in quads.remainder() {
+        // SAFETY: as above, one step.
+        unsafe {
+            step(&mut acc, a, b.add(o));
+            a = a.add(MR);
+        }
+    }
+    for (i, row) in acc.iter().enumerate() {
+        // Rows past m select no lane (as in `tile_runs_avx512`: no branch, so the
+        // accumulators stay in registers).
+        let live = if i < m { [masks[0], masks[1]] } else { [0, 0] };
+        let (mut lo, mut hi) = (row[0], row[1]);
+        if !bias.is_null() && i < m {
+            // SAFETY: i < m, and bias has m floats (caller).
+            let bi = _mm512_set1_ps(unsafe { *bias.add(i) });
+            lo = _mm512_add_ps(lo, bi);
+            hi = _mm512_add_ps(hi, bi);
+        }
+        // SAFETY: the selected lanes are the caller's; masked-off lanes are not written.
+        unsafe {
+            _mm512_mask_storeu_ps(c[0].wrapping_add(i * rs), live[0], lo);
+            _mm512_mask_storeu_ps(c[1].wrapping_add(i * rs), live[1], hi);
+        }
+    }
+}
