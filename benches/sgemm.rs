@@ -6,7 +6,12 @@
 //!
 //! - `square_<n>/<isa>`: square `n x n @ n x n` products, `Gemm::parallel` on rayon's global
 //!   pool (all cores). `<isa>` is `avx512`, `avx2` (Agon's kernels) or `portable` (the
-//!   matrixmultiply crate, the reference): the same call, forced onto each path.
+//!   matrixmultiply crate, the reference): the same call, forced onto each path. Each
+//!   sample's timed loop runs on a rayon worker (`agon::tensor::on_worker`), as the
+//!   trainer's products run and as a caller that wraps its work in `on_worker` runs them:
+//!   the calling thread computes beside the other worker, as PyTorch's calling thread is
+//!   one of its OpenMP threads. A product called from outside the pool is handed to a
+//!   worker and waited for, about 10 us a call on 2 vCPUs (BENCHMARKS.md).
 //! - `<layer>/<isa>`: the per-image GEMM of each convolution in the `dcgan28` workload
 //!   (batch 64), as one single-threaded call: what each rayon task of the conv kernels runs,
 //!   so these numbers bound the convolutions' per-core speed.
@@ -30,9 +35,10 @@
 //! Run with `cargo bench --bench sgemm`; on 2 cores the whole file takes a few minutes.
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use agon::tensor::gemm::{fma_peak_flops, fma_peak_loop, Gemm, Isa, MatMut, MatRef};
+use agon::tensor::on_worker;
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 
@@ -102,15 +108,22 @@ fn square_products(group: &mut BenchmarkGroup<'_, WallTime>) {
         group.throughput(flops(n, n, n));
         for isa in Isa::supported() {
             group.bench_function(format!("square_{n}/{}", isa.name()), |bench| {
-                bench.iter(|| {
-                    Gemm::new().isa(isa).parallel(true).run(
-                        1.0,
-                        MatRef::row_major(black_box(&a), n, n),
-                        MatRef::row_major(black_box(&b), n, n),
-                        0.0,
-                        MatMut::row_major(&mut c, n, n),
-                    );
-                    black_box(&mut c);
+                bench.iter_custom(|iters| {
+                    let c = &mut c;
+                    on_worker(|| {
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            Gemm::new().isa(isa).parallel(true).run(
+                                1.0,
+                                MatRef::row_major(black_box(&a), n, n),
+                                MatRef::row_major(black_box(&b), n, n),
+                                0.0,
+                                MatMut::row_major(c, n, n),
+                            );
+                            black_box(&mut *c);
+                        }
+                        start.elapsed()
+                    })
                 })
             });
         }
