@@ -1,4 +1,5 @@
-//! `conv2d`: implicit GEMM over the padded image's stride phases; tiled im2col + gemm for
+//! `conv2d`: implicit GEMM over the padded image's stride phases (on AVX-512, for few
+//! channels on rows of 14-16 pixels, with B read in place: `aligned_rows`); tiled im2col + gemm for
 //! large maps with wide padding; Winograd F(2x2, 3x3) and F(2x2, 5x5) for 3x3 and 5x5
 //! stride-1 layers with enough channels.
 
@@ -47,7 +48,10 @@ impl NdArray {
     /// for 5x5: within `1e-5 * (sum |w x| + 1)`). Non-contiguous inputs are made contiguous
     /// once. Batches of 32 or more images with 16+ channels on both sides run with the images
     /// in the vector lanes instead of packing patches: each tap inside the input is a run of
-    /// rows read in place, and taps on the padding are skipped.
+    /// rows read in place, and taps on the padding are skipped. On AVX-512, layers of at
+    /// most 128 taps whose output rows are 14-16 pixels (a discriminator's first layer)
+    /// compute on rows rounded up to 16 floats, their patches read in place from the
+    /// padded copy and each output row stored under a mask: no packing.
     ///
     /// Measured (one thread, Intel Xeon with AVX-512, 2026-12-06, same bits): packing from
     /// the phases is 12-23% faster than im2col plus packing on dcgan28's 5x5 layers, and

@@ -89,6 +89,9 @@ impl<'a> TapTiles<'a> {
         out: &mut [MaybeUninit<f32>],
     ) {
         let [rows, _] = self.a.dims();
+        if rows == 0 {
+            return;
+        }
         assert!(
             base + self.reach <= b.len(),
             "tap tiles: B rows reach {} past {base}, beyond {} floats",
@@ -101,9 +104,6 @@ impl<'a> TapTiles<'a> {
                 "tap tiles: {h:?} with rows {rs} apart outside {} floats",
                 out.len()
             );
-        }
-        if rows == 0 {
-            return;
         }
         #[cfg(target_arch = "x86_64")]
         {
