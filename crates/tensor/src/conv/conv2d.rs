@@ -16,7 +16,7 @@ use super::wide_rows::WideRows;
 use super::winograd;
 use super::{check_4d, check_bias, written_in_full, Conv2dParams};
 use crate::gemm::{Gemm, ImageColumns, Isa, MatMut, MatRef, PackedA};
-use crate::NdArray;
+use crate::{on_worker, NdArray};
 
 impl NdArray {
     /// 2-D convolution (cross-correlation, as `torch.nn.functional.conv2d` with
@@ -84,14 +84,17 @@ impl NdArray {
             let x = self.contiguous();
             let wt = weight.contiguous();
             let bias = bias.map(|b| b.to_vec());
-            conv2d_output(
-                x.as_slice().expect("contiguous"),
-                wt.as_slice().expect("contiguous"),
-                bias.as_deref(),
-                &g,
-                cout,
-                len,
-            )
+            // One hand-off into the pool for all of the op's parallel passes (module docs).
+            on_worker(|| {
+                conv2d_output(
+                    x.as_slice().expect("contiguous"),
+                    wt.as_slice().expect("contiguous"),
+                    bias.as_deref(),
+                    &g,
+                    cout,
+                    len,
+                )
+            })
         };
         NdArray::from_dense(out, &[n, cout, ho, wo])
     }

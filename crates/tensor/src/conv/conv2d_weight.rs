@@ -31,7 +31,7 @@ use super::wide_rows::WideRows;
 use super::winograd;
 use super::{check_4d, Conv2dParams};
 use crate::gemm::{sgemm, Gemm, Isa, MatMut, MatRef};
-use crate::NdArray;
+use crate::{on_worker, NdArray};
 
 /// Output positions (images x `Ho*Wo`) each leaf of the reduction tree covers, at least.
 /// Every leaf owns a partial `dW` (`Cout*Cin*kh*kw` floats) that is allocated, written and
@@ -115,13 +115,16 @@ impl NdArray {
         }
         let x = self.contiguous();
         let go = grad_output.contiguous();
-        let dw = conv2d_weight_dense(
-            x.as_slice().expect("contiguous"),
-            go.as_slice().expect("contiguous"),
-            &g,
-            n,
-            cout,
-        );
+        // One hand-off into the pool for all of the op's parallel passes (module docs).
+        let dw = on_worker(|| {
+            conv2d_weight_dense(
+                x.as_slice().expect("contiguous"),
+                go.as_slice().expect("contiguous"),
+                &g,
+                n,
+                cout,
+            )
+        });
         NdArray::from_dense(dw, &shape)
     }
 }

@@ -28,7 +28,7 @@ use super::wide_rows::WideRows;
 use super::winograd;
 use super::{check_4d, check_bias, Conv2dParams};
 use crate::gemm::{Gemm, Isa, MatMut, MatRef, PackedA};
-use crate::NdArray;
+use crate::{on_worker, NdArray};
 
 impl NdArray {
     /// Transposed convolution (`torch.nn.functional.conv_transpose2d` with `groups = 1`):
@@ -130,14 +130,17 @@ impl NdArray {
             let x = self.contiguous();
             let wt = weight.contiguous();
             let bias = bias.map(|b| b.to_vec());
-            conv_transpose2d_output(
-                x.as_slice().expect("contiguous"),
-                wt.as_slice().expect("contiguous"),
-                bias.as_deref(),
-                &g,
-                cin,
-                len,
-            )
+            // One hand-off into the pool for all of the op's parallel passes (module docs).
+            on_worker(|| {
+                conv_transpose2d_output(
+                    x.as_slice().expect("contiguous"),
+                    wt.as_slice().expect("contiguous"),
+                    bias.as_deref(),
+                    &g,
+                    cin,
+                    len,
+                )
+            })
         };
         NdArray::from_dense(out, &[n, cout, oh, ow])
     }
