@@ -22,8 +22,21 @@ const MMAP_THRESHOLD: libc::c_int = 256 << 20;
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const TRIM_THRESHOLD: libc::c_int = 1 << 30;
 
+/// Whether the environment sets the allocator's parameters itself (a `MALLOC_*` variable or
+/// `GLIBC_TUNABLES`): then [`keep_freed_memory`] leaves them alone.
+///
+/// ```
+/// let _ = agon::allocator::user_settings_present();
+/// ```
+pub fn user_settings_present() -> bool {
+    std::env::vars_os().any(|(key, _)| {
+        let key = key.to_string_lossy();
+        key.starts_with("MALLOC_") || key == "GLIBC_TUNABLES"
+    })
+}
+
 /// Raises glibc's mmap and trim thresholds (see the module docs) unless the environment
-/// sets the allocator's parameters itself. Returns whether both were set: false where
+/// sets the allocator's parameters itself ([`user_settings_present`]). Returns whether both were set: false where
 /// the user's settings stand, on other C libraries, or if glibc refuses a value.
 ///
 /// ```
@@ -33,11 +46,7 @@ const TRIM_THRESHOLD: libc::c_int = 1 << 30;
 pub fn keep_freed_memory() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        let user_set = std::env::vars_os().any(|(key, _)| {
-            let key = key.to_string_lossy();
-            key.starts_with("MALLOC_") || key == "GLIBC_TUNABLES"
-        });
-        if user_set {
+        if user_settings_present() {
             return false;
         }
         // SAFETY: mallopt only sets two of the allocator's parameters, under glibc's own

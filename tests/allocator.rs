@@ -23,11 +23,7 @@ fn faults_to_fill(floats: usize) -> i64 {
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[test]
 fn freed_blocks_are_reused_without_page_faults() {
-    let user_set = std::env::vars_os().any(|(key, _)| {
-        let key = key.to_string_lossy();
-        key.starts_with("MALLOC_") || key == "GLIBC_TUNABLES"
-    });
-    if user_set {
+    if agon::allocator::user_settings_present() {
         assert!(
             !agon::allocator::keep_freed_memory(),
             "the user's settings win"
