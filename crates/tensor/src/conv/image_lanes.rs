@@ -25,7 +25,7 @@ use rayon::prelude::*;
 use super::im2col::{with_scratch, Geometry};
 use super::written_in_full;
 use crate::gemm::{
-    pack_rows_with, packed_len, runs_product, transpose_into, transpose_into_uninit, Isa, KRun,
+    pack_interleaved, packed_len, runs_product, transpose_into, transpose_into_uninit, Isa, KRun,
     SliverRuns,
 };
 
@@ -320,9 +320,10 @@ pub(super) fn run(
             g.in_hw[0] * g.in_hw[1],
         ),
     };
-    // A [outputs][tap][channel]: per output channel, its [channels][taps] block transposed.
-    // conv2d's weight holds that block contiguously; conv_transpose2d's has it strided
-    // (`[channels][outputs][taps]`).
+    // A [outputs][tap][channel]: per output channel, its [channels][taps] block transposed
+    // (`pack_interleaved`). conv2d's weight holds that block contiguously; conv_transpose2d's
+    // has it strided (`[channels][outputs][taps]`). `block` and `row` are the strides of an
+    // output channel and of an input channel.
     let k = taps * channels;
     let (block, row) = match direction {
         Direction::Forward => (k, taps),
@@ -340,14 +341,7 @@ pub(super) fn run(
         let skip = buf.as_ptr().align_offset(64).min(16);
         let (lanes, rest) = buf[skip..skip + lanes_len + c_len + a_len].split_at_mut(lanes_len);
         let (c, a) = rest.split_at_mut(c_len);
-        let packed = pack_rows_with(isa, [outputs, k], a, |o, dst| {
-            transpose_into(
-                isa,
-                (&w[o * block..], row),
-                [channels, taps],
-                (dst, channels),
-            );
-        });
+        let packed = pack_interleaved(isa, w, [outputs, channels, taps], [block, row], a);
         to_lanes(isa, x, [n, channels, in_pixels], nr, lanes);
         let input = LaneInput {
             data: lanes,

@@ -37,7 +37,7 @@ pub(crate) use matrix::ImageColumns;
 use matrix::Layout;
 pub use matrix::{MatMut, MatRef};
 pub(crate) use pack::{transpose_into, transpose_into_uninit, PackB};
-pub(crate) use packed_view::{pack_rows_with, packed_len, PackedView};
+pub(crate) use packed_view::{pack_interleaved, pack_rows_with, packed_len, PackedView};
 pub use peak::{fma_peak_flops, fma_peak_loop};
 pub(crate) use runs::{product as runs_product, SliverRuns};
 pub(crate) use taps::{Half, TapTiles, TILE_LANES};
