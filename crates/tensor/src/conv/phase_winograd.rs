@@ -51,10 +51,12 @@
 //! below on every path and in `tests/conv.rs`, is `1e-5 * (sum |w x| + 1)` per output, as
 //! for F(2x2, 5x5) ([`super::winograd`]); measured up to 1.2e-6 times that scale.
 //!
-//! Measured on D2's forward (two Zen 4 threads, AVX-512, alternated in one process, 25
-//! rounds of 5 calls): 4.12-4.19 ms against the lanes' direct product's 5.02-5.04 ms
-//! (best to median); the weights take about 0.5 ms of it, the tiles (input transform,
-//! products, output transform) 3.8.
+//! Measured on D2's forward (two Zen 4 threads, AVX-512, alternated in one process, 27
+//! rounds of 5 calls, best to median): 3.85-3.92 ms against the lanes' direct product's
+//! 5.00-5.03 ms. It moves about three times the memory of the direct product (the 36
+//! transformed weights are 4.7 MB against 0.8, and each task's `V` and `M` 3.5 MB), so
+//! it feels a busy memory system more: in this VM's slow minutes, when the direct product
+//! took 5.9-6.0 ms, this took 6.3-6.8 (measured in alternation as above).
 
 use std::mem::MaybeUninit;
 
@@ -254,12 +256,15 @@ fn g_lanes<const L: usize>(g: [[f32; L]; 3]) -> [[f32; L]; POINTS] {
     out
 }
 
-/// Slivers of `depth` rows of `nr` floats each, contiguous, one after the other: a task's
-/// `V_ξ`, one sliver per lane block.
+/// A task's `V_ξ`: one sliver per lane block, each `depth` rows of `nr` floats, `stride`
+/// floats apart, the slivers `depth * stride` floats apart (a point's rows interleave with
+/// the other points of its transform row, see [`input_tile`]).
 struct BlockSlivers<'a> {
     data: &'a [f32],
     depth: usize,
     nr: usize,
+    stride: usize,
+    slivers: usize,
 }
 
 impl SliverRuns for BlockSlivers<'_> {
@@ -268,7 +273,7 @@ impl SliverRuns for BlockSlivers<'_> {
     }
 
     fn slivers(&self) -> usize {
-        self.data.len() / (self.depth * self.nr)
+        self.slivers
     }
 
     fn lanes(&self) -> usize {
@@ -278,8 +283,8 @@ impl SliverRuns for BlockSlivers<'_> {
     fn runs<'s>(&'s self, s: usize, k0: usize, k1: usize, runs: &mut Vec<KRun<'s>>) {
         let k1 = k1.min(self.depth);
         if k0 < k1 {
-            let data = &self.data[(s * self.depth + k0) * self.nr..];
-            runs.push(KRun::new(k0, k1 - k0, self.nr, self.nr, data));
+            let data = &self.data[(s * self.depth + k0) * self.stride..];
+            runs.push(KRun::new(k0, k1 - k0, self.stride, self.nr, data));
         }
     }
 }
@@ -346,15 +351,15 @@ fn run(
                     let bb = [block, blocks];
                     Transforms::input(isa, lanes_b, [h, wd], pad, [ty, tx], [cin, ps], bb, v);
                 }
-                for (xi, (v_xi, m_xi)) in v
-                    .chunks_exact(blocks * k * nr)
-                    .zip(m.chunks_exact_mut(blocks * cout * nr))
-                    .enumerate()
-                {
+                let slab = blocks * k * POINTS * nr;
+                for (xi, m_xi) in m.chunks_exact_mut(blocks * cout * nr).enumerate() {
+                    let (uu, vv) = (xi / POINTS, xi % POINTS);
                     let b = BlockSlivers {
-                        data: v_xi,
+                        data: &v[uu * slab + vv * nr..(uu + 1) * slab],
                         depth: k,
                         nr,
+                        stride: POINTS * nr,
+                        slivers: blocks,
                     };
                     runs_product(&packed[xi], &b, 1, m_xi);
                 }
@@ -413,7 +418,9 @@ impl SharedOut {
     }
 }
 
-/// `V [ξ][block][phase][Cin][NR]` (its `block` of `blocks`) of tile `(ty, tx)` from one lane block `[pixel][Cin][NR]`
+/// `V [u][block][phase][Cin][v][NR]` (point `ξ = (u, v)`; its `block` of `blocks`: the six
+/// points of a transform row side by side, so that each channel's 36 results go to six
+/// runs of six, not to 36 places pages apart) of tile `(ty, tx)` from one lane block `[pixel][Cin][NR]`
 /// (pixels `ps` floats apart): per phase and channel, `V = B^T d B` with `d[r][c]` the lanes
 /// of input pixel `(8 ty + 2r + py - p, 8 tx + 2c + px - p)`, zero outside the input.
 #[inline(always)]
@@ -458,8 +465,8 @@ fn input_tile<const NR: usize>(
             for uu in 0..POINTS {
                 bt_lanes(std::array::from_fn(|cc| &tc[cc][uu]), &mut vu);
                 for (vv, lanes_v) in vu.iter().enumerate() {
-                    let xi = uu * POINTS + vv;
-                    *lanes_at_mut::<NR>(v, ((xi * blocks + block) * k + row) * NR) = *lanes_v;
+                    let at = (((uu * blocks + block) * k + row) * POINTS + vv) * NR;
+                    *lanes_at_mut::<NR>(v, at) = *lanes_v;
                 }
             }
         }
