@@ -300,27 +300,6 @@ fn batches_in_the_vector_lanes_match_the_reference() {
     );
 }
 
-/// 5x5 stride-2 layers with 64+ channels, at a batch the vector lanes take, run as
-/// Winograd F(4x4, 3x3) over the input's four stride phases (`conv/phase_winograd.rs`):
-/// dcgan28's second discriminator layer (padding 2, 14x14 -> 7x7, 64 -> 128 channels) and
-/// an odd, non-square map with padding 1. Its transforms multiply by 4, 5, 8 and sixths, so
-/// on sums that cancel its error is beyond the relative tolerance of the other paths: the
-/// output is checked at its stated bound, `1e-5 * (sum |w x| + 1)`, that of F(2x2, 5x5)
-/// (these layers measured up to 1.2e-6 times that scale).
-#[test]
-fn strided_5x5_layers_by_phase_winograd_match_the_reference() {
-    for (shape, cout, padding) in [([53, 64, 14, 14], 128, 2), ([64, 64, 11, 9], 72, 1)] {
-        let p = Conv2dParams::new().stride(2).padding(padding);
-        let x = random_array(&shape, 1);
-        let w = random_array(&[cout, shape[1], 5, 5], 2);
-        let b = random_array(&[cout], 3);
-        let got = x.conv2d(&w, Some(&b), &p);
-        let want = reference::conv2d(&x, &w, Some(&b), &p);
-        let scale = reference::conv2d(&abs(&x), &abs(&w), Some(&abs(&b)), &p);
-        check_scaled("conv2d", shape, cout, (&got, &want, &scale), 1e-5);
-    }
-}
-
 /// 3x3 stride-1 layers with enough channels run as Winograd F(2x2, 3x3) (conv2d, and the
 /// input gradient through it where the layer is padded): a U-Net-sized 64-channel layer on
 /// odd, non-square maps (edge tiles cut), a CycleGAN residual block (128 channels, no

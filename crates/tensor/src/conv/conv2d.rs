@@ -12,7 +12,6 @@ use super::few_outputs;
 use super::im2col::{im2col, with_scratch, Geometry, Plan};
 use super::image_lanes::{self, Direction};
 use super::phase_patches::PhasePatches;
-use super::phase_winograd;
 use super::wide_rows::WideRows;
 use super::winograd;
 use super::{check_4d, check_bias, written_in_full, Conv2dParams};
@@ -111,8 +110,7 @@ enum Route {
     /// F(2x2, 5x5) ([`winograd`]).
     Winograd,
     /// An implicit GEMM packed from the padded stride phases ([`PhasePatches`]), or, for a
-    /// batch that fills the vector lanes, the lanes' direct product ([`image_lanes`]) or,
-    /// at 5x5 stride 2, the phases' Winograd ([`phase_winograd`]).
+    /// batch that fills the vector lanes, the lanes' direct product ([`image_lanes`]).
     Phases,
     /// im2col tiles of a large map with wide padding, then a GEMM per tile.
     Im2colTiles,
@@ -146,9 +144,6 @@ fn conv2d_output(
     let route = Route::of(g, cout);
     let n = len / (cout * g.positions());
     if route == Route::Phases {
-        if phase_winograd::applies(Isa::active(), n, g, cout) {
-            return phase_winograd::output(Isa::active(), x, w, bias, g, [n, cout], len);
-        }
         if image_lanes::applies(Isa::active(), n, g.channels, cout) {
             let shape = [n, g.channels, cout];
             return image_lanes::output(

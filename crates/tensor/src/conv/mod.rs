@@ -5,7 +5,7 @@
 //!
 //! | op | shapes | implementation |
 //! |----|--------|----------------|
-//! | [`conv2d`](NdArray::conv2d) | `x [N,Cin,H,W] * w [Cout,Cin,kh,kw] -> [N,Cout,Ho,Wo]` | 5x5 stride 2 with 64+ channels and a batch of 32+: Winograd F(4x4, 3x3) over the four stride phases, the images in the vector lanes (`phase_winograd`); batches of 32+ images with 16+ channels on small maps: the images in the vector lanes, taps on the padding skipped (`image_lanes`); few channels on output rows of 14-16 pixels (AVX-512): the GEMM on 16-float rows with B read in place from the padded phases and rows stored under masks (`aligned_rows`); else implicit gemm, panels packed from the padded image's stride phases (small maps a few side by side); large maps with wide padding: tiled im2col + gemm; 3x3 and 5x5 stride 1 with enough channels: Winograd F(2x2, 3x3), F(2x2, 5x5) |
+//! | [`conv2d`](NdArray::conv2d) | `x [N,Cin,H,W] * w [Cout,Cin,kh,kw] -> [N,Cout,Ho,Wo]` | batches of 32+ images with 16+ channels on small maps: the images in the vector lanes, taps on the padding skipped (`image_lanes`); few channels on output rows of 14-16 pixels (AVX-512): the GEMM on 16-float rows with B read in place from the padded phases and rows stored under masks (`aligned_rows`); else implicit gemm, panels packed from the padded image's stride phases (small maps a few side by side); large maps with wide padding: tiled im2col + gemm; 3x3 and 5x5 stride 1 with enough channels: Winograd F(2x2, 3x3), F(2x2, 5x5) |
 //! | [`conv_transpose2d`](NdArray::conv_transpose2d) | `x [N,Cin,H,W] * w [Cin,Cout,kh,kw] -> [N,Cout,H',W']` | stride 1: conv2d with the flipped weight; else the images in the lanes as conv2d, or gemm + col2im |
 //! | [`conv2d_weight`](NdArray::conv2d_weight) | `x [N,Cin,H,W], g [N,Cout,Ho,Wo] -> [Cout,Cin,kh,kw]` | 16+ channels on maps of at most 256 outputs: one product over (pixel, image) read in place (`weight_runs`); else implicit gemm from the padded phases (small maps; im2col for large), chunked reduction |
 //!
@@ -41,6 +41,7 @@ mod few_outputs;
 mod im2col;
 mod image_lanes;
 mod phase_patches;
+// Not dispatched: faster alone, slower inside a model (its module docs).
 mod phase_winograd;
 mod weight_dots;
 mod weight_runs;

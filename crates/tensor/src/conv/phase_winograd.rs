@@ -51,12 +51,27 @@
 //! below on every path and in `tests/conv.rs`, is `1e-5 * (sum |w x| + 1)` per output, as
 //! for F(2x2, 5x5) ([`super::winograd`]); measured up to 1.2e-6 times that scale.
 //!
-//! Measured on D2's forward (two Zen 4 threads, AVX-512, alternated in one process, 27
-//! rounds of 5 calls, best to median): 3.85-3.92 ms against the lanes' direct product's
-//! 5.00-5.03 ms. It moves about three times the memory of the direct product (the 36
-//! transformed weights are 4.7 MB against 0.8, and each task's `V` and `M` 3.5 MB), so
-//! it feels a busy memory system more: in this VM's slow minutes, when the direct product
-//! took 5.9-6.0 ms, this took 6.3-6.8 (measured in alternation as above).
+//! # Not dispatched
+//!
+//! conv2d does not take this route yet. Alone it wins: D2's forward (two Zen 4 threads,
+//! AVX-512, alternated in one process, 27 rounds of 5 calls, best to median) 3.85-3.92 ms
+//! against the lanes' direct product's 5.00-5.03, and 0.86 (0.84-0.95) against PyTorch in a
+//! three-round sitting (2026-12-07 23:55, commit a3269a3, BENCHMARKS.md). But it moves about
+//! three times the memory of the direct product (the 36 transformed weights are 4.7 MB
+//! against 0.8, each task's `V` and `M` 3.5 MB), and inside a model that costs more than
+//! the multiplies save: dcgan28's critic input gradient with `create_graph` (the gradient
+//! penalty's first half, `benches/autodiff.rs`) took 18.9-20.6 ms with it against
+//! 14.4-15.6 without, alternated three times; the plain input gradient and the penalty
+//! step moved within noise, and so did dcgan28's training step. In this VM's slow minutes,
+//! when memory-bound work slows and the FMA loop does not, D2's forward alone took 6.3-6.8
+//! ms against the direct 5.9-6.0. Next: tiles chunked so that `V` and `M` stay in L2 (a
+//! transform row of points at a time), and the weight transform (0.46 ms on one thread for
+//! about 50 us of arithmetic: 36 stores of 48 B per channel to points 128 KiB apart); then
+//! measure it inside the critic and the training step before dispatching it.
+
+// The route is complete and tested but not dispatched (see "Not dispatched" above), so
+// outside the tests nothing calls it.
+#![cfg_attr(not(test), allow(dead_code))]
 
 use std::mem::MaybeUninit;
 
