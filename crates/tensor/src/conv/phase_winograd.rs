@@ -62,7 +62,12 @@
 //! the multiplies save: dcgan28's critic input gradient with `create_graph` (the gradient
 //! penalty's first half, `benches/autodiff.rs`) took 18.9-20.6 ms with it against
 //! 14.4-15.6 without, alternated three times; the plain input gradient and the penalty
-//! step moved within noise, and so did dcgan28's training step. In this VM's slow minutes,
+//! step moved within noise, and so did dcgan28's training step. Part of that is glibc's
+//! allocator in the bench process (no `mallopt`, unlike the `agon` binary): with the route,
+//! that run took 360,000-810,000 page faults against 130,000-215,000 without, first
+//! touches of fresh output buffers; with `MALLOC_MMAP_THRESHOLD_` and
+//! `MALLOC_TRIM_THRESHOLD_` raised, 30,000 against 25,000, and the route still lost
+//! (16.2 and 17.6 ms against 14.4 and 14.1). In this VM's slow minutes,
 //! when memory-bound work slows and the FMA loop does not, D2's forward alone took 6.3-6.8
 //! ms against the direct 5.9-6.0. Next: tiles chunked so that `V` and `M` stay in L2 (a
 //! transform row of points at a time), and the weight transform (0.46 ms on one thread for
