@@ -14,9 +14,9 @@ use super::image_lanes::{self, Direction};
 use super::phase_patches::PhasePatches;
 use super::wide_rows::WideRows;
 use super::winograd;
-use super::{check_4d, check_bias, written_in_full, Conv2dParams};
+use super::{check_4d, check_bias, dense_output, written_in_full, Conv2dParams};
 use crate::gemm::{Gemm, ImageColumns, Isa, MatMut, MatRef, PackedA};
-use crate::{on_worker, NdArray};
+use crate::NdArray;
 
 impl NdArray {
     /// 2-D convolution (cross-correlation, as `torch.nn.functional.conv2d` with
@@ -78,24 +78,9 @@ impl NdArray {
         let g = Geometry::conv2d(cin, [h, w], [kh, kw], p);
         let [ho, wo] = g.out_hw;
         let len = n * cout * ho * wo;
-        let out = if len == 0 {
-            Vec::new()
-        } else {
-            let x = self.contiguous();
-            let wt = weight.contiguous();
-            let bias = bias.map(|b| b.to_vec());
-            // One hand-off into the pool for all of the op's parallel passes (module docs).
-            on_worker(|| {
-                conv2d_output(
-                    x.as_slice().expect("contiguous"),
-                    wt.as_slice().expect("contiguous"),
-                    bias.as_deref(),
-                    &g,
-                    cout,
-                    len,
-                )
-            })
-        };
+        let out = dense_output(self, weight, bias, len, |x, w, bias| {
+            conv2d_output(x, w, bias, &g, cout, len)
+        });
         NdArray::from_dense(out, &[n, cout, ho, wo])
     }
 }

@@ -26,9 +26,9 @@ use super::im2col::{col2im, with_scratch, Geometry, Plan, WholeImages};
 use super::image_lanes::{self, Direction};
 use super::wide_rows::WideRows;
 use super::winograd;
-use super::{check_4d, check_bias, Conv2dParams};
+use super::{check_4d, check_bias, dense_output, Conv2dParams};
 use crate::gemm::{Gemm, Isa, MatMut, MatRef, PackedA};
-use crate::{on_worker, NdArray};
+use crate::NdArray;
 
 impl NdArray {
     /// Transposed convolution (`torch.nn.functional.conv_transpose2d` with `groups = 1`):
@@ -124,24 +124,9 @@ impl NdArray {
             out_hw: [h, w],
         };
         let len = n * cout * oh * ow;
-        let out = if len == 0 {
-            Vec::new()
-        } else {
-            let x = self.contiguous();
-            let wt = weight.contiguous();
-            let bias = bias.map(|b| b.to_vec());
-            // One hand-off into the pool for all of the op's parallel passes (module docs).
-            on_worker(|| {
-                conv_transpose2d_output(
-                    x.as_slice().expect("contiguous"),
-                    wt.as_slice().expect("contiguous"),
-                    bias.as_deref(),
-                    &g,
-                    cin,
-                    len,
-                )
-            })
-        };
+        let out = dense_output(self, weight, bias, len, |x, w, bias| {
+            conv_transpose2d_output(x, w, bias, &g, cin, len)
+        });
         NdArray::from_dense(out, &[n, cout, oh, ow])
     }
 }

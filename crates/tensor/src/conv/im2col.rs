@@ -73,7 +73,7 @@ impl Plan {
 /// Keeping it saves allocating and zeroing the column buffer in every task (several MiB on
 /// wide layers, ~10% of a small layer's time); the cost is that memory staying allocated
 /// per rayon thread between calls. Anything larger is freed after use.
-pub(crate) const SCRATCH_KEEP: usize = 1 << 22;
+const SCRATCH_KEEP: usize = 1 << 22;
 
 thread_local! {
     /// Per-thread scratch space for conv tasks (column matrices and staging buffers).

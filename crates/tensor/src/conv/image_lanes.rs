@@ -44,7 +44,7 @@ const WIDEST_LANES: usize = 32;
 const PIXEL_PAD: usize = 16;
 
 /// Floats from one pixel's block of the lanes to the next.
-pub(super) fn pixel_stride(channels: usize, nr: usize) -> usize {
+fn pixel_stride(channels: usize, nr: usize) -> usize {
     channels * nr + PIXEL_PAD
 }
 
@@ -205,13 +205,7 @@ impl SliverRuns for LaneInput<'_> {
 
 /// `x [n][channels][pixels]` into `dst [n / nr blocks][pixels][channels][nr]`, each
 /// pixel's block [`pixel_stride`] floats from the next; lanes past the last image zero.
-pub(super) fn to_lanes(
-    isa: Isa,
-    x: &[f32],
-    [n, channels, pixels]: [usize; 3],
-    nr: usize,
-    dst: &mut [f32],
-) {
+fn to_lanes(isa: Isa, x: &[f32], [n, channels, pixels]: [usize; 3], nr: usize, dst: &mut [f32]) {
     let ps = pixel_stride(channels, nr);
     let block = pixels * ps;
     dst.par_chunks_mut(block).enumerate().for_each(|(b, dst)| {
@@ -240,7 +234,7 @@ pub(super) fn to_lanes(
 /// per block, with no ragged edge per channel (a 7x7 map's 49 pixels cost four 16-row
 /// transposes per channel before: 99 us for the default discriminator's second layer on
 /// one Zen 4 thread).
-pub(super) fn from_lanes(
+fn from_lanes(
     isa: Isa,
     c: &[f32],
     [n, channels, pixels]: [usize; 3],

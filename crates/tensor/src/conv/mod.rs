@@ -41,8 +41,6 @@ mod few_outputs;
 mod im2col;
 mod image_lanes;
 mod phase_patches;
-// Not dispatched: faster alone, slower inside a model (its module docs).
-mod phase_winograd;
 mod weight_dots;
 mod weight_runs;
 mod wide_rows;
@@ -394,6 +392,30 @@ unsafe fn written_in_full(len: usize, fill: impl FnOnce(&mut [MaybeUninit<f32>])
     // elements (the caller's contract).
     unsafe { out.set_len(len) };
     out
+}
+
+/// The `len`-float output of `compute(x, w, bias)` on dense copies of an op's operands (no
+/// call for an empty output), run on a rayon worker as a whole: one hand-off into the pool
+/// for all of the op's parallel passes (module docs).
+fn dense_output(
+    x: &NdArray,
+    w: &NdArray,
+    bias: Option<&NdArray>,
+    len: usize,
+    compute: impl FnOnce(&[f32], &[f32], Option<&[f32]>) -> Vec<f32> + Send,
+) -> Vec<f32> {
+    if len == 0 {
+        return Vec::new();
+    }
+    let (x, w) = (x.contiguous(), w.contiguous());
+    let bias = bias.map(|b| b.to_vec());
+    crate::on_worker(|| {
+        compute(
+            x.as_slice().expect("contiguous"),
+            w.as_slice().expect("contiguous"),
+            bias.as_deref(),
+        )
+    })
 }
 
 /// Panics unless `a` is a 4-D `[N, C, H, W]` array; `what` names it in the message.

@@ -628,7 +628,7 @@ impl Isa {
     }
 
     /// MR of the path's micro-kernel; `None` for the portable path (no in-house kernel).
-    pub(crate) fn micro_rows(self) -> Option<usize> {
+    fn micro_rows(self) -> Option<usize> {
         match self {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => Some(<kernel::avx512::Avx512 as MicroKernel>::MR),

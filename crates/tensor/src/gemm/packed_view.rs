@@ -26,25 +26,7 @@ pub(crate) struct PackedView<'a> {
     data: &'a [f32],
 }
 
-impl<'a> PackedView<'a> {
-    /// A view of slivers that the caller packed itself: `data` holds `rows.div_ceil(MR)`
-    /// slivers of `cols` columns of `MR` values (`data[(s * cols + p) * MR + i] = A[s MR +
-    /// i][p]`), zero past the last row, with `MR` the rows of `isa`'s kernel
-    /// ([`Isa::micro_rows`]).
-    ///
-    /// # Panics
-    /// If `isa` has no in-house kernel or `data` is not [`packed_len`] floats.
-    pub(crate) fn from_slivers(isa: Isa, [rows, cols]: [usize; 2], data: &'a [f32]) -> Self {
-        let len = packed_len(isa, rows, cols).expect("packed slivers need an in-house kernel");
-        assert_eq!(data.len(), len, "{rows} x {cols} packed slivers");
-        PackedView {
-            isa,
-            rows,
-            cols,
-            data,
-        }
-    }
-
+impl PackedView<'_> {
     /// `[rows, cols]` of the packed matrix.
     pub(crate) fn dims(&self) -> [usize; 2] {
         [self.rows, self.cols]
